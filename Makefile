@@ -1,0 +1,34 @@
+# Two commands do everything: `make demo` and `make test`.
+PY ?= python3
+VENV ?= .venv
+BIN = $(VENV)/bin
+STAMP = $(VENV)/.installed
+DEMO_WS ?= twin-demo
+
+.PHONY: venv demo test docs bench clean
+
+$(STAMP): pyproject.toml
+	$(PY) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q torch==2.13.0
+	$(BIN)/pip install -q -e '.[test]'
+	touch $(STAMP)
+
+venv: $(STAMP)
+
+# Runs the whole pipeline on the bundled sample archive, offline, on CPU.
+demo: $(STAMP)
+	$(BIN)/twinforge -w $(DEMO_WS) demo --input examples/sample-archive
+
+test: $(STAMP)
+	$(BIN)/python -m pytest -q
+
+# Regenerates docs/cli.md from --help (a test checks it is current).
+docs: $(STAMP)
+	$(BIN)/python -m twinforge.cli.docs > docs/cli.md
+
+bench: $(STAMP)
+	$(BIN)/python bench/ingest.py
+
+clean:
+	rm -rf $(DEMO_WS) build dist src/*.egg-info

@@ -1,0 +1,112 @@
+"""Read-only views of the workspace: `stats`, `messages`, `warnings`."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime, timezone
+
+import click
+
+from ..volume import volume
+from .main import Ctx, cli, progress_wanted
+
+
+@cli.command()
+@click.option("--json", "as_json", is_flag=True, help="Print JSON (keys: conversations, messages, characters, "
+              "pages, tokens, by_role, by_kind, by_source).")
+@click.pass_obj
+def stats(obj: Ctx, as_json: bool) -> None:
+    """Volumes per source and in total: conversations, messages by role, characters, A4 pages, Qwen tokens.
+
+    Counts cover the dialog on each conversation's displayed branch; an A4 page is 1,800 characters.
+    """
+    with obj.store(create=False) as store:
+        v = volume(store, progress=progress_wanted())
+    if as_json:
+        click.echo(json.dumps(v, ensure_ascii=False, indent=2))
+        return
+    header = f"{'source':<52} {'format':<9} {'convs':>6} {'msgs':>7} {'chars':>11} {'pages':>8} {'tokens':>10}"
+    click.echo(header)
+    click.echo("-" * len(header))
+    for s in v["by_source"]:
+        name = s["source"] if len(s["source"]) <= 52 else "…" + s["source"][-51:]
+        click.echo(f"{name:<52} {s['format']:<9} {s['conversations']:>6} {s['messages']:>7} "
+                   f"{s['characters']:>11,} {s['pages']:>8,} {s['tokens']:>10,}")
+    click.echo("-" * len(header))
+    click.echo(f"{'total':<62} {v['conversations']:>6} {v['messages']:>7} {v['characters']:>11,} "
+               f"{v['pages']:>8,} {v['tokens']:>10,}")
+    roles = ", ".join(f"{k} {n}" for k, n in sorted(v["by_role"].items()))
+    kinds = ", ".join(f"{k} {n}" for k, n in sorted(v["by_kind"].items()))
+    click.echo(f"dialog messages by role: {roles or 'none'}; on other branches: {v['other_branches']}")
+    click.echo(f"all stored messages by kind: {kinds or 'none'}")
+
+
+def _iso(t: float | None) -> str | None:
+    return datetime.fromtimestamp(t, timezone.utc).isoformat(timespec="seconds") if t else None
+
+
+@cli.command()
+@click.option("--json", "as_json", is_flag=True, help="One JSON object per line.")
+@click.option("--conversation", "-c", "conversation", help="Only this conversation id.")
+@click.option("--all-branches", is_flag=True, help="Include edits and regenerations off the displayed branch.")
+@click.option("--kind", "kinds", multiple=True, help="Only these kinds (dialog, hidden, system, tool, reasoning, "
+              "custom-instructions, memory). Default: all.")
+@click.option("--limit", type=int, help="At most this many messages.")
+@click.pass_obj
+def messages(obj: Ctx, as_json, conversation, all_branches, kinds, limit) -> None:
+    """Print imported messages, in conversation order, to check what was imported.
+
+    JSON fields: conversation_id, message_id, role, kind, text, created_at, canonical (plus uid, model).
+    """
+    where, args = [], []
+    if conversation:
+        where.append("m.conversation_id = ?")
+        args.append(conversation)
+    if not all_branches:
+        where.append("m.canonical = 1")
+    if kinds:
+        where.append(f"m.kind IN ({','.join('?' * len(kinds))})")
+        args.extend(kinds)
+    sql = (
+        "SELECT m.*, c.title FROM messages m JOIN conversations c ON c.id = m.conversation_id"
+        + (f" WHERE {' AND '.join(where)}" if where else "")
+        + " ORDER BY c.created_at IS NULL, c.created_at, c.id, m.position"
+        + (" LIMIT ?" if limit else "")
+    )
+    if limit:
+        args.append(limit)
+    with obj.store(create=False) as store:
+        if conversation and not store.db.execute("SELECT 1 FROM conversations WHERE id = ?", (conversation,)).fetchone():
+            raise click.ClickException(f"no conversation {conversation!r} in {store.path}")
+        last = None
+        for r in store.db.execute(sql, args):
+            if as_json:
+                click.echo(json.dumps({
+                    "conversation_id": r["conversation_id"], "message_id": r["id"], "uid": r["uid"],
+                    "role": r["role"], "kind": r["kind"], "text": r["text"], "created_at": _iso(r["created_at"]),
+                    "canonical": bool(r["canonical"]), "model": r["model"],
+                }, ensure_ascii=False))
+                continue
+            if r["conversation_id"] != last:
+                click.echo(f"\n=== {r['title']}  [{r['conversation_id']}]")
+                last = r["conversation_id"]
+            flags = "" if r["canonical"] else " (other branch)"
+            kind = "" if r["kind"] == "dialog" else f" <{r['kind']}>"
+            click.echo(f"--- {r['role']}{kind}{flags} {_iso(r['created_at']) or ''}\n{r['text']}")
+
+
+@cli.command()
+@click.option("--json", "as_json", is_flag=True, help="One JSON object per line.")
+@click.pass_obj
+def warnings(obj: Ctx, as_json: bool) -> None:
+    """What ingest could not recover, per conversation (broken trees, missing nodes, unknown content)."""
+    with obj.store(create=False) as store:
+        rows = store.db.execute(
+            "SELECT w.*, s.path FROM warnings w LEFT JOIN sources s ON s.id = w.source_id ORDER BY w.id"
+        ).fetchall()
+    for r in rows:
+        if as_json:
+            click.echo(json.dumps({"source": r["path"], "conversation_id": r["conversation_id"],
+                                   "warning": r["message"]}, ensure_ascii=False))
+        else:
+            click.echo(f"{r['path']} [{r['conversation_id']}]: {r['message']}")

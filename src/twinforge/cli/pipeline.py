@@ -1,0 +1,52 @@
+"""`twinforge run` and `twinforge demo`: the configured stages in order."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from ..config import load_recipe
+from ..errors import ConfigError
+from ..runner import StageResult, run_recipe
+from .main import Ctx, cli, progress_wanted
+
+
+def _report(results: list[StageResult]) -> None:
+    for r in results:
+        summary = ", ".join(f"{k} {v}" for k, v in r.summary.items() if v)
+        click.echo(f"[{r.stage}] {'ok' if r.ok else 'FAILED'}: {summary or 'nothing to do'}")
+        for p in r.problems:
+            click.echo(f"  error: {p}", err=True)
+    if not all(r.ok for r in results):
+        raise SystemExit(1)
+
+
+@cli.command()
+@click.option("--config", "-c", "config", default="default", show_default=True,
+              help="Recipe YAML file, or the name of a bundled recipe (default, demo).")
+@click.pass_obj
+def run(obj: Ctx, config: str) -> None:
+    """Run the recipe's stages in order, skipping work already done."""
+    recipe = load_recipe(config)
+    with obj.store() as store:
+        _report(run_recipe(store, recipe, progress=progress_wanted()))
+
+
+@cli.command()
+@click.option("--input", "-i", "input_", default="examples/sample-archive", show_default=True,
+              type=click.Path(), help="Archive folder, zip or file to run the demo pipeline on.")
+@click.pass_obj
+def demo(obj: Ctx, input_: str) -> None:
+    """Run the whole pipeline (the bundled `demo` recipe) on an archive, then show its volumes."""
+    if not Path(input_).exists():
+        raise ConfigError(f"demo input {input_} not found", "run from the repository root, or pass --input DIR")
+    recipe = load_recipe("demo")
+    recipe.ingest.inputs = [input_]
+    with obj.store() as store:
+        results = run_recipe(store, recipe, progress=progress_wanted())
+    _report(results)
+    click.echo(f"\nworkspace: {obj.workspace}  (try: twinforge -w {obj.workspace} stats)")
+    from .inspect import stats
+
+    click.get_current_context().invoke(stats)

@@ -1,0 +1,54 @@
+"""Recipes: typed config loaded from YAML (after litgpt's config hub). Every field has a safe default."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from .errors import ConfigError
+
+RECIPES_DIR = Path(__file__).parent / "recipes"
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class IngestConfig(_Strict):
+    inputs: list[str] = Field(default_factory=list, description="files, folders or zips to ingest")
+    max_zip_ratio: float = Field(100.0, gt=1, description="refuse zips expanding more than this many times")
+    max_zip_bytes: int = Field(64 * 1024**3, gt=0, description="refuse zips expanding past this many bytes")
+
+
+class Recipe(_Strict):
+    name: str = "default"
+    description: str = ""
+    stages: list[str] = Field(default_factory=lambda: ["ingest"])
+    ingest: IngestConfig = Field(default_factory=IngestConfig)
+
+
+def load_recipe(path: str | Path) -> Recipe:
+    p = Path(path)
+    if not p.exists() and (RECIPES_DIR / f"{path}.yaml").exists():
+        p = RECIPES_DIR / f"{path}.yaml"  # a bundled recipe by name, e.g. `demo`
+    try:
+        data = yaml.safe_load(p.read_text(encoding="utf-8")) or {}
+    except FileNotFoundError as e:
+        bundled = ", ".join(sorted(r.stem for r in RECIPES_DIR.glob("*.yaml")))
+        raise ConfigError(f"recipe {path} not found", f"give a YAML file or a bundled recipe: {bundled}") from e
+    except yaml.YAMLError as e:
+        raise ConfigError(f"{p}: invalid YAML ({str(e).splitlines()[0]})") from e
+    if not isinstance(data, dict):
+        raise ConfigError(f"{p}: a recipe is a YAML mapping, found {type(data).__name__}")
+    try:
+        return Recipe.model_validate(data)
+    except ValidationError as e:
+        err = e.errors()[0]
+        where = ".".join(str(x) for x in err["loc"])
+        raise ConfigError(f"{p}: {where}: {err['msg']}", f"{len(e.errors())} problem(s) in all") from e
+
+
+def bundled_recipes() -> list[Path]:
+    return sorted(RECIPES_DIR.glob("*.yaml"))

@@ -1,0 +1,1 @@
+"""Ingest: read every kind of chat archive into the workspace store."""

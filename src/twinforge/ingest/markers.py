@@ -1,0 +1,21 @@
+"""Citation and private-use markers that chat exports leave inside message text."""
+
+from __future__ import annotations
+
+import re
+
+# 【12†source】, 【3:0†file.pdf】 — old browsing/file-search citations.
+_BRACKET_CITE = re.compile(r"【\d+(?::\d+)?†[^】]{0,200}】")
+# \ue200cite\ue202turn0search3\ue201 — 2025 citations; the whole marker goes.
+_PUA_CITE = re.compile(r"\ue200[^\ue201]{0,300}\ue201")
+# Any stray private-use delimiter left over (U+E200–U+E206 and friends).
+_PUA = re.compile(r"[\ue200-\ue2ff]")
+
+
+def strip_citations(text: str) -> str:
+    if "【" in text:
+        text = _BRACKET_CITE.sub("", text)
+    if _PUA.search(text):
+        text = _PUA_CITE.sub("", text)
+        text = _PUA.sub("", text)
+    return text

@@ -1,0 +1,205 @@
+"""The ingest stage: inputs → entries → detected format → conversations → store, one transaction per file."""
+
+from __future__ import annotations
+
+import hashlib
+import tempfile
+from collections.abc import Iterator, Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import BinaryIO
+
+import ijson
+import orjson
+from tqdm import tqdm
+
+from ..errors import InputError
+from ..records import Conversation
+from ..store import Store
+from ..store.conversations import ConversationWriter
+from ..store.db import now_iso
+from .detect import FORMATS, Detected, detect, json_error
+from .entries import Entry, Limits, Skipped, expand
+from .jsonshape import iter_items
+from .mojibake import repair
+
+
+@dataclass
+class SourceResult:
+    path: str
+    status: str  # imported / known (same bytes imported before) / skipped / failed
+    format: str | None = None
+    counts: dict = field(default_factory=dict)
+    warnings: list[str] = field(default_factory=list)
+    reason: str | None = None  # for skipped and failed
+
+
+@dataclass
+class IngestReport:
+    sources: list[SourceResult] = field(default_factory=list)
+
+    def by_status(self, status: str) -> list[SourceResult]:
+        return [s for s in self.sources if s.status == status]
+
+    @property
+    def ok(self) -> bool:
+        """Something was read: imported now, or already in the store."""
+        return bool(self.by_status("imported") or self.by_status("known"))
+
+    def totals(self) -> dict:
+        keys = ("added", "updated", "unchanged", "duplicate", "older", "messages", "repaired")
+        t = {k: sum(s.counts.get(k, 0) for s in self.sources) for k in keys}
+        t["warnings"] = sum(len(s.warnings) for s in self.sources)
+        for status in ("imported", "known", "skipped", "failed"):
+            t[f"files_{status}"] = len(self.by_status(status))
+        return t
+
+    def as_dict(self) -> dict:
+        return {"totals": self.totals(), "sources": [asdict(s) for s in self.sources]}
+
+
+class _DryRun(Exception):
+    """Raised inside a file's transaction to roll it back after counting what it would change."""
+
+
+def ingest_paths(
+    store: Store,
+    paths: Sequence[str | Path],
+    limits: Limits | None = None,
+    progress: bool = False,
+    dry_run: bool = False,
+) -> IngestReport:
+    """Ingest every file, folder or zip in `paths`. Bad files are reported, never half-imported."""
+    limits = limits or Limits()
+    report = IngestReport()
+    run_id = None if dry_run else store.start_run("ingest", {"paths": [str(p) for p in paths]})
+    status = "failed"
+    try:
+        with tempfile.TemporaryDirectory(prefix="twinforge-") as tmp:
+            for path in paths:
+                try:
+                    for item in expand(path, limits, Path(tmp)):
+                        if isinstance(item, Skipped):
+                            report.sources.append(SourceResult(item.path, "skipped", reason=item.reason))
+                        else:
+                            report.sources.append(_ingest_entry(store, item, run_id, progress, dry_run))
+                except InputError as e:
+                    report.sources.append(SourceResult(e.path, "failed", reason=str(e)))
+        status = "ok"
+    except KeyboardInterrupt:
+        status = "interrupted"
+        raise
+    finally:
+        if run_id is not None:
+            store.finish_run(run_id, status, report.totals())
+    return report
+
+
+def _ingest_entry(store: Store, entry: Entry, run_id: int | None, progress: bool, dry_run: bool) -> SourceResult:
+    try:
+        found = detect(entry)
+    except InputError as e:
+        return SourceResult(entry.path, "failed" if entry.explicit else "skipped", reason=str(e))
+    sha = _sha256(entry)
+    known = store.db.execute("SELECT id FROM sources WHERE sha256 = ?", (sha,)).fetchone()
+    if known:
+        return SourceResult(entry.path, "known", found.format, reason="these exact bytes were imported before")
+    result = SourceResult(entry.path, "imported", found.format)
+    try:
+        with store.transaction() as db:
+            cur = db.execute(
+                "INSERT INTO sources (path, sha256, format, size, imported_at, run_id) VALUES (?, ?, ?, ?, ?, ?)",
+                (entry.path, sha, found.format, entry.size, now_iso(), run_id),
+            )
+            writer = ConversationWriter(db, cur.lastrowid, run_id)
+            for conv in _conversations(entry, found, progress):
+                _repair(conv)
+                writer.write(conv)
+                result.warnings.extend(f"{conv.title}: {w}" for w in conv.warnings)
+            result.counts = writer.counts.as_dict()
+            db.execute(
+                "UPDATE sources SET stats = ? WHERE id = ?",
+                (orjson.dumps({**result.counts, "warnings": len(result.warnings)}).decode(), cur.lastrowid),
+            )
+            if dry_run:
+                raise _DryRun
+    except _DryRun:
+        pass
+    except InputError as e:
+        return SourceResult(entry.path, "failed", found.format, reason=str(e))
+    return result
+
+
+def _conversations(entry: Entry, found: Detected, progress: bool) -> Iterator[Conversation]:
+    fmt = FORMATS[found.format]
+    if found.kind == "text":
+        with entry.open() as f:
+            data = f.read()
+        try:
+            text = data.decode(found.encoding)
+        except UnicodeDecodeError as e:
+            raise InputError(entry.path, f"not valid UTF-8 at byte {e.start:,}", "convert it to UTF-8 first") from e
+        yield from _guarded(fmt.parse(text, entry.path), entry.path)
+        return
+    with entry.open() as raw, tqdm(
+        total=entry.size, unit="B", unit_scale=True, desc=Path(entry.path).name[:40], disable=not progress,
+        leave=False,
+    ) as bar:
+        stream = _Counting(raw, bar)
+        if found.encoding == "utf-8-sig":
+            stream.read(3)
+        n = 0
+        try:
+            for obj in iter_items(stream, found.shape):
+                n += 1
+                try:
+                    conv = fmt.parse(obj)
+                except Exception as e:  # one odd conversation must not sink the file
+                    title = obj.get("title") or obj.get("name") or f"#{n}"
+                    conv = Conversation(None, found.format, f"unparsed conversation {title}")
+                    conv.warnings.append(f"could not be parsed ({type(e).__name__}: {e}); skipped")
+                    conv.uid = f"unparsed-{hashlib.sha1(orjson.dumps(obj, default=str)).hexdigest()[:16]}"
+                yield conv
+        except ijson.IncompleteJSONError as e:
+            raise json_error(entry.path, stream.pos, str(e), truncated="premature EOF" in str(e)) from e
+        except (ijson.JSONError, orjson.JSONDecodeError) as e:
+            raise json_error(entry.path, stream.pos, str(e).splitlines()[0], truncated=False) from e
+        except UnicodeDecodeError as e:
+            raise InputError(entry.path, f"not valid UTF-8 near byte {stream.pos:,}", "convert it to UTF-8") from e
+
+
+def _guarded(convs: Iterator[Conversation], path: str) -> Iterator[Conversation]:
+    try:
+        yield from convs
+    except Exception as e:  # a parser bug on odd text: report it as the file's problem, not a traceback
+        raise InputError(path, f"could not be parsed ({type(e).__name__}: {e})", "please report this file's shape") from e
+
+
+def _repair(conv: Conversation) -> None:
+    conv.title, _ = repair(conv.title)
+    for m in conv.messages:
+        m.text, changed = repair(m.text)
+        m.repaired = m.repaired or changed
+
+
+def _sha256(entry: Entry) -> str:
+    h = hashlib.sha256()
+    with entry.open() as f:
+        while chunk := f.read(4 * 1024 * 1024):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+class _Counting:
+    """A read-only stream wrapper that counts bytes (for error positions) and feeds the progress bar."""
+
+    def __init__(self, raw: BinaryIO, bar: tqdm):
+        self.raw = raw
+        self.bar = bar
+        self.pos = 0
+
+    def read(self, n: int = -1) -> bytes:
+        data = self.raw.read(n)
+        self.pos += len(data)
+        self.bar.update(len(data))
+        return data

@@ -1,0 +1,48 @@
+"""Runs a recipe's stages in order. Each stage is idempotent, so a re-run skips finished work."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from .config import Recipe
+from .errors import ConfigError
+from .ingest.entries import Limits
+from .ingest.run import ingest_paths
+from .store import Store
+
+
+@dataclass
+class StageResult:
+    stage: str
+    summary: dict
+    ok: bool
+    problems: list[str]
+
+
+def _ingest(store: Store, recipe: Recipe, progress: bool) -> StageResult:
+    cfg = recipe.ingest
+    if not cfg.inputs:
+        raise ConfigError("the recipe's ingest.inputs is empty", "list your export files or folders there")
+    inputs = [str(Path(p).expanduser()) for p in cfg.inputs]
+    report = ingest_paths(store, inputs, Limits(cfg.max_zip_ratio, cfg.max_zip_bytes), progress=progress)
+    problems = [s.reason for s in report.by_status("failed")]
+    return StageResult("ingest", report.totals(), report.ok, problems)
+
+
+STAGES: dict[str, Callable[[Store, Recipe, bool], StageResult]] = {"ingest": _ingest}
+
+
+def run_recipe(store: Store, recipe: Recipe, progress: bool = False) -> list[StageResult]:
+    unknown = [s for s in recipe.stages if s not in STAGES]
+    if unknown:
+        raise ConfigError(f"unknown stage(s) in recipe {recipe.name}: {', '.join(unknown)}",
+                          f"available: {', '.join(STAGES)}")
+    results = []
+    for stage in recipe.stages:
+        result = STAGES[stage](store, recipe, progress)
+        results.append(result)
+        if not result.ok:
+            break  # later stages need this one's output
+    return results

@@ -1,0 +1,167 @@
+"""Writing parsed conversations into the store: add new, update changed, skip known, link copies."""
+
+from __future__ import annotations
+
+import hashlib
+import sqlite3
+from dataclasses import asdict, dataclass
+
+import orjson
+
+from ..records import Conversation
+
+
+def message_id(conversation_id: str, uid: str) -> str:
+    """Stable across re-imports, so later stages' decisions keep pointing at the same message."""
+    return hashlib.sha1(f"{conversation_id}\0{uid}".encode()).hexdigest()[:16]
+
+
+def conversation_id(conv: Conversation) -> str:
+    if conv.uid:
+        return conv.uid
+    # No id in the source (a Nexus note without frontmatter, a plain document): derive one from content.
+    first = conv.messages[0].uid if conv.messages else conv.title
+    return f"{conv.provider}-{hashlib.sha1(first.encode()).hexdigest()[:16]}"
+
+
+def content_hash(conv: Conversation) -> str:
+    h = hashlib.sha1(conv.title.encode())
+    for m in conv.messages:
+        h.update(f"\0{m.uid}\0{m.role}\0{m.kind}\0{int(m.canonical)}\0".encode())
+        h.update(m.text.encode())
+    return h.hexdigest()
+
+
+def _dumps(d: dict) -> str | None:
+    return orjson.dumps(d).decode() if d else None
+
+
+@dataclass
+class WriteCounts:
+    added: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    duplicate: int = 0  # a lossy copy (Nexus) of a conversation we hold from a lossless source
+    older: int = 0  # an older snapshot of a conversation we hold newer
+    messages: int = 0
+    repaired: int = 0
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+
+class ConversationWriter:
+    """Upserts conversations of one source. Use inside `Store.transaction()`."""
+
+    def __init__(self, db: sqlite3.Connection, source_id: int, run_id: int | None = None):
+        self.db = db
+        self.source_id = source_id
+        self.run_id = run_id
+        self.counts = WriteCounts()
+        # Matching by message UID costs a query per conversation; only needed once lossy copies exist.
+        self._any_lossy = db.execute("SELECT 1 FROM conversations WHERE lossy = 1 LIMIT 1").fetchone() is not None
+
+    def write(self, conv: Conversation) -> str:
+        cid = conversation_id(conv)
+        chash = content_hash(conv)
+        action = self._decide(conv, cid, chash)
+        if action in ("added", "updated"):
+            self._insert(conv, cid, chash)
+            self.counts.messages += len(conv.messages)
+            self.counts.repaired += conv.repaired
+        setattr(self.counts, action, getattr(self.counts, action) + 1)
+        self.db.execute(
+            "INSERT OR REPLACE INTO conversation_sources VALUES (?, ?, ?)", (cid, self.source_id, action)
+        )
+        for w in conv.warnings:
+            self.db.execute(
+                "INSERT INTO warnings (run_id, source_id, conversation_id, message) VALUES (?, ?, ?, ?)",
+                (self.run_id, self.source_id, cid, w),
+            )
+        return action
+
+    def _decide(self, conv: Conversation, cid: str, chash: str) -> str:
+        row = self.db.execute(
+            "SELECT content_hash, lossy, updated_at FROM conversations WHERE id = ?", (cid,)
+        ).fetchone()
+        if row is None:
+            copy_of = self._same_messages_elsewhere(conv, cid)
+            if copy_of is None:
+                return "added"
+            other_id, other_lossy = copy_of
+            if conv.lossy and not other_lossy:
+                return "duplicate"
+            if not conv.lossy and other_lossy:
+                self._delete(other_id)  # the lossless export replaces its lossy Nexus copy
+                return "updated"
+            return "added"
+        old_hash, old_lossy, old_updated = row
+        if old_hash == chash:
+            return "unchanged"
+        if conv.lossy and not old_lossy:
+            return "duplicate"
+        if not conv.lossy and old_lossy:
+            self._delete(cid)
+            return "updated"
+        if old_updated is not None and conv.updated_at is not None and conv.updated_at < old_updated:
+            return "older"
+        self._delete(cid)
+        return "updated"
+
+    def _same_messages_elsewhere(self, conv: Conversation, cid: str) -> tuple[str, bool] | None:
+        """A conversation under another id holding the same message UIDs (a Nexus copy without frontmatter)."""
+        if not (conv.lossy or self._any_lossy):
+            return None
+        uids = [m.uid for m in conv.messages if not m.uid.startswith("nexus-")][:50]
+        if not uids:
+            return None
+        marks = ",".join("?" * len(uids))
+        row = self.db.execute(
+            f"SELECT c.id, c.lossy FROM messages m JOIN conversations c ON c.id = m.conversation_id "
+            f"WHERE m.uid IN ({marks}) AND c.id != ? LIMIT 1",
+            (*uids, cid),
+        ).fetchone()
+        return (row[0], bool(row[1])) if row else None
+
+    def _delete(self, cid: str) -> None:
+        self.db.execute("DELETE FROM messages WHERE conversation_id = ?", (cid,))
+        self.db.execute("DELETE FROM conversations WHERE id = ?", (cid,))
+
+    def _insert(self, conv: Conversation, cid: str, chash: str) -> None:
+        if conv.lossy:
+            self._any_lossy = True
+        self.db.execute(
+            "INSERT INTO conversations (id, source_id, provider, title, created_at, updated_at, lossy,"
+            " content_hash, message_count, meta) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (
+                cid,
+                self.source_id,
+                conv.provider,
+                conv.title,
+                conv.created_at,
+                conv.updated_at,
+                int(conv.lossy),
+                chash,
+                len(conv.messages),
+                _dumps(conv.meta) or "{}",
+            ),
+        )
+        seen: set[str] = set()
+        rows = []
+        for pos, m in enumerate(conv.messages):
+            mid = message_id(cid, m.uid)
+            if mid in seen:  # a source repeating a node id: keep the first, never fail the file
+                continue
+            seen.add(mid)
+            rows.append(
+                (
+                    mid, cid, pos, m.uid, m.parent_uid, m.role, m.kind, m.content_type, m.text, m.created_at,
+                    m.model, int(m.canonical), int(m.repaired), len(m.text), _dumps(m.meta),
+                )
+            )
+        self.db.executemany(
+            "INSERT INTO messages (id, conversation_id, position, uid, parent_uid, role, kind, content_type,"
+            " text, created_at, model, canonical, repaired, chars, meta) VALUES"
+            " (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            rows,
+        )

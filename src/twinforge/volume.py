@@ -1,0 +1,81 @@
+"""Volumes the way the person thinks about them: conversations, messages, characters, tokens, A4 pages.
+
+Counts cover the dialog on the displayed branch (canonical `dialog` messages); other kinds are listed apart.
+Token counts are computed once per message and cached in the store.
+"""
+
+from __future__ import annotations
+
+from tqdm import tqdm
+
+from .records import PAGE_CHARS
+from .store import Store
+from .tokens import count_tokens
+
+_DIALOG = "m.kind = 'dialog' AND m.canonical = 1"
+
+
+def fill_token_counts(store: Store, progress: bool = False, batch: int = 2000) -> int:
+    """Count tokens for dialog messages that have none yet. Returns how many were counted."""
+    todo = store.db.execute("SELECT count(*) FROM messages m WHERE tokens IS NULL AND kind = 'dialog'").fetchone()[0]
+    done = 0
+    with tqdm(total=todo, unit="msg", desc="counting tokens", disable=not progress or not todo, leave=False) as bar:
+        while True:
+            rows = store.db.execute(
+                "SELECT id, text FROM messages WHERE tokens IS NULL AND kind = 'dialog' LIMIT ?", (batch,)
+            ).fetchall()
+            if not rows:
+                break
+            with store.transaction() as db:
+                db.executemany("UPDATE messages SET tokens = ? WHERE id = ?", [(count_tokens(t), i) for i, t in rows])
+            done += len(rows)
+            bar.update(len(rows))
+    return done
+
+
+def _block(row) -> dict:
+    chars = row["characters"] or 0
+    return {
+        "conversations": row["conversations"] or 0,
+        "messages": row["messages"] or 0,
+        "characters": chars,
+        "pages": round(chars / PAGE_CHARS, 1),
+        "tokens": row["tokens"] or 0,
+    }
+
+
+def volume(store: Store, progress: bool = False) -> dict:
+    fill_token_counts(store, progress)
+    db = store.db
+    select = (
+        "SELECT count(DISTINCT m.conversation_id) AS conversations, count(*) AS messages,"
+        " sum(m.chars) AS characters, sum(m.tokens) AS tokens FROM messages m"
+    )
+    total = _block(db.execute(f"{select} WHERE {_DIALOG}").fetchone())
+    total["conversations"] = db.execute("SELECT count(*) FROM conversations").fetchone()[0]
+    total["by_role"] = dict(db.execute(f"SELECT role, count(*) FROM messages m WHERE {_DIALOG} GROUP BY role").fetchall())
+    total["by_kind"] = dict(db.execute("SELECT kind, count(*) FROM messages GROUP BY kind").fetchall())
+    total["other_branches"] = db.execute(
+        "SELECT count(*) FROM messages WHERE kind = 'dialog' AND canonical = 0"
+    ).fetchone()[0]
+    by_source = []
+    for src in db.execute("SELECT id, path, format FROM sources ORDER BY id").fetchall():
+        block = _block(
+            db.execute(
+                f"{select} JOIN conversations c ON c.id = m.conversation_id WHERE c.source_id = ? AND {_DIALOG}",
+                (src["id"],),
+            ).fetchone()
+        )
+        block["conversations"] = db.execute(
+            "SELECT count(*) FROM conversations WHERE source_id = ?", (src["id"],)
+        ).fetchone()[0]
+        block["by_role"] = dict(
+            db.execute(
+                f"SELECT m.role, count(*) FROM messages m JOIN conversations c ON c.id = m.conversation_id"
+                f" WHERE c.source_id = ? AND {_DIALOG} GROUP BY m.role",
+                (src["id"],),
+            ).fetchall()
+        )
+        by_source.append({"source": src["path"], "format": src["format"], **block})
+    total["by_source"] = by_source
+    return total
