@@ -33,3 +33,8 @@ class InputError(TwinforgeError):
         super().__init__(f"{path}: {found}", hint)
         self.path = path
         self.found = found
+
+    @property
+    def reason(self) -> str:
+        """The message without the path, for reports that print the path themselves."""
+        return f"{self.found} — {self.hint}" if self.hint else self.found

@@ -27,7 +27,7 @@ def _ingest(store: Store, recipe: Recipe, progress: bool) -> StageResult:
         raise ConfigError("the recipe's ingest.inputs is empty", "list your export files or folders there")
     inputs = [str(Path(p).expanduser()) for p in cfg.inputs]
     report = ingest_paths(store, inputs, Limits(cfg.max_zip_ratio, cfg.max_zip_bytes), progress=progress)
-    problems = [s.reason for s in report.by_status("failed")]
+    problems = [f"{s.path}: {s.reason}" for s in report.by_status("failed")]
     return StageResult("ingest", report.totals(), report.ok, problems)
 
 

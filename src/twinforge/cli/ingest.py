@@ -56,7 +56,7 @@ def _print(report: IngestReport, verbose: bool, dry_run: bool) -> None:
         elif s.status == "skipped" and verbose:
             click.echo(f"{'skipped':>9}  {s.path}: {s.reason}")
         elif s.status == "failed":
-            click.echo(f"error: {s.reason}", err=True)
+            click.echo(f"error: {s.path}: {s.reason}", err=True)
     warnings = [w for s in report.sources for w in s.warnings]
     for w in warnings if verbose else warnings[:MAX_WARNINGS_SHOWN]:
         click.echo(f"  warning: {w}", err=True)

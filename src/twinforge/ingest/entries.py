@@ -84,7 +84,7 @@ def _walk(folder: Path, limits: Limits, tmp: Path) -> Iterator[Entry | Skipped]:
             try:
                 yield from _file(f, str(f), limits, tmp, explicit=False)
             except InputError as e:
-                yield Skipped(str(f), f"error: {e}")
+                yield Skipped(str(f), e.reason)
 
 
 def _side_reason(name: str) -> str | None:

@@ -31,7 +31,7 @@ class SourceResult:
     format: str | None = None
     counts: dict = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)
-    reason: str | None = None  # for skipped and failed
+    reason: str | None = None  # for skipped and failed; without the path
 
 
 @dataclass
@@ -84,7 +84,7 @@ def ingest_paths(
                         else:
                             report.sources.append(_ingest_entry(store, item, run_id, progress, dry_run))
                 except InputError as e:
-                    report.sources.append(SourceResult(e.path, "failed", reason=str(e)))
+                    report.sources.append(SourceResult(e.path, "failed", reason=e.reason))
         status = "ok"
     except KeyboardInterrupt:
         status = "interrupted"
@@ -99,7 +99,7 @@ def _ingest_entry(store: Store, entry: Entry, run_id: int | None, progress: bool
     try:
         found = detect(entry)
     except InputError as e:
-        return SourceResult(entry.path, "failed" if entry.explicit else "skipped", reason=str(e))
+        return SourceResult(entry.path, "failed" if entry.explicit else "skipped", reason=e.reason)
     sha = _sha256(entry)
     known = store.db.execute("SELECT id FROM sources WHERE sha256 = ?", (sha,)).fetchone()
     if known:
@@ -126,7 +126,7 @@ def _ingest_entry(store: Store, entry: Entry, run_id: int | None, progress: bool
     except _DryRun:
         pass
     except InputError as e:
-        return SourceResult(entry.path, "failed", found.format, reason=str(e))
+        return SourceResult(entry.path, "failed", found.format, reason=e.reason)
     return result
 
 

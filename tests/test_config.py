@@ -1,0 +1,42 @@
+"""Every bundled recipe loads; bad recipes fail with one clear line."""
+
+from __future__ import annotations
+
+import pytest
+
+from twinforge.config import bundled_recipes, load_recipe
+from twinforge.errors import ConfigError
+from twinforge.runner import STAGES
+
+
+@pytest.mark.parametrize("path", bundled_recipes(), ids=lambda p: p.stem)
+def test_bundled_recipe_loads(path):
+    recipe = load_recipe(path)
+    assert recipe.stages and all(s in STAGES for s in recipe.stages)
+
+
+def test_bundled_recipe_by_name():
+    assert load_recipe("demo").name == "demo"
+
+
+@pytest.mark.parametrize("text,expect", [
+    ("stages: [ingest]\ningest: {inputs: x, bogus: 1}\n", "ingest"),
+    ("stages: [ingest\n", "invalid YAML"),
+    ("- just\n- a list\n", "mapping"),
+    ("ingest: {max_zip_ratio: 0}\n", "max_zip_ratio"),
+])
+def test_bad_recipe_is_a_config_error(tmp_path, text, expect):
+    p = tmp_path / "r.yaml"
+    p.write_text(text)
+    with pytest.raises(ConfigError) as e:
+        load_recipe(p)
+    assert expect in str(e.value)
+    assert str(p) in str(e.value)
+
+
+def test_run_unknown_stage_is_one_line(tf, tmp_path):
+    p = tmp_path / "r.yaml"
+    p.write_text("stages: [ingest, teleport]\ningest: {inputs: [x]}\n")
+    r = tf("run", "--config", p)
+    assert r.exit_code == 1
+    assert r.stderr.strip() == "error: unknown stage(s) in recipe default: teleport — available: ingest"
