@@ -309,7 +309,8 @@ def test_tool_blocks_become_tool_messages_and_answer_text_is_joined():
 
 def test_tool_only_turn_is_kept_as_hidden_not_dropped():
     content = [{"type": "tool_use", "id": None, "name": "artifacts", "input": {"id": "x", "command": "create"}}]
-    obj = {"uuid": "c", "name": "n", "chat_messages": [msg("a", "assistant", "2026-01-01T00:00:00Z", "stub", content=content)]}
+    turn = msg("a", "assistant", "2026-01-01T00:00:00Z", "stub", content=content)
+    obj = {"uuid": "c", "name": "n", "chat_messages": [turn]}
     conv = claude.parse(obj)
     assert [(m.uid, m.kind, m.text) for m in conv.messages] == [
         ("a#tool", "tool", "artifacts\nid: x\ncommand: create"), ("a", "hidden", "")
@@ -383,6 +384,12 @@ def test_tree_dangling_parent_and_cycle():
     assert b.canonical == {"a", "b"}
     assert any("missing from the export" in w for w in b.warnings)
     assert any("cycle" in w for w in b.warnings)
+
+
+def test_tree_links_all_dangling_is_flat_but_warned():
+    b = tree.resolve({"a": "gone", "b": "gone"}, None, {"a": 2.0, "b": 1.0})
+    assert b.order == ["b", "a"] and b.canonical == {"a", "b"}
+    assert any("missing from the export" in w for w in b.warnings)
 
 
 def test_tree_deep_chain_needs_no_recursion():

@@ -1,6 +1,6 @@
 """DeepSeek export parser. Expected values read from deepseek-chat-export/sample_conversation.json:
-root → "1" (REQUEST) → "2" (THINK + RESPONSE), and root → "3" (REQUEST) → "4" (THINK + RESPONSE) → "5" (REQUEST);
-current_node "5"."""
+root → "1" (REQUEST) → "2" (THINK + RESPONSE), and
+root → "3" (REQUEST) → "4" (THINK + RESPONSE) → "5" (REQUEST); current_node "5"."""
 
 from __future__ import annotations
 
@@ -67,7 +67,8 @@ def test_sniff_leaves_chatgpt_and_others(name):
 
 
 def test_sniff_real_export_array_shape():
-    conv = {"id": "d1", "title": "t", "inserted_at": "2025-02-01T10:00:00.000+00:00", "updated_at": "2025-02-01T10:00:00Z",
+    conv = {"id": "d1", "title": "t", "inserted_at": "2025-02-01T10:00:00.000+00:00",
+            "updated_at": "2025-02-01T10:00:00Z",
             "mapping": {"root": {"id": "root", "parent": None, "children": []}}}
     assert deepseek.sniff(probe(json.dumps([conv]).encode()))
 

@@ -99,7 +99,8 @@ def test_backend_dump_shape_mongo_dates_and_render_cards():
             {"response": {"_id": "m1", "message": "Do they have batch apis ?", "sender": "human",
                           "create_time": {"$date": {"$numberLong": "1773602366234"}}, "model": "grok-4"}},
             {"response": {"_id": "m2", "sender": "ASSISTANT", "model": "grok-4",
-                          "message": '**Yes**.<grok:render card_id="02a86c" type="render_inline_citation"></grok:render>',
+                          "message": '**Yes**.<grok:render card_id="02a86c" type="render_inline_citation">'
+                                     '</grok:render>',
                           "create_time": {"$date": {"$numberLong": "1773602386619"}},
                           "web_search_results": [{"url": "https://docs.x.ai/batch"}]}},
         ],

@@ -27,6 +27,8 @@ NAME = "claude"
 _ROOT_SENTINELS = {"00000000-0000-4000-8000-000000000000", "00000000-0000-0000-0000-000000000000"}
 _SENDERS = {"human": "user", "user": "user", "assistant": "assistant"}
 _IGNORED_BLOCKS = {"token_budget"}
+# content block type -> uid suffix of the message made from it
+_BLOCK_LABELS = {"thinking": "thinking", "redacted_thinking": "thinking", "tool_use": "tool", "tool_result": "tool"}
 _TITLE_MAX = 100
 
 
@@ -35,7 +37,7 @@ def sniff(shape: JsonShape) -> bool:
 
 
 def parse(obj: dict) -> Conversation:
-    uid = obj.get("uuid") or obj.get("conversation_id") or obj.get("id")
+    uid = obj.get("uuid") or obj.get("conversation_id") or obj.get("id") or obj.get("_key")
     conv = Conversation(
         uid=str(uid) if uid else None,
         provider="claude",
@@ -104,7 +106,7 @@ def _entries(raw: list, conv: Conversation) -> dict[str, dict]:
             u = f"{u}-{i}"
         entries[u] = m
     if skipped:
-        conv.warnings.append(f"{skipped} empty (null) entr{'y was' if skipped == 1 else 'ies were'} in chat_messages, skipped")
+        conv.warnings.append(f"{skipped} null entr{'y' if skipped == 1 else 'ies'} in chat_messages skipped")
     if renamed:
         conv.warnings.append(f"{renamed} message id(s) repeated in the export; the copies got new ids")
     return entries
@@ -117,7 +119,9 @@ def _parent(m: dict) -> str | None:
     return str(p)
 
 
-def _roles(order: list[str], entries: dict[str, dict], parents: dict[str, str | None], conv: Conversation) -> dict[str, str]:
+def _roles(
+    order: list[str], entries: dict[str, dict], parents: dict[str, str | None], conv: Conversation
+) -> dict[str, str]:
     """Role per message; a missing or unknown sender is guessed as the opposite of the turn before (user first)."""
     roles: dict[str, str] = {}
     guessed = 0
@@ -130,7 +134,7 @@ def _roles(order: list[str], entries: dict[str, dict], parents: dict[str, str | 
             role = "assistant" if before == "user" else "user"
         roles[u] = previous = role
     if guessed:
-        conv.warnings.append(f"{guessed} message(s) had no known sender; roles were guessed by alternation, user first")
+        conv.warnings.append(f"{guessed} message(s) had no known sender; roles guessed by alternation, user first")
     return roles
 
 
@@ -151,7 +155,6 @@ class _Turn:
     role: str
     conv_model: str | None
     text_groups: list[str] = field(default_factory=list)  # runs of adjacent text blocks, each joined
-    has_text_blocks: bool = False
     extras: list[Message] = field(default_factory=list)
     citations: list[dict] = field(default_factory=list)
     lost_files: int = 0
@@ -181,7 +184,7 @@ class _Turn:
             if btype in _IGNORED_BLOCKS:
                 continue
             in_text = False  # text after a tool call or thought starts a new paragraph
-            label = {"thinking": "thinking", "redacted_thinking": "thinking", "tool_use": "tool", "tool_result": "tool"}.get(btype)
+            label = _BLOCK_LABELS.get(btype)
             if label is None:
                 unknown.add(btype or "untyped")
                 label = btype or "block"
@@ -190,8 +193,7 @@ class _Turn:
             self.extras.append(self._extra(block, btype, f"{self.uid}#{suffix}"))
 
     def _add_text(self, block: dict, continues: bool) -> None:
-        self.has_text_blocks = True
-        text = block.get("text") if isinstance(block.get("text"), str) else ""
+        text = _str(block.get("text"))
         # Web-search answers split sentences into several blocks at citation bounds: join those without a gap.
         if continues and self.text_groups:
             self.text_groups[-1] += text
@@ -205,8 +207,9 @@ class _Turn:
         meta: dict[str, Any] = {}
         if btype in ("thinking", "redacted_thinking"):
             kind, role = "reasoning", "assistant"
-            text = block.get("thinking") if isinstance(block.get("thinking"), str) else ""
-            summaries = [s.get("summary") for s in _list(block.get("summaries")) if isinstance(s, dict) and s.get("summary")]
+            text = _str(block.get("thinking"))
+            summaries = [s.get("summary") for s in _list(block.get("summaries")) if isinstance(s, dict)]
+            summaries = [x for x in summaries if x]
             if summaries:
                 meta["summaries"] = summaries
             if btype == "redacted_thinking":
@@ -218,10 +221,11 @@ class _Turn:
         elif btype == "tool_result":
             kind, role = "tool", "tool"
             text = _render_tool_result(block.get("content"))
-            meta = {"tool": block.get("name"), "tool_use_id": block.get("tool_use_id"), "is_error": block.get("is_error")}
+            meta = {k: block.get(k) for k in ("tool_use_id", "is_error")}
+            meta["tool"] = block.get("name")
         else:
             kind, role = "tool", self.role
-            text = block.get("text") if isinstance(block.get("text"), str) else ""
+            text = _str(block.get("text"))
         return Message(
             uid=uid,
             role=role,
@@ -235,7 +239,7 @@ class _Turn:
 
     def _text(self) -> str:
         joined = "\n\n".join(g for g in self.text_groups if g.strip())
-        flat = self.raw.get("text") if isinstance(self.raw.get("text"), str) else ""
+        flat = _str(self.raw.get("text"))
         # The flat text renders tool blocks as "not supported" stubs and may hold the thinking: use it only when
         # the blocks carry nothing else.
         if joined.strip() or self.extras:
@@ -247,7 +251,8 @@ class _Turn:
         for a in _list(self.raw.get("attachments")):
             if not isinstance(a, dict):
                 continue
-            attachments.append({k: a[k] for k in ("file_name", "file_type", "file_size", "extracted_content") if a.get(k) is not None})
+            keep = ("file_name", "file_type", "file_size", "extracted_content")
+            attachments.append({k: a[k] for k in keep if a.get(k) is not None})
             if not a.get("extracted_content"):
                 self.lost_files += 1
         files, seen = [], set()
@@ -309,6 +314,10 @@ def _json(value: Any) -> str:
 
 def _list(value: Any) -> list:
     return value if isinstance(value, list) else []
+
+
+def _str(value: Any) -> str:
+    return value if isinstance(value, str) else ""
 
 
 def _render_tool_result(content: Any) -> str:

@@ -94,7 +94,7 @@ def _node_messages(nid: str, msg: dict, unknown: set[str]) -> list[Message]:
     """Reasoning and search fragments first, in their order, then the dialog text of the node."""
     created = to_epoch(msg.get("inserted_at"))
     model = msg.get("model") if isinstance(msg.get("model"), str) else None
-    fragments = [f for f in msg.get("fragments") or [] if isinstance(f, dict)] if isinstance(msg.get("fragments"), list) else []
+    fragments = [f for f in _list(msg.get("fragments")) if isinstance(f, dict)]
     if not fragments and isinstance(msg.get("content"), str):
         # older, pre-fragment shape: one text with a role
         author = msg.get("author") if isinstance(msg.get("author"), dict) else {}
@@ -129,7 +129,7 @@ def _node_messages(nid: str, msg: dict, unknown: set[str]) -> list[Message]:
         )
 
     meta: dict[str, Any] = {}
-    files = [f for f in msg.get("files") or [] if isinstance(f, dict)] if isinstance(msg.get("files"), list) else []
+    files = [f for f in _list(msg.get("files")) if isinstance(f, dict)]
     if files:
         meta["files"] = [{k: f[k] for k in ("file_name", "id", "file_size") if f.get(k)} for f in files]
     messages = list(extras)
@@ -148,6 +148,10 @@ def _node_messages(nid: str, msg: dict, unknown: set[str]) -> list[Message]:
             )
         )
     return messages
+
+
+def _list(value: Any) -> list:
+    return value if isinstance(value, list) else []
 
 
 def _fragment_text(frag: dict) -> str:

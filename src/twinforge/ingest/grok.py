@@ -74,7 +74,7 @@ def parse(obj: dict) -> Conversation:
             conv.messages.append(m)
         lost += sum(len(r[k]) for k in _ATTACHMENT_KEYS if isinstance(r.get(k), list))
     if guessed:
-        conv.warnings.append(f"{guessed} response(s) had no known sender; roles were guessed by alternation, user first")
+        conv.warnings.append(f"{guessed} response(s) had no known sender; roles guessed by alternation, user first")
     if lost:
         conv.warnings.append(f"{lost} attached or generated file(s) are not in the export; only references are kept")
     known = [t for t in times.values() if t is not None]
@@ -149,7 +149,8 @@ def _turn_messages(u: str, r: dict, role: str, model: str | None) -> list[Messag
 def _meta(r: dict) -> dict[str, Any]:
     meta: dict[str, Any] = {}
     results = r.get("web_search_results") if isinstance(r.get("web_search_results"), list) else []
-    citations = [{k: w[k] for k in ("url", "title") if w.get(k)} for w in results if isinstance(w, dict) and w.get("url")]
+    pages = [w for w in results if isinstance(w, dict) and w.get("url")]
+    citations = [{k: w[k] for k in ("url", "title") if w.get(k)} for w in pages]
     if citations:
         meta["citations"] = citations
     for key in _ATTACHMENT_KEYS:

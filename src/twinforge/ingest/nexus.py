@@ -49,6 +49,7 @@ _MISSING = re.compile(r"⚠|Not included in|not in export|not available", re.I)
 _EMPTY_BODIES = {"[No content found]", "[No content]", "[No text content]"}
 # 1.0.x leaked the bio tool's answer as a "ChatGPT" turn.
 _TOOL_NOTICES = ("Model set context updated.", "Model set context write is pending confirmation")
+_PLACEHOLDER_UID = "nexus-generated-image-missing-"  # synthetic messages written by 1.6.4+
 _KNOWN_FM_KEYS = {"nexus", "plugin_version", "provider", "aliases", "conversation_id", "create_time", "update_time"}
 _TITLE_CHARS = 100
 
@@ -185,13 +186,18 @@ def _truncate(line: str) -> str:
 
 
 def _conversation_meta(fm: dict[str, Any], head: dict[str, str], blocks: list[_Block], clock: _Clock) -> dict:
-    meta: dict[str, Any] = {k: v for k, v in fm.items() if k not in _KNOWN_FM_KEYS}
-    meta.update(format="nexus", plugin_version=_str(fm.get("plugin_version")) or None)
-    meta["syntax"] = sorted({"heading" if b.legacy else "callout" for b in blocks})
+    meta: dict[str, Any] = {
+        "format": "nexus",
+        "plugin_version": _str(fm.get("plugin_version")) or None,
+        "syntax": sorted({"heading" if b.legacy else "callout" for b in blocks}),  # both: an appended update
+    }
     if head.get("url"):
         meta["url"] = head["url"]
     if clock.offset:
         meta["utc_offset_minutes"] = clock.offset // 60
+    for key, value in fm.items():
+        if key not in _KNOWN_FM_KEYS:
+            meta.setdefault(key, value)
     return meta
 
 
@@ -370,8 +376,15 @@ def _take_side_callouts(lines: list[str], attachments: list[dict[str, Any]]) -> 
             j += 1
         body = [_unquote(line, depth) for line in lines[i + 1 : j]]
         attachments.append(_describe(m.group(2), m.group(3), body))
+        # The callout sat between two empty quote lines: keep only one, so no double gap is left behind.
+        if kept and _empty_quote(kept[-1]) and j < len(lines) and _empty_quote(lines[j]):
+            j += 1
         i = j
     return kept
+
+
+def _empty_quote(line: str) -> bool:
+    return not line.strip("> \t")
 
 
 def _describe(kind: str, header: str, body: list[str]) -> dict[str, Any]:
@@ -395,10 +408,11 @@ def _describe(kind: str, header: str, body: list[str]) -> dict[str, Any]:
             info["path"] = link.group(1).strip()
         elif _MISSING.search(line):
             info["missing"] = True
-        elif line.strip():
+        else:
             text_lines.append(line)
-    if text_lines and kind in ("canvas", "prompt"):
-        info["text"] = "\n".join(text_lines).strip()
+    text = "\n".join(text_lines).strip()
+    if text and kind in ("canvas", "prompt"):  # a canvas is the assistant's document: keep its words
+        info["text"] = text
     return info
 
 
@@ -456,12 +470,17 @@ def _link_branches(messages: list[Message]) -> None:
     """A run of same-role messages is edits (user) or regenerations (assistant): the last one is canonical.
 
     Every message in a run points at the canonical message before the run, so siblings share a parent.
+    Tool notices and the plugin's generated-image placeholders follow a reply rather than replace it: each
+    stands alone.
     """
+    def group(m: Message) -> str:
+        return m.uid if m.uid.startswith(_PLACEHOLDER_UID) else m.role
+
     parent = None
     i = 0
     while i < len(messages):
         j = i
-        while j + 1 < len(messages) and messages[j + 1].role == messages[i].role:
+        while j + 1 < len(messages) and group(messages[j + 1]) == group(messages[i]):
             j += 1
         for k in range(i, j + 1):
             messages[k].parent_uid = parent

@@ -31,12 +31,12 @@ def resolve(parents: dict[str, str | None], leaf: str | None = None, times: Time
     ties and for missing times) and all of it canonical — legacy exports flatten their branches this way.
     """
     times = times or {}
-    if not any(p is not None and p in parents and p != n for n, p in parents.items()):
-        return Branches(_chronological(list(parents), times), set(parents))
     warnings: list[str] = []
     dangling = sum(1 for p in parents.values() if p is not None and p not in parents)
     if dangling:
         warnings.append(f"{dangling} message(s) point to a parent missing from the export; kept as separate roots")
+    if not any(p is not None and p in parents and p != n for n, p in parents.items()):
+        return Branches(_chronological(list(parents), times), set(parents), warnings)
     order = _depth_first(parents, times, warnings)
     path, path_warnings = canonical_path(parents, leaf, times)
     warnings.extend(w for w in path_warnings if w not in warnings)
