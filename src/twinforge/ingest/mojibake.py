@@ -8,6 +8,7 @@ A legitimate 'café' does not decode and is kept as written.
 from __future__ import annotations
 
 import re
+import unicodedata
 
 # The 128 characters Mac Roman maps bytes 0x80..0xFF to (U+F8FF is the Apple logo, byte 0xF0).
 _MAC_HIGH = bytes(range(0x80, 0x100)).decode("mac_roman")
@@ -22,40 +23,66 @@ def _run_pattern(high: str) -> re.Pattern[str]:
     return re.compile(f"[\\x20-\\x7e{cls}]*[{cls}][\\x20-\\x7e{cls}]*")
 
 
-_MAC_RUN = _run_pattern(_MAC_HIGH)
-_CP_RUN = _run_pattern(_CP1252_HIGH)
-# Cheap test before any work: two consecutive high chars are how a multi-byte UTF-8 char looks misdecoded.
-_MAC_SUSPECT = re.compile(f"[{re.escape(_MAC_HIGH)}]{{2}}")
-_CP_SUSPECT = re.compile(f"[{re.escape(_CP1252_HIGH)}]{{2}}")
+# One pattern for both codecs: a run of ASCII and high chars holding at least one high char.
+_RUN = _run_pattern("".join(sorted(set(_MAC_HIGH) | set(_CP1252_HIGH))))
+_CODECS = ("mac_roman", "cp1252")
 
 
-def _fix_runs(text: str, run: re.Pattern[str], codec: str) -> str:
+def _badness(s: str) -> int:
+    """How implausible a decoded string is: combining marks, controls, private use and unassigned chars."""
+    return sum(1 for ch in s if unicodedata.category(ch) in ("Mn", "Cc", "Co", "Cn") and ch not in "\t\n\r")
+
+
+def _decode(s: str) -> str | None:
+    """The best UTF-8 reading of a run's bytes under Mac Roman or cp1252, or None if neither decodes."""
+    best = None
+    for codec in _CODECS:
+        try:
+            cand = s.encode(codec).decode("utf-8")
+        except (UnicodeEncodeError, UnicodeDecodeError):
+            continue
+        if best is None or _badness(cand) < _badness(best):
+            best = cand
+    return best
+
+
+def _fix_runs(text: str) -> str:
     def fix(m: re.Match[str]) -> str:
         s = m.group(0)
-        try:
-            return s.encode(codec).decode("utf-8")
-        except (UnicodeEncodeError, UnicodeDecodeError):
-            pass
+        whole = _decode(s)
+        if whole is not None:
+            return whole
         # A run can mix repairable words with genuine accented ones: retry word by word.
-        parts = re.split(r"(\s+)", s)
-        if len(parts) == 1:
-            return s
-        out = []
-        for p in parts:
-            try:
-                out.append(p.encode(codec).decode("utf-8"))
-            except (UnicodeEncodeError, UnicodeDecodeError):
-                out.append(p)
-        return "".join(out)
+        return "".join(_decode(p) or p for p in re.split(r"(\s+)", s))
 
-    return run.sub(fix, text)
+    return _RUN.sub(fix, text)
+
+
+# A misdecoded multi-byte UTF-8 char starts with what its lead byte (0xC2..0xF4) became, followed by another
+# high char. Looking for those leads with `str.find` is several times faster than a regex scan, which matters
+# on gigabytes of clean text; only a hit runs the full repair.
+_LEADS = tuple(
+    sorted(set(bytes(range(0xC2, 0xF5)).decode("mac_roman")) | set(_CP1252_HIGH[0xC2 - 0x80 : 0xF5 - 0x80]))
+)
+_HIGH = frozenset(_MAC_HIGH) | frozenset(_CP1252_HIGH)
+
+
+def suspect(text: str) -> bool:
+    """True when the text may hold mojibake: a lead char directly followed by a high char."""
+    if text.isascii():
+        return False
+    for lead in _LEADS:
+        i = text.find(lead)
+        while i != -1:
+            if text[i + 1 : i + 2] in _HIGH:
+                return True
+            i = text.find(lead, i + 1)
+    return False
 
 
 def repair(text: str) -> tuple[str, bool]:
     """Return (repaired text, whether anything changed)."""
-    fixed = text
-    if _MAC_SUSPECT.search(fixed):
-        fixed = _fix_runs(fixed, _MAC_RUN, "mac_roman")
-    if _CP_SUSPECT.search(fixed):
-        fixed = _fix_runs(fixed, _CP_RUN, "cp1252")
+    if not suspect(text):
+        return text, False
+    fixed = _fix_runs(text)
     return fixed, fixed != text

@@ -55,7 +55,7 @@ _TITLE_CHARS = 100
 
 
 def sniff(text: str, name: str) -> bool:
-    if _SNIFF_FM.search(text[:4096]):
+    if _SNIFF_FM.search(text[:16384]):
         return True
     if "[!nexus_" in text and _SNIFF_CALLOUT.search(text):
         return True
@@ -105,11 +105,12 @@ def parse(text: str, name: str) -> Iterator[Conversation]:
 
 def _frontmatter(lines: list[str], warnings: list[str]) -> tuple[dict[str, Any], int]:
     """Lenient line-based `key: value` reading (the YAML may be invalid). Returns (keys, first body line)."""
-    if not lines or lines[0].strip() != "---":
+    first = next((i for i, line in enumerate(lines) if line.strip()), 0)
+    if first >= len(lines) or lines[first].strip() != "---":
         return {}, 0
     fm: dict[str, Any] = {}
     key = None
-    for i in range(1, len(lines)):
+    for i in range(first + 1, len(lines)):
         line = lines[i]
         if line.rstrip() == "---":
             return fm, i + 1
@@ -429,8 +430,11 @@ def _take_wikilink_lines(lines: list[str], attachments: list[dict[str, Any]]) ->
     if not any("[[" in line for line in lines):
         return lines
     kept = []
+    in_code = False
     for line in lines:
-        m = _WIKILINK_LINE.match(line)
+        if line.lstrip().startswith(("```", "~~~")):
+            in_code = not in_code
+        m = None if in_code else _WIKILINK_LINE.match(line)
         if m:
             attachments.append(_link(m.group(1), m.group(2)))
         else:
@@ -503,7 +507,7 @@ _DISPLAY = re.compile(
 )
 _INVISIBLE = dict.fromkeys(map(ord, "\u200e\u200f\u061c"), None) | {0xA0: " ", 0x202F: " "}
 _PM = ("PM", "P.M.", "오후")
-_PLACEHOLDER_SPAN = 2 * 86400  # null create_time is rendered as the epoch (1970, or 31.12.1969 west of UTC)
+_NULL_TIME_SPAN = 2 * 86400  # null create_time is rendered as the epoch (1970, or 31.12.1969 west of UTC)
 _MAX_OFFSET = 14 * 3600
 
 
@@ -603,7 +607,7 @@ class _Clock:
             if s not in self.failed:
                 self.failed.append(s)
             return None
-        return None if abs(value) < _PLACEHOLDER_SPAN else value
+        return None if abs(value) < _NULL_TIME_SPAN else value
 
 
 def _decide_order(parts: list[_Parts]) -> dict[str, bool | None]:
