@@ -252,3 +252,30 @@ def test_store_migrations_are_recorded(tmp_path):
     assert names[0] == "m001_initial"
     with Store(tmp_path / "w") as s:  # reopening applies nothing twice
         assert [r[0] for r in s.db.execute("SELECT name FROM _migrations")] == names
+
+
+def test_conversations_without_ids_do_not_collide(tf, tmp_path, workspace):
+    def idless(title, q):
+        c = conv("x", title, [q, "answer"])
+        del c["id"]
+        # node ids repeat across conversations, as in DeepSeek exports
+        return json.loads(json.dumps(c).replace('"x-n', '"n'))
+
+    p = export(tmp_path, "idless.json", [idless("One", "first question"), idless("Two", "second question")])
+    assert tf("ingest", p).exit_code == 0
+    assert snapshot(workspace)["conversations"] == 2
+
+
+def test_seeds_come_out_as_clean_russian(tf, seeds, workspace):
+    r = tf("ingest", "--json", seeds)
+    assert r.exit_code == 0, r.output
+    totals = json.loads(r.output)["totals"]
+    assert totals["added"] == 5
+    assert totals["repaired"] == 10  # every message of the five double-encoded notes
+    msgs = [json.loads(x) for x in tf("messages", "--json").output.splitlines()]
+    assert len(msgs) == 10
+    first = [m for m in msgs if m["uid"] == "8f945ddb-c849-4c90-bead-83f66ae9f1de"][0]
+    assert first["text"].startswith("У меня есть 15 000 А4 страниц бесед")
+    assert first["role"] == "user" and first["created_at"].startswith("2025-05-29T11:27")
+    for m in msgs:  # no Mac Roman debris left anywhere
+        assert not any(s in m["text"] for s in ("–∞", "—Ç", "–æ", "‚Äî"))

@@ -47,8 +47,8 @@ _VERSION = re.compile(r"\*\*\s+v(\d+)\b")
 _MISSING = re.compile(r"⚠|Not included in|not in export|not available", re.I)
 
 _EMPTY_BODIES = {"[No content found]", "[No content]", "[No text content]"}
-# 1.0.x leaked the bio tool's answer as a "ChatGPT" turn.
-_TOOL_NOTICES = ("Model set context updated.", "Model set context write is pending confirmation")
+# 1.0.x leaked the bio (memory) tool's answers as "ChatGPT" turns.
+_TOOL_NOTICE = re.compile(r"Model set context updated\.|Model set context write is pending confirmation\b.*", re.S)
 _PLACEHOLDER_UID = "nexus-generated-image-missing-"  # synthetic messages written by 1.6.4+
 _KNOWN_FM_KEYS = {"nexus", "plugin_version", "provider", "aliases", "conversation_id", "create_time", "update_time"}
 _TITLE_CHARS = 100
@@ -298,7 +298,7 @@ def _message(block: _Block, n: int, clock: _Clock, warnings: list[str]) -> Messa
         meta["time_text"] = block.stamp
 
     role, kind = block.role, "dialog"
-    if role == "assistant" and text.startswith(_TOOL_NOTICES):
+    if role == "assistant" and _TOOL_NOTICE.fullmatch(text):
         role = kind = "tool"
     return Message(uid=uid, role=role, text=text, kind=kind, created_at=created, model=block.model, meta=meta)
 

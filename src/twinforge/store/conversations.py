@@ -20,8 +20,10 @@ def conversation_id(conv: Conversation) -> str:
     if conv.uid:
         return conv.uid
     # No id in the source (a Nexus note without frontmatter, a plain document): derive one from content.
-    first = conv.messages[0].uid if conv.messages else conv.title
-    return f"{conv.provider}-{hashlib.sha1(first.encode()).hexdigest()[:16]}"
+    # Message uids alone can repeat across conversations ("1", "2" in DeepSeek nodes), so text and time count too.
+    first = conv.messages[0] if conv.messages else None
+    key = f"{conv.title}\0" + (f"{first.uid}\0{first.created_at}\0{first.text[:1000]}" if first else "")
+    return f"{conv.provider}-{hashlib.sha1(key.encode()).hexdigest()[:16]}"
 
 
 def content_hash(conv: Conversation) -> str:
