@@ -141,7 +141,9 @@ def test_v1_2_0_callouts_en_ampm_and_attachment_callouts():
         "path": "Nexus_attachments/chatgpt/images/screenshot.png",
     }]
     assert user.created_at == utc(2025, 8, 1, 12, 30)  # 08/01 with PM: month first
-    assert assistant.text == "Because the venv was created with `--system-site-packages`.\n\n> Tip: check `pip -V` first."
+    assert assistant.text == (
+        "Because the venv was created with `--system-site-packages`.\n\n> Tip: check `pip -V` first."
+    )
     assert assistant.created_at == utc(2025, 8, 1, 12, 31)
     # `[No content found]` + attachment only; 12:05 AM is five past midnight.
     assert second.text == "" and second.meta["empty"] is True
@@ -338,7 +340,8 @@ def test_claude_1_3_0_nested_attachments_separated_by_blank_line():
         ">>[!nexus_attachment] **paste-2.txt** (text/plain)\n>> ⚠️ Not included in archive. "
         "[Open original conversation](https://claude.ai/chat/64164ecc)\n<!-- UID: 290b9399 -->\n"
         ">[!nexus_agent] **Assistant** - 08/19/2025 at 1:20:35 PM\n>  I'll help you verify the project.\n"
-        ">>[!nexus_artifact] **Checklist** v2\n>> 🎨 [[Nexus/attachments/claude/artifacts/c1/checklist_v2|View Artifact]]\n"
+        ">>[!nexus_artifact] **Checklist** v2\n"
+        ">> 🎨 [[Nexus/attachments/claude/artifacts/c1/checklist_v2|View Artifact]]\n"
         "> Done.\n<!-- UID: 019efa58-0001 -->\n\n---\n"
     )
     user, assistant = one(text).messages
@@ -369,7 +372,10 @@ def test_model_separator_survives_double_encoding():
 
 
 def test_missing_uids_are_made_from_position():
-    text = ">[!nexus_user] **User** - 29.05.2025 at 11:27\n> a\n\n>[!nexus_agent] **Assistant** - 29.05.2025 at 11:28\n> b\n"
+    text = (
+        ">[!nexus_user] **User** - 29.05.2025 at 11:27\n> a\n\n"
+        ">[!nexus_agent] **Assistant** - 29.05.2025 at 11:28\n> b\n"
+    )
     conv = one(text)
     assert [m.uid for m in conv.messages] == ["nexus-1", "nexus-2"]
     assert [m.text for m in conv.messages] == ["a", "b"]
@@ -435,6 +441,10 @@ def test_sniff_accepts_every_sample(name):
         "# Meeting notes\n\n> A quote from the talk\n>> nested\n\n---\n\n### User, on reflection\nText.\n",
         "### User, on 05/07/2025 at 1:32 AM;\n> looks like a header but no UID comment anywhere\n",
         "I use the nexus-ai-chat-importer plugin and callouts like >[!note] in Obsidian.\n",
+        # A document about the format, with fenced examples (like formats.md).
+        "# Nexus notes\n\nThey look like this:\n```\n>[!nexus_user] **User** - 08/01/2025 at 12:30 PM\n> hi\n"
+        "<!-- UID: f8048ecf -->\n### User, on 05/07/2025 at 1:32 AM;\n```\nEnd.\n",
+        "# Plugin notes\n\n```\n---\nnexus: nexus-ai-chat-importer\nprovider: chatgpt\n---\n```\n",
         "---\ntitle: Paper\ntags: [ml]\n---\n\n# Abstract\n\nWe study transformers.\n",
         "",
     ],
@@ -453,7 +463,10 @@ def test_never_crashes_on_mangled_notes():
     for _ in range(300):
         text = rng.choice(sources)
         a, b = sorted(rng.randrange(len(text) + 1) for _ in range(2))
-        mangled = text[a:] + text[:b] if rng.random() < 0.5 else text[:a] + rng.choice(["\n---\n", ">", "\r\n", "<!-- UID:"]) + text[b:]
+        if rng.random() < 0.5:
+            mangled = text[a:] + text[:b]
+        else:
+            mangled = text[:a] + rng.choice(["\n---\n", ">", "\r\n", "<!-- UID:", "\n>[!nexus_"]) + text[b:]
         for conv in nexus.parse(mangled, "m.md"):
             assert conv.lossy
             for m in conv.messages:
@@ -474,3 +487,17 @@ def test_one_megabyte_note_parses_fast():
     elapsed = time.perf_counter() - start
     assert len(conv.messages) == 2000
     assert elapsed < 1.0, f"{elapsed:.2f}s"
+
+
+def test_windows_line_endings_and_bom_read_the_same():
+    text = note("user|29.05.2025 at 11:27|a\n\nb", "assistant|29.05.2025 at 11:28|c")
+    plain = one(text)
+    windows = one("\ufeff" + text.replace("\n", "\r\n"))
+    assert [(m.uid, m.text, m.created_at) for m in windows.messages] == [
+        (m.uid, m.text, m.created_at) for m in plain.messages
+    ]
+
+
+def test_only_the_bare_tool_notice_is_a_tool_message():
+    text = note("user|29.05.2025 at 11:27|hi", "assistant|29.05.2025 at 11:27|Model set context updated.\nAnd more.")
+    assert one(text).messages[1].kind == "dialog"

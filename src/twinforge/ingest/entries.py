@@ -87,10 +87,16 @@ def _walk(folder: Path, limits: Limits, tmp: Path) -> Iterator[Entry | Skipped]:
                 yield Skipped(str(f), e.reason)
 
 
+# A folder's own documentation (an archive's README), not a note of the person's.
+FOLDER_DOCS = ("readme", "license", "licence", "changelog", "contributing")
+
+
 def _side_reason(name: str) -> str | None:
     low = name.lower()
     if low in SIDE_FILES:
         return "export side file (no conversations)"
+    if low.split(".")[0] in FOLDER_DOCS:
+        return "the folder's own documentation (name it explicitly to import it)"
     suffix = PurePosixPath(low).suffix
     if suffix in MEDIA_SUFFIXES:
         return f"{suffix} file (not a conversation format)"

@@ -20,14 +20,15 @@ from ..records import Conversation, Message
 
 NAME = "nexus"
 
-# formats.md §1.5. The model separator is '·', which double-encoding turns into '¬∑' (Mac Roman) or 'Â·' (cp1252).
-_CALLOUT_HEAD = re.compile(
-    r"^>\[!nexus_(user|agent)\]\s+\*\*([^*]+?)(?:\s+(?:·|¬∑|Â·)\s+([^*]+?))?\*\*(?:\s+-\s+(.*?))?\s*$"
-)
-_LEGACY_HEAD = re.compile(r"^(#{3,4})\s+(User|ChatGPT|Assistant), on (.+?);\s*$")
-_UID = re.compile(r"^\s*<!--\s*UID:\s*(.*?)\s*-->\s*$")
-_FM_KEY = re.compile(r"^([A-Za-z_][\w.-]*)\s*:\s*(.*?)\s*$")
-_FM_ITEM = re.compile(r"^\s*-\s+(.*?)\s*$")
+# formats.md §1.5, split in two steps (label, then model and time) so that no pattern can backtrack badly.
+# Patterns here avoid a lazy group followed by optional whitespace: on odd long lines that is quadratic.
+_CALLOUT_HEAD = re.compile(r"^>\[!nexus_(user|agent)\]\s+\*\*([^*]*)\*\*(.*)$")
+# The model separator is '·', which double-encoding turns into '¬∑' (Mac Roman) or 'Â·' (cp1252).
+_MODEL_SEPARATORS = (" · ", " ¬∑ ", " Â· ")
+_LEGACY_HEAD = re.compile(r"^(#{3,4})\s+(User|ChatGPT|Assistant), on (.+);[ \t]*$")
+_UID = re.compile(r"^\s*<!--\s*UID:(.*)-->\s*$")
+_FM_KEY = re.compile(r"^([A-Za-z_][\w.-]*)[ \t]*:(.*)$")
+_FM_ITEM = re.compile(r"^\s*-\s(.*)$")
 _SNIFF_FM = re.compile(r"^nexus:\s*[\"']?nexus-ai-chat-importer", re.M)
 _SNIFF_CALLOUT = re.compile(r"^>\[!nexus_(?:user|agent)\] \*\*", re.M)
 _SNIFF_LEGACY = re.compile(r"^#{3,4} (?:User|ChatGPT|Assistant), on .+;[ \t]*$", re.M)
@@ -36,11 +37,11 @@ _SNIFF_LEGACY = re.compile(r"^#{3,4} (?:User|ChatGPT|Assistant), on .+;[ \t]*$",
 _SIDE_CALLOUT = re.compile(r"^((?:>[ \t]?)*>)\[!nexus_(\w+)\][-+]?[ \t]*(.*)$")
 _QUOTES = re.compile(r"^(?:>[ \t]?)*")
 _WIKILINK_LINE = re.compile(r"^\s*(!?)\[\[([^\]]+)\]\]\s*$")
-_WIKILINK = re.compile(r"!?\[\[([^\]|#]+)[^\]]*\]\]")
+_WIKILINK = re.compile(r"!?\[\[([^\]|#\n]{1,500})[^\]\n]{0,500}\]\]")
 # 1.1.x attachments live inside the quote: `**📎 Attachment:** name (mime) - size` (emoji may be mojibake).
 _LEGACY_ATTACHMENT = re.compile(r"^.{0,24}?\b(?:Missing )?Attachment:\*\*\s*(.*)$")
-_DIV_BOX = re.compile(r'<div class="nexus-(attachment|artifact)-box">(.*?)</div>', re.S)
-_BOLD = re.compile(r"\*\*(.+?)\*\*")
+_DIV_BOX = re.compile(r'<div class="nexus-(attachment|artifact)-box">(.{0,5000}?)</div>', re.S)
+_BOLD = re.compile(r"\*\*([^*\n]{1,500})\*\*")
 _MIME = re.compile(r"\(([\w.+-]+/[\w.+-]+)\)")
 _SIZE = re.compile(r"\s-\s+([\d.,]+\s*(?:Bytes|[KMGT]?B))\s*$")
 _VERSION = re.compile(r"\*\*\s+v(\d+)\b")
@@ -55,12 +56,25 @@ _TITLE_CHARS = 100
 
 
 def sniff(text: str, name: str) -> bool:
-    if _SNIFF_FM.search(text[:16384]):
-        return True
-    if "[!nexus_" in text and _SNIFF_CALLOUT.search(text):
+    head = text.lstrip("\ufeff \t\r\n")
+    if head.startswith("---"):  # `nexus: nexus-ai-chat-importer` counts only inside the frontmatter
+        end = head.find("\n---", 3)
+        if _SNIFF_FM.search(head[: end if end > 0 else 16384]):
+            return True
+    if "[!nexus_" in text and _unfenced(_SNIFF_CALLOUT, text):
         return True
     # Legacy headings alone could be anyone's markdown; the UID comment is the plugin's signature.
-    return "<!-- UID:" in text and _SNIFF_LEGACY.search(text) is not None
+    return "<!-- UID:" in text and _unfenced(_SNIFF_LEGACY, text)
+
+
+def _unfenced(pattern: re.Pattern[str], text: str) -> bool:
+    """A header outside code fences. Notes quote their code ('> ```'); documents *about* Nexus fence examples."""
+    for n, m in enumerate(pattern.finditer(text)):
+        if n == 20:
+            break
+        if text.count("\n```", 0, m.start()) % 2 == 0:
+            return True
+    return False
 
 
 def parse(text: str, name: str) -> Iterator[Conversation]:
@@ -120,12 +134,12 @@ def _frontmatter(lines: list[str], warnings: list[str]) -> tuple[dict[str, Any],
         if item and key is not None:
             if not isinstance(fm[key], list):
                 fm[key] = [fm[key]] if fm[key] not in ("", None) else []
-            fm[key].append(_unquote_value(item.group(1)))
+            fm[key].append(_unquote_value(item.group(1).strip()))
             continue
         kv = _FM_KEY.match(line)
         if kv:
             key = kv.group(1)
-            fm[key] = _yaml_value(kv.group(2))
+            fm[key] = _yaml_value(kv.group(2).strip())
     warnings.append("The frontmatter has no closing '---'; it was ignored.")
     return {}, 0
 
@@ -145,10 +159,10 @@ def _unquote_value(raw: str) -> str:
 
 
 _PREAMBLE = {
-    "title": re.compile(r"^#\s+Title:\s*(.*?)\s*$"),
-    "created": re.compile(r"^Created:\s*(.+?)(?:\s+Last Updated:|\s*$)"),
-    "updated": re.compile(r"Last Updated:\s*(.+?)\s*$"),  # prettier may join it onto the Created line
-    "url": re.compile(r"^(?:Chat URL:\s*(\S+)|.*\[Open in [^\]]*\]\((\S+?)\))"),
+    "title": re.compile(r"^#\s+Title:(.*)$"),
+    "created": re.compile(r"^Created:(.*)$"),
+    "updated": re.compile(r"^(?:Created:.*)?Last Updated:(.*)$"),  # prettier may join it onto the Created line
+    "url": re.compile(r"^Chat URL:\s*(\S+)|\[Open in [^\]\n]{0,40}\]\((\S+?)\)"),
 }
 
 
@@ -157,11 +171,12 @@ def _read_preamble(lines: list[str]) -> dict[str, str]:
     found: dict[str, str] = {}
     for line in lines:
         for key, pattern in _PREAMBLE.items():
-            m = pattern.search(line) if key == "updated" else pattern.match(line)
-            if m and key not in found:
-                value = next((g for g in m.groups() if g), "")
-                if value:
-                    found[key] = value
+            m = pattern.search(line) if key == "url" else pattern.match(line)
+            value = next((g for g in m.groups() if g), "") if m else ""
+            if key == "created":
+                value = value.split("Last Updated:", 1)[0]
+            if value.strip() and key not in found:
+                found[key] = value.strip()
     return found
 
 
@@ -240,7 +255,13 @@ def _header(line: str) -> _Block | None:
     m = _CALLOUT_HEAD.match(line)
     if m:
         role = "user" if m.group(1) == "user" else "assistant"
-        return _Block(role, False, m.group(4) or None, (m.group(3) or "").strip() or None)
+        label, model = m.group(2), None  # **User**, **Assistant**, **Assistant · gpt-5-thinking**
+        for sep in _MODEL_SEPARATORS:
+            if sep in label:
+                model = label.split(sep, 1)[1].strip() or None
+        rest = m.group(3).strip()  # ' - <date> at <time>'
+        stamp = rest[1:].strip() if rest.startswith("-") else None
+        return _Block(role, False, stamp or None, model)
     m = _LEGACY_HEAD.match(line)
     if m:
         return _Block("user" if m.group(2) == "User" else "assistant", True, m.group(3), None)
@@ -308,7 +329,7 @@ def _cut_at_uid(lines: list[str]) -> tuple[list[str], str | None, list[str]]:
         if line[:4] == "<!--" or line.lstrip()[:4] == "<!--":
             m = _UID.match(line)
             if m:
-                return lines[:i], m.group(1), lines[i + 1 :]
+                return lines[:i], m.group(1).strip(), lines[i + 1 :]
     return lines, None, []
 
 
@@ -391,6 +412,7 @@ def _empty_quote(line: str) -> bool:
 def _describe(kind: str, header: str, body: list[str]) -> dict[str, Any]:
     """type / name / mime_type / size / version / path / missing / text — whatever the callout tells."""
     info: dict[str, Any] = {"type": kind}
+    header = header[:1000]  # a callout header is one short line; bound the regex work on odd input
     bold = _BOLD.search(header)
     # `**name** (mime) - size` in callouts; the 1.1.x line has the name without the bold.
     name = bold.group(1) if bold else _MIME.split(_SIZE.split(header)[0])[0]

@@ -6,7 +6,7 @@ import hashlib
 import queue
 import threading
 import tempfile
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import BinaryIO
@@ -114,9 +114,7 @@ def _ingest_entry(store: Store, entry: Entry, run_id: int | None, progress: bool
                 (entry.path, sha, found.format, entry.size, now_iso(), run_id),
             )
             writer = ConversationWriter(db, cur.lastrowid, run_id)
-            repair_conv = _Repairer(always=found.kind == "text")
             for conv in _write_behind(writer, _conversations(entry, found, progress)):
-                repair_conv(conv)
                 result.warnings.extend(f"{conv.title}: {w}" for w in conv.warnings)
             result.counts = writer.counts.as_dict()
             db.execute(
@@ -133,21 +131,29 @@ def _ingest_entry(store: Store, entry: Entry, run_id: int | None, progress: bool
 
 
 def _conversations(entry: Entry, found: Detected, progress: bool) -> Iterator[Conversation]:
-    fmt = FORMATS[found.format]
+    """Parsed and mojibake-repaired conversations of one entry, in file order."""
     if found.kind == "text":
-        with entry.open() as f:
-            data = f.read()
-        try:
-            text = data.decode(found.encoding)
-        except UnicodeDecodeError as e:
-            raise InputError(entry.path, f"not valid UTF-8 at byte {e.start:,}", "convert it to UTF-8 first") from e
-        yield from _guarded(fmt.parse(text, entry.path), entry.path)
+        yield from _repaired(_text_conversations(entry, found), always=True)
         return
-    with entry.open() as raw, tqdm(
-        total=entry.size, unit="B", unit_scale=True, desc=Path(entry.path).name[:40], disable=not progress,
-        leave=False,
-    ) as bar:
-        stream = _Counting(raw, bar)
+    desc = Path(entry.path).name[:40]
+    with tqdm(total=entry.size, unit="B", unit_scale=True, desc=desc, disable=not progress, leave=False) as bar:
+        yield from _repaired(_json_conversations(entry, found, bar.update), always=False)
+
+
+def _text_conversations(entry: Entry, found: Detected) -> Iterator[Conversation]:
+    with entry.open() as f:
+        data = f.read()
+    try:
+        text = data.decode(found.encoding)
+    except UnicodeDecodeError as e:
+        raise InputError(entry.path, f"not valid UTF-8 at byte {e.start:,}", "convert it to UTF-8 first") from e
+    yield from _guarded(FORMATS[found.format].parse(text, entry.path), entry.path)
+
+
+def _json_conversations(entry: Entry, found: Detected, on_bytes: Callable[[int], None]) -> Iterator[Conversation]:
+    fmt = FORMATS[found.format]
+    with entry.open() as raw:
+        stream = _Counting(raw, on_bytes)
         if found.encoding == "utf-8-sig":
             stream.read(3)
         n = 0
@@ -211,6 +217,13 @@ def _write_behind(writer: ConversationWriter, convs: Iterator[Conversation]) -> 
         raise failure[0]
 
 
+def _repaired(convs: Iterator[Conversation], always: bool) -> Iterator[Conversation]:
+    fix = _Repairer(always)
+    for conv in convs:
+        fix(conv)
+        yield conv
+
+
 class _Repairer:
     """Repairs mojibake in a conversation's title and messages.
 
@@ -249,13 +262,13 @@ def _sha256(entry: Entry) -> str:
 class _Counting:
     """A read-only stream wrapper that counts bytes (for error positions) and feeds the progress bar."""
 
-    def __init__(self, raw: BinaryIO, bar: tqdm):
+    def __init__(self, raw: BinaryIO, on_bytes: Callable[[int], None]):
         self.raw = raw
-        self.bar = bar
+        self.on_bytes = on_bytes
         self.pos = 0
 
     def read(self, n: int = -1) -> bytes:
         data = self.raw.read(n)
         self.pos += len(data)
-        self.bar.update(len(data))
+        self.on_bytes(len(data))
         return data
