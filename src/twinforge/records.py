@@ -41,6 +41,14 @@ class Conversation:
     warnings: list[str] = field(default_factory=list)  # what could not be recovered, in words
     meta: dict[str, Any] = field(default_factory=dict)
 
+    def fill_times(self, times) -> None:
+        """Where the source gives no conversation times, take them from its messages' times."""
+        known = [t for t in times if t is not None]
+        if self.created_at is None and known:
+            self.created_at = min(known)
+        if self.updated_at is None and known:
+            self.updated_at = max(known)
+
     @property
     def repaired(self) -> int:
         return sum(1 for m in self.messages if m.repaired)

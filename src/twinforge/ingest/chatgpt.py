@@ -59,9 +59,7 @@ def parse(obj: dict) -> Conversation:
     if unknown:
         conv.warnings.append(f"unsupported content kept as notes only: {', '.join(sorted(unknown))}")
     _merge_continuations(conv.messages)
-    if conv.created_at is None:
-        times = [m.created_at for m in conv.messages if m.created_at]
-        conv.created_at = min(times) if times else None
+    conv.fill_times(m.created_at for m in conv.messages)
     return conv
 
 

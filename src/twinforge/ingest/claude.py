@@ -78,7 +78,7 @@ def parse(obj: dict) -> Conversation:
         conv.warnings.append(f"{lost_files} attached file(s) are not in the export; only their names are kept")
     if unknown_blocks:
         conv.warnings.append(f"unsupported content blocks kept as tool notes: {', '.join(sorted(unknown_blocks))}")
-    _fill_times(conv, times)
+    conv.fill_times(times.values())
     return conv
 
 
@@ -136,14 +136,6 @@ def _roles(
     if guessed:
         conv.warnings.append(f"{guessed} message(s) had no known sender; roles guessed by alternation, user first")
     return roles
-
-
-def _fill_times(conv: Conversation, times: dict[str, float | None]) -> None:
-    known = [t for t in times.values() if t is not None]
-    if conv.created_at is None and known:
-        conv.created_at = min(known)
-    if conv.updated_at is None and known:
-        conv.updated_at = max(known)
 
 
 @dataclass

@@ -72,11 +72,7 @@ def parse(obj: dict) -> Conversation:
             conv.messages.append(m)
     if unknown:
         conv.warnings.append(f"unknown fragment types kept as tool notes: {', '.join(sorted(unknown))}")
-    known = [t for t in times.values() if t is not None]
-    if conv.created_at is None and known:
-        conv.created_at = min(known)
-    if conv.updated_at is None and known:
-        conv.updated_at = max(known)
+    conv.fill_times(times.values())
     return conv
 
 

@@ -77,11 +77,7 @@ def parse(obj: dict) -> Conversation:
         conv.warnings.append(f"{guessed} response(s) had no known sender; roles guessed by alternation, user first")
     if lost:
         conv.warnings.append(f"{lost} attached or generated file(s) are not in the export; only references are kept")
-    known = [t for t in times.values() if t is not None]
-    if conv.created_at is None and known:
-        conv.created_at = min(known)
-    if conv.updated_at is None and known:
-        conv.updated_at = max(known)
+    conv.fill_times(times.values())
     return conv
 
 
