@@ -374,7 +374,7 @@ def test_model_separator_survives_double_encoding():
 def test_missing_uids_are_made_from_position():
     text = (
         ">[!nexus_user] **User** - 29.05.2025 at 11:27\n> a\n\n"
-        ">[!nexus_agent] **Assistant** - 29.05.2025 at 11:28\n> b\n"
+        ">[!nexus_agent] **Assistant** - 29.05.2025 at 11:28\n> b\n\n---\n"
     )
     conv = one(text)
     assert [m.uid for m in conv.messages] == ["nexus-1", "nexus-2"]
@@ -501,3 +501,39 @@ def test_windows_line_endings_and_bom_read_the_same():
 def test_only_the_bare_tool_notice_is_a_tool_message():
     text = note("user|29.05.2025 at 11:27|hi", "assistant|29.05.2025 at 11:27|Model set context updated.\nAnd more.")
     assert one(text).messages[1].kind == "dialog"
+
+
+HEAD = ">[!nexus_user] **User** - 29.05.2025 at 11:27\n"
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        ">[!nexus_agent] **Assistant" + " " * 200_000 + "x\n",  # was quadratic with a lazy label group
+        ">[!nexus_agent] **Assistant ·" + " " * 200_000 + "x** -" + " " * 200_000 + "x\n",
+        HEAD + "> a\n<!-- UID:" + " " * 300_000 + "x\n",
+        "---\nkey:" + " " * 300_000 + "x\n  -" + " " * 300_000 + "y\n---\n",
+        "# Title:" + " " * 300_000 + "x\nCreated:" + " " * 300_000 + "x\n" + HEAD,
+        HEAD + "> " + "[[" * 300_000 + "\n>>[!nexus_attachment] **x**\n>> " + "[[" * 300_000 + "\n",
+        "### User, on 1/2/2025 at 1:00;\n> " + '<div class="nexus-artifact-box">' * 30_000 + "\n<!-- UID: a -->\n",
+        HEAD + ">>[!nexus_attachment] **a** " + " -" * 300_000 + "\n",
+    ],
+    ids=["label", "model", "uid", "frontmatter", "preamble", "wikilinks", "divs", "size"],
+)
+def test_odd_long_lines_stay_linear(text):
+    start = time.perf_counter()
+    nexus.sniff(text[: 256 * 1024], "x.md")
+    list(nexus.parse(text, "x.md"))
+    assert time.perf_counter() - start < 1.0
+
+
+def test_gemini_link_and_custom_de_times():
+    text = (
+        "---\nnexus: nexus-ai-chat-importer\nplugin_version: \"1.4.0\"\nprovider: gemini\n"
+        "conversation_id: 9f8e7d6c5b4a\n---\n\n# Title: Reiseplan\n\n🔗 [Open in Gemini](https://gemini.google.com/app/9f8e7d6c5b4a)\n\n\n"
+        + note("user|28.12.2025 01:33:59|Plane eine Reise", "assistant|28.12.2025 01:34:10|Gern.")
+    )
+    conv = one(text)
+    assert conv.provider == "gemini" and conv.uid == "9f8e7d6c5b4a"
+    assert conv.meta["url"] == "https://gemini.google.com/app/9f8e7d6c5b4a"
+    assert [m.created_at for m in conv.messages] == [utc(2025, 12, 28, 1, 33, 59), utc(2025, 12, 28, 1, 34, 10)]

@@ -44,6 +44,7 @@ class Entry:
     size: int
     opener: Callable[[], BinaryIO]
     explicit: bool = False  # named on the command line (not found by a folder scan)
+    local: Path | None = None  # a plain file on disk (seekable: can be parsed in parallel ranges)
 
     def open(self) -> BinaryIO:
         return self.opener()
@@ -112,7 +113,7 @@ def _file(p: Path, display: str, limits: Limits, tmp: Path, explicit: bool) -> I
     if magic == ZIP_MAGIC:
         yield from _zip(p, display, limits, tmp)
         return
-    yield Entry(display, p.stat().st_size, lambda: open(p, "rb"), explicit)
+    yield Entry(display, p.stat().st_size, lambda: open(p, "rb"), explicit, local=p)
 
 
 def _zip(p: Path, display: str, limits: Limits, tmp: Path) -> Iterator[Entry | Skipped]:

@@ -40,7 +40,7 @@ _WIKILINK_LINE = re.compile(r"^\s*(!?)\[\[([^\]]+)\]\]\s*$")
 _WIKILINK = re.compile(r"!?\[\[([^\]|#\n]{1,500})[^\]\n]{0,500}\]\]")
 # 1.1.x attachments live inside the quote: `**📎 Attachment:** name (mime) - size` (emoji may be mojibake).
 _LEGACY_ATTACHMENT = re.compile(r"^.{0,24}?\b(?:Missing )?Attachment:\*\*\s*(.*)$")
-_DIV_BOX = re.compile(r'<div class="nexus-(attachment|artifact)-box">(.{0,5000}?)</div>', re.S)
+_DIV_OPEN = re.compile(r'<div class="nexus-(attachment|artifact)-box">')
 _BOLD = re.compile(r"\*\*([^*\n]{1,500})\*\*")
 _MIME = re.compile(r"\(([\w.+-]+/[\w.+-]+)\)")
 _SIZE = re.compile(r"\s-\s+([\d.,]+\s*(?:Bytes|[KMGT]?B))\s*$")
@@ -56,6 +56,7 @@ _TITLE_CHARS = 100
 
 
 def sniff(text: str, name: str) -> bool:
+    """Whether this (head of a) decoded text is a Nexus note: its frontmatter, or message headers outside fences."""
     head = text.lstrip("\ufeff \t\r\n")
     if head.startswith("---"):  # `nexus: nexus-ai-chat-importer` counts only inside the frontmatter
         end = head.find("\n---", 3)
@@ -78,6 +79,7 @@ def _unfenced(pattern: re.Pattern[str], text: str) -> bool:
 
 
 def parse(text: str, name: str) -> Iterator[Conversation]:
+    """One note → one Conversation (none for a Claude artifact note). `name` is the note's path."""
     lines = text.lstrip("\ufeff").replace("\r\n", "\n").replace("\r", "\n").split("\n")
     warnings: list[str] = []
     fm, start = _frontmatter(lines, warnings)
@@ -91,16 +93,15 @@ def parse(text: str, name: str) -> Iterator[Conversation]:
     clock = _Clock(stamps, iso=fm_created, display=head.get("created", ""))
     messages = _messages(blocks, clock, warnings)
     _link_branches(messages)
-    times = [m.created_at for m in messages if m.created_at is not None]
-    created = _first(clock.epoch(fm_created), clock.epoch(head.get("created")), min(times, default=None))
-    updated = _first(clock.epoch(fm_updated), clock.epoch(head.get("updated")), max(times, default=None))
+    created = _first(clock.epoch(fm_created), clock.epoch(head.get("created")))
+    updated = _first(clock.epoch(fm_updated), clock.epoch(head.get("updated")))
     if not blocks:
         warnings.append("No message headers were found in this note.")
     if clock.failed:
         warnings.append(
             f"{len(clock.failed)} timestamp(s) could not be read (e.g. {clock.failed[0]!r}); they were left empty."
         )
-    yield Conversation(
+    conv = Conversation(
         uid=_str(fm.get("conversation_id")) or None,
         provider=(_str(fm.get("provider")) or "nexus").lower(),
         title=_title(fm, head, messages, name),
@@ -111,6 +112,8 @@ def parse(text: str, name: str) -> Iterator[Conversation]:
         warnings=warnings,
         meta=_conversation_meta(fm, head, blocks, clock),
     )
+    conv.fill_times(m.created_at for m in messages)
+    yield conv
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -426,7 +429,7 @@ def _describe(kind: str, header: str, body: list[str]) -> dict[str, Any]:
         info["missing"] = True
     text_lines = []
     for line in body:
-        link = _WIKILINK.search(line)
+        link = _WIKILINK.search(line[:2000]) if "]]" in line else None
         if link and "path" not in info:
             info["path"] = link.group(1).strip()
         elif _MISSING.search(line):
@@ -465,22 +468,21 @@ def _take_wikilink_lines(lines: list[str], attachments: list[dict[str, Any]]) ->
 
 
 def _take_div_boxes(text: str, attachments: list[dict[str, Any]]) -> str:
-    """1.1.0 Claude notes wrapped attachments and artifacts in `<div class="nexus-…-box">`."""
-    if "nexus-" not in text or "<div" not in text:
-        return text
-
-    def take(m: re.Match[str]) -> str:
-        bold = _BOLD.search(m.group(2))
+    """1.1.0 Claude notes wrapped attachments and artifacts in `<div class="nexus-…-box">…</div>`."""
+    out, pos = [], 0
+    while (m := _DIV_OPEN.search(text, pos)) and (end := text.find("</div>", m.end())) >= 0:
+        box = text[m.end() : end]
         info: dict[str, Any] = {"type": m.group(1)}
+        bold = _BOLD.search(box[:2000])
         if bold:
             info["name"] = re.sub(r"^\W*(?:Artifact|Attachment):\s*", "", bold.group(1)).strip()
-        link = _WIKILINK.search(m.group(2))
+        link = _WIKILINK.search(box[:2000])
         if link:
             info["path"] = link.group(1).strip()
         attachments.append(info)
-        return ""
-
-    return _DIV_BOX.sub(take, text)
+        out.append(text[pos : m.start()])
+        pos = end + len("</div>")
+    return "".join(out) + text[pos:]
 
 
 def _link(bang: str, target: str) -> dict[str, Any]:

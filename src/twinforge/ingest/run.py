@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import itertools
 import queue
 import threading
 import tempfile
@@ -18,11 +19,13 @@ from tqdm import tqdm
 from ..errors import InputError
 from ..records import Conversation
 from ..store import Store
-from ..store.conversations import ConversationWriter
+from ..store.conversations import ConversationWriter, Prepared, prepare
 from ..store.db import now_iso
+from . import parallel
 from .detect import FORMATS, Detected, detect, json_error
 from .entries import Entry, Limits, Skipped, expand
-from .jsonshape import iter_items
+from .jsonshape import JsonShape, iter_items
+from .split import RangeReader, Span, spans
 from .mojibake import repair
 
 
@@ -114,8 +117,8 @@ def _ingest_entry(store: Store, entry: Entry, run_id: int | None, progress: bool
                 (entry.path, sha, found.format, entry.size, now_iso(), run_id),
             )
             writer = ConversationWriter(db, cur.lastrowid, run_id)
-            for conv in _write_behind(writer, _conversations(entry, found, progress)):
-                result.warnings.extend(f"{conv.title}: {w}" for w in conv.warnings)
+            for prep in _write_behind(writer, _prepared(entry, found, progress)):
+                result.warnings.extend(f"{prep.title}: {w}" for w in prep.warnings)
             result.counts = writer.counts.as_dict()
             db.execute(
                 "UPDATE sources SET stats = ? WHERE id = ?",
@@ -130,14 +133,40 @@ def _ingest_entry(store: Store, entry: Entry, run_id: int | None, progress: bool
     return result
 
 
-def _conversations(entry: Entry, found: Detected, progress: bool) -> Iterator[Conversation]:
-    """Parsed and mojibake-repaired conversations of one entry, in file order."""
+def _prepared(entry: Entry, found: Detected, progress: bool) -> Iterator[Prepared]:
+    """Parsed, mojibake-repaired conversations of one entry as rows ready to write, in file order.
+
+    A big JSON export is parsed in a child process (`parallel`), so parsing and writing use both cores.
+    """
     if found.kind == "text":
-        yield from _repaired(_text_conversations(entry, found), always=True)
+        yield from map(prepare, _repaired(_text_conversations(entry, found), always=True))
         return
     desc = Path(entry.path).name[:40]
+
+    def producer(span: Span | None) -> Callable[[Callable[[int], None]], Iterator[Prepared]]:
+        return lambda on_bytes: map(
+            prepare, _repaired(_json_conversations(entry, found, on_bytes, span), always=False)
+        )
+
+    if entry.size >= parallel.MIN_BYTES and parallel.available():
+        ranges = _ranges(entry, found)
+        yield from parallel.in_children([producer(r) for r in ranges], entry.path, entry.size, desc, progress)
+        return
     with tqdm(total=entry.size, unit="B", unit_scale=True, desc=desc, disable=not progress, leave=False) as bar:
-        yield from _repaired(_json_conversations(entry, found, bar.update), always=False)
+        yield from producer(None)(bar.update)
+
+
+def _ranges(entry: Entry, found: Detected) -> list[Span | None]:
+    """Byte ranges of a big top-level JSON array that parse on their own (one per core), else the whole file."""
+    if entry.local is None or found.shape.container != "array" or found.encoding != "utf-8":
+        return [None]
+    fmt = FORMATS[found.format]
+
+    def is_conversation(obj: dict) -> bool:
+        return fmt.sniff(JsonShape("array", [], set(obj), set(obj)))
+
+    with open(entry.local, "rb") as f:
+        return list(spans(f, entry.size, entry.head(), parallel.workers(), is_conversation))
 
 
 def _text_conversations(entry: Entry, found: Detected) -> Iterator[Conversation]:
@@ -150,10 +179,15 @@ def _text_conversations(entry: Entry, found: Detected) -> Iterator[Conversation]
     yield from _guarded(FORMATS[found.format].parse(text, entry.path), entry.path)
 
 
-def _json_conversations(entry: Entry, found: Detected, on_bytes: Callable[[int], None]) -> Iterator[Conversation]:
+def _json_conversations(
+    entry: Entry, found: Detected, on_bytes: Callable[[int], None], span: Span | None = None
+) -> Iterator[Conversation]:
     fmt = FORMATS[found.format]
     with entry.open() as raw:
-        stream = _Counting(raw, on_bytes)
+        if span is None:
+            stream = _Counting(raw, on_bytes)
+        else:
+            stream = _Counting(RangeReader(raw, span), on_bytes, start=span.start - len(span.prefix))
         if found.encoding == "utf-8-sig":
             stream.read(3)
         n = 0
@@ -183,7 +217,7 @@ def _guarded(convs: Iterator[Conversation], path: str) -> Iterator[Conversation]
         raise InputError(path, f"could not be parsed ({type(e).__name__}: {e})", "please report this file's shape") from e
 
 
-def _write_behind(writer: ConversationWriter, convs: Iterator[Conversation]) -> Iterator[Conversation]:
+def _write_behind(writer: ConversationWriter, convs: Iterator[Prepared]) -> Iterator[Prepared]:
     """Yield each conversation for the caller to finish, then write it on a second thread.
 
     SQLite releases the GIL while it writes, so writing conversation N overlaps parsing conversation N+1: on
@@ -202,10 +236,14 @@ def _write_behind(writer: ConversationWriter, convs: Iterator[Conversation]) -> 
             except BaseException as e:  # handed to the producer, which re-raises it
                 failure.append(e)
 
+    convs = iter(convs)
+    first = next(convs, None)  # a parser child is forked here, before this process starts its thread
+    if first is None:
+        return
     thread = threading.Thread(target=work, name="twinforge-writer", daemon=True)
     thread.start()
     try:
-        for conv in convs:
+        for conv in itertools.chain([first], convs):
             yield conv
             if failure:
                 break
@@ -262,10 +300,10 @@ def _sha256(entry: Entry) -> str:
 class _Counting:
     """A read-only stream wrapper that counts bytes (for error positions) and feeds the progress bar."""
 
-    def __init__(self, raw: BinaryIO, on_bytes: Callable[[int], None]):
+    def __init__(self, raw: BinaryIO, on_bytes: Callable[[int], None], start: int = 0):
         self.raw = raw
         self.on_bytes = on_bytes
-        self.pos = 0
+        self.pos = start  # file offset, for error messages
 
     def read(self, n: int = -1) -> bytes:
         data = self.raw.read(n)

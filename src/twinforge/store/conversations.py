@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import sqlite3
 from dataclasses import asdict, dataclass
+from typing import NamedTuple
 
 import orjson
 
@@ -52,6 +53,48 @@ class WriteCounts:
         return asdict(self)
 
 
+class Prepared(NamedTuple):
+    """A conversation turned into rows, ready to write: everything that needs no database.
+
+    Computing it is pure CPU work, so it can happen in another process (ingest's parser child) and cross a
+    pipe as plain tuples.
+    """
+
+    id: str
+    content_hash: str
+    lossy: bool
+    updated_at: float | None
+    title: str
+    warnings: list[str]
+    repaired: int
+    uids: list[str]  # source uids, for matching copies under another id
+    conversation_row: tuple
+    message_rows: list[tuple]
+
+
+def prepare(conv: Conversation) -> Prepared:
+    cid = conversation_id(conv)
+    chash = content_hash(conv)
+    seen: set[str] = set()
+    rows = []
+    for pos, m in enumerate(conv.messages):
+        mid = message_id(cid, m.uid)
+        if mid in seen:  # a source repeating a node id: keep the first, never fail the file
+            continue
+        seen.add(mid)
+        rows.append((
+            mid, cid, pos, m.uid, m.parent_uid, m.role, m.kind, m.content_type, m.text, m.created_at,
+            m.model, int(m.canonical), int(m.repaired), len(m.text), _dumps(m.meta),
+        ))
+    conv_row = (
+        cid, conv.provider, conv.title, conv.created_at, conv.updated_at, int(conv.lossy), chash,
+        len(rows), _dumps(conv.meta) or "{}",
+    )
+    uids = [m.uid for m in conv.messages if not m.uid.startswith("nexus-")][:50]
+    return Prepared(cid, chash, conv.lossy, conv.updated_at, conv.title, list(conv.warnings), conv.repaired,
+                    uids, conv_row, rows)
+
+
 class ConversationWriter:
     """Upserts conversations of one source. Use inside `Store.transaction()`."""
 
@@ -63,65 +106,61 @@ class ConversationWriter:
         # Matching by message UID costs a query per conversation; only needed once lossy copies exist.
         self._any_lossy = db.execute("SELECT 1 FROM conversations WHERE lossy = 1 LIMIT 1").fetchone() is not None
 
-    def write(self, conv: Conversation) -> str:
-        cid = conversation_id(conv)
-        chash = content_hash(conv)
-        action = self._decide(conv, cid, chash)
+    def write(self, conv: Conversation | Prepared) -> str:
+        p = conv if isinstance(conv, Prepared) else prepare(conv)
+        action = self._decide(p)
         if action in ("added", "updated"):
-            self._insert(conv, cid, chash)
-            self.counts.messages += len(conv.messages)
-            self.counts.repaired += conv.repaired
+            self._insert(p)
+            self.counts.messages += len(p.message_rows)
+            self.counts.repaired += p.repaired
         setattr(self.counts, action, getattr(self.counts, action) + 1)
         self.db.execute(
-            "INSERT OR REPLACE INTO conversation_sources VALUES (?, ?, ?)", (cid, self.source_id, action)
+            "INSERT OR REPLACE INTO conversation_sources VALUES (?, ?, ?)", (p.id, self.source_id, action)
         )
-        for w in conv.warnings:
-            self.db.execute(
+        if p.warnings:
+            self.db.executemany(
                 "INSERT INTO warnings (run_id, source_id, conversation_id, message) VALUES (?, ?, ?, ?)",
-                (self.run_id, self.source_id, cid, w),
+                [(self.run_id, self.source_id, p.id, w) for w in p.warnings],
             )
         return action
 
-    def _decide(self, conv: Conversation, cid: str, chash: str) -> str:
+    def _decide(self, p: Prepared) -> str:
         row = self.db.execute(
-            "SELECT content_hash, lossy, updated_at FROM conversations WHERE id = ?", (cid,)
+            "SELECT content_hash, lossy, updated_at FROM conversations WHERE id = ?", (p.id,)
         ).fetchone()
         if row is None:
-            copy_of = self._same_messages_elsewhere(conv, cid)
+            copy_of = self._same_messages_elsewhere(p)
             if copy_of is None:
                 return "added"
             other_id, other_lossy = copy_of
-            if conv.lossy and not other_lossy:
+            if p.lossy and not other_lossy:
                 return "duplicate"
-            if not conv.lossy and other_lossy:
+            if not p.lossy and other_lossy:
                 self._delete(other_id)  # the lossless export replaces its lossy Nexus copy
                 return "updated"
             return "added"
         old_hash, old_lossy, old_updated = row
-        if old_hash == chash:
+        if old_hash == p.content_hash:
             return "unchanged"
-        if conv.lossy and not old_lossy:
+        if p.lossy and not old_lossy:
             return "duplicate"
-        if not conv.lossy and old_lossy:
-            self._delete(cid)
+        if not p.lossy and old_lossy:
+            self._delete(p.id)
             return "updated"
-        if old_updated is not None and conv.updated_at is not None and conv.updated_at < old_updated:
+        if old_updated is not None and p.updated_at is not None and p.updated_at < old_updated:
             return "older"
-        self._delete(cid)
+        self._delete(p.id)
         return "updated"
 
-    def _same_messages_elsewhere(self, conv: Conversation, cid: str) -> tuple[str, bool] | None:
+    def _same_messages_elsewhere(self, p: Prepared) -> tuple[str, bool] | None:
         """A conversation under another id holding the same message UIDs (a Nexus copy without frontmatter)."""
-        if not (conv.lossy or self._any_lossy):
+        if not (p.lossy or self._any_lossy) or not p.uids:
             return None
-        uids = [m.uid for m in conv.messages if not m.uid.startswith("nexus-")][:50]
-        if not uids:
-            return None
-        marks = ",".join("?" * len(uids))
+        marks = ",".join("?" * len(p.uids))
         row = self.db.execute(
             f"SELECT c.id, c.lossy FROM messages m JOIN conversations c ON c.id = m.conversation_id "
             f"WHERE m.uid IN ({marks}) AND c.id != ? LIMIT 1",
-            (*uids, cid),
+            (*p.uids, p.id),
         ).fetchone()
         return (row[0], bool(row[1])) if row else None
 
@@ -129,41 +168,18 @@ class ConversationWriter:
         self.db.execute("DELETE FROM messages WHERE conversation_id = ?", (cid,))
         self.db.execute("DELETE FROM conversations WHERE id = ?", (cid,))
 
-    def _insert(self, conv: Conversation, cid: str, chash: str) -> None:
-        if conv.lossy:
+    def _insert(self, p: Prepared) -> None:
+        if p.lossy:
             self._any_lossy = True
+        cid, *rest = p.conversation_row
         self.db.execute(
             "INSERT INTO conversations (id, source_id, provider, title, created_at, updated_at, lossy,"
             " content_hash, message_count, meta) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            (
-                cid,
-                self.source_id,
-                conv.provider,
-                conv.title,
-                conv.created_at,
-                conv.updated_at,
-                int(conv.lossy),
-                chash,
-                len(conv.messages),
-                _dumps(conv.meta) or "{}",
-            ),
+            (cid, self.source_id, *rest),
         )
-        seen: set[str] = set()
-        rows = []
-        for pos, m in enumerate(conv.messages):
-            mid = message_id(cid, m.uid)
-            if mid in seen:  # a source repeating a node id: keep the first, never fail the file
-                continue
-            seen.add(mid)
-            rows.append(
-                (
-                    mid, cid, pos, m.uid, m.parent_uid, m.role, m.kind, m.content_type, m.text, m.created_at,
-                    m.model, int(m.canonical), int(m.repaired), len(m.text), _dumps(m.meta),
-                )
-            )
         self.db.executemany(
             "INSERT INTO messages (id, conversation_id, position, uid, parent_uid, role, kind, content_type,"
             " text, created_at, model, canonical, repaired, chars, meta) VALUES"
             " (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            rows,
+            p.message_rows,
         )
