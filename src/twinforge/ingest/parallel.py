@@ -11,12 +11,14 @@ import multiprocessing
 import os
 import pickle
 from collections.abc import Callable, Iterator
+from dataclasses import fields
 from multiprocessing.connection import Connection, wait
 from typing import Any
 
 from tqdm import tqdm
 
 from ..errors import InputError
+from ..records import Conversation, Message
 
 BATCH = 64  # items per message over the pipe
 MIN_BYTES = 32 * 1024 * 1024  # below this a fork costs more than it saves
@@ -24,9 +26,28 @@ MIN_BYTES = 32 * 1024 * 1024  # below this a fork costs more than it saves
 Producer = Callable[[Callable[[int], None]], Iterator[Any]]
 
 
+# Conversations cross the pipe as plain tuples: pickling slotted dataclasses costs several times more.
+_CONV_FIELDS = tuple(f.name for f in fields(Conversation) if f.name != "messages")
+_MSG_FIELDS = tuple(f.name for f in fields(Message))
+
+
+def pack(conv: Conversation) -> tuple:
+    return (
+        tuple(getattr(conv, n) for n in _CONV_FIELDS),
+        [tuple(getattr(m, n) for n in _MSG_FIELDS) for m in conv.messages],
+    )
+
+
+def unpack(packed: tuple) -> Conversation:
+    head, msgs = packed
+    conv = Conversation(**dict(zip(_CONV_FIELDS, head)))
+    conv.messages = [Message(*m) for m in msgs]
+    return conv
+
+
 def workers() -> int:
-    """Parser processes to use: one per core beyond the writer's share, at least one."""
-    return max(1, min(4, (os.cpu_count() or 1)))
+    """Parser processes: one core stays with the writer (on two cores, a second parser measured slower)."""
+    return max(1, min(4, (os.cpu_count() or 1) - 1))
 
 
 def available() -> bool:

@@ -63,6 +63,39 @@ class IngestReport:
         return {"totals": self.totals(), "sources": [asdict(s) for s in self.sources]}
 
 
+_KNOWN = "these exact bytes were imported before"
+
+
+class _Known(Exception):
+    """Raised inside a file's transaction when its bytes turn out to be imported already: roll it back."""
+
+
+def _is_known(store: Store, sha: str) -> bool:
+    return store.db.execute("SELECT 1 FROM sources WHERE sha256 = ?", (sha,)).fetchone() is not None
+
+
+class _Hasher:
+    """sha256 of an entry, computed on a thread so it overlaps parsing."""
+
+    def __init__(self, entry: Entry):
+        self._sha: str | None = None
+        self._error: BaseException | None = None
+        self._thread = threading.Thread(target=self._run, args=(entry,), name="twinforge-sha256", daemon=True)
+        self._thread.start()
+
+    def _run(self, entry: Entry) -> None:
+        try:
+            self._sha = _sha256(entry)
+        except BaseException as e:  # re-raised by result()
+            self._error = e
+
+    def result(self) -> str:
+        self._thread.join()
+        if self._error is not None:
+            raise self._error
+        return self._sha
+
+
 class _DryRun(Exception):
     """Raised inside a file's transaction to roll it back after counting what it would change."""
 
@@ -105,27 +138,37 @@ def _ingest_entry(store: Store, entry: Entry, run_id: int | None, progress: bool
         found = detect(entry)
     except InputError as e:
         return SourceResult(entry.path, "failed" if entry.explicit else "skipped", reason=e.reason)
-    sha = _sha256(entry)
-    known = store.db.execute("SELECT id FROM sources WHERE sha256 = ?", (sha,)).fetchone()
-    if known:
-        return SourceResult(entry.path, "known", found.format, reason="these exact bytes were imported before")
+    known = _KNOWN
+    # The same path and size imported before: most likely the same bytes again, so hash first and skip cheaply.
+    # A new file is hashed on a thread while it is parsed (hashlib releases the GIL), and checked before commit.
+    if store.db.execute("SELECT 1 FROM sources WHERE path = ? AND size = ?", (entry.path, entry.size)).fetchone():
+        if _is_known(store, _sha256(entry)):
+            return SourceResult(entry.path, "known", found.format, reason=known)
+    hasher: _Hasher | None = None
     result = SourceResult(entry.path, "imported", found.format)
     try:
         with store.transaction() as db:
             cur = db.execute(
                 "INSERT INTO sources (path, sha256, format, size, imported_at, run_id) VALUES (?, ?, ?, ?, ?, ?)",
-                (entry.path, sha, found.format, entry.size, now_iso(), run_id),
+                (entry.path, f"pending-{id(hasher)}-{now_iso()}", found.format, entry.size, now_iso(), run_id),
             )
             writer = ConversationWriter(db, cur.lastrowid, run_id)
             for prep in _write_behind(writer, _prepared(entry, found, progress)):
+                # started once parsing runs: a parser child is forked before this process has threads
+                hasher = hasher or _Hasher(entry)
                 result.warnings.extend(f"{prep.title}: {w}" for w in prep.warnings)
+            sha = (hasher or _Hasher(entry)).result()
+            if _is_known(store, sha):  # the same bytes under another name
+                raise _Known
             result.counts = writer.counts.as_dict()
             db.execute(
-                "UPDATE sources SET stats = ? WHERE id = ?",
-                (orjson.dumps({**result.counts, "warnings": len(result.warnings)}).decode(), cur.lastrowid),
+                "UPDATE sources SET sha256 = ?, stats = ? WHERE id = ?",
+                (sha, orjson.dumps({**result.counts, "warnings": len(result.warnings)}).decode(), cur.lastrowid),
             )
             if dry_run:
                 raise _DryRun
+    except _Known:
+        return SourceResult(entry.path, "known", found.format, reason=known)
     except _DryRun:
         pass
     except InputError as e:
@@ -143,17 +186,19 @@ def _prepared(entry: Entry, found: Detected, progress: bool) -> Iterator[Prepare
         return
     desc = Path(entry.path).name[:40]
 
-    def producer(span: Span | None) -> Callable[[Callable[[int], None]], Iterator[Prepared]]:
+    def producer(span: Span | None) -> Callable[[Callable[[int], None]], Iterator[tuple]]:
+        # the child parses and repairs; rows are prepared here, which balances the two cores best
         return lambda on_bytes: map(
-            prepare, _repaired(_json_conversations(entry, found, on_bytes, span), always=False)
+            parallel.pack, _repaired(_json_conversations(entry, found, on_bytes, span), always=False)
         )
 
     if entry.size >= parallel.MIN_BYTES and parallel.available():
-        ranges = _ranges(entry, found)
-        yield from parallel.in_children([producer(r) for r in ranges], entry.path, entry.size, desc, progress)
+        producers = [producer(r) for r in _ranges(entry, found)]
+        packed = parallel.in_children(producers, entry.path, entry.size, desc, progress)
+        yield from (prepare(parallel.unpack(p)) for p in packed)
         return
     with tqdm(total=entry.size, unit="B", unit_scale=True, desc=desc, disable=not progress, leave=False) as bar:
-        yield from producer(None)(bar.update)
+        yield from map(prepare, _repaired(_json_conversations(entry, found, bar.update), always=False))
 
 
 def _ranges(entry: Entry, found: Detected) -> list[Span | None]:

@@ -9,7 +9,6 @@ cut is a real one. When no cut is proven the file is parsed as one range.
 
 from __future__ import annotations
 
-import io
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -28,8 +27,8 @@ class Span:
     suffix: bytes = b""
 
 
-class RangeReader(io.RawIOBase):
-    """prefix + file[start:end] + suffix, as one readable stream."""
+class RangeReader:
+    """prefix + file[start:end] + suffix, as one readable stream (all ijson needs is `read`)."""
 
     def __init__(self, f: BinaryIO, span: Span):
         self.f = f
@@ -38,8 +37,14 @@ class RangeReader(io.RawIOBase):
         self.left = None if span.end is None else span.end - span.start
         self.suffix = span.suffix
 
-    def readable(self) -> bool:
-        return True
+    def close(self) -> None:
+        self.f.close()
+
+    def __enter__(self) -> RangeReader:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
 
     def read(self, n: int = -1) -> bytes:
         if self.parts:
