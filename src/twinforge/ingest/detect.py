@@ -53,7 +53,8 @@ def check_json(data: bytes, path: str) -> None:
     try:
         orjson.loads(data)
     except orjson.JSONDecodeError as e:
-        raise json_error(path, e.pos, str(e), truncated=e.pos >= len(data.rstrip()) - 1) from e
+        truncated = "unexpected end of data" in str(e) or e.pos >= len(data.rstrip()) - 1
+        raise json_error(path, e.pos, str(e), truncated=truncated) from e
 
 
 def json_error(path: str, pos: int | None, detail: str, truncated: bool) -> InputError:

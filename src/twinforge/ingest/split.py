@@ -32,7 +32,7 @@ class RangeReader:
 
     def __init__(self, f: BinaryIO, span: Span):
         self.f = f
-        self.parts = [span.prefix]
+        self.parts = [span.prefix] if span.prefix else []
         f.seek(span.start)
         self.left = None if span.end is None else span.end - span.start
         self.suffix = span.suffix
@@ -47,6 +47,8 @@ class RangeReader:
         self.close()
 
     def read(self, n: int = -1) -> bytes:
+        if n == 0:  # ijson probes with read(0) to learn bytes vs str
+            return b""
         if self.parts:
             return self.parts.pop()
         if self.left is None or self.left > 0:
