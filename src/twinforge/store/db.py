@@ -58,7 +58,7 @@ class Store:
             # journaling at all, where WAL would write every page twice (log, then checkpoint).
             self.db.execute("PRAGMA journal_mode = DELETE")
             self.db.execute("PRAGMA synchronous = NORMAL")
-            self.db.execute("PRAGMA cache_size = -65536")  # 64 MB: keeps the message-id index hot
+            self.db.execute("PRAGMA cache_size = -32768")  # 32 MB: keeps the message-id index hot
             migrate(self.db)
         except sqlite3.DatabaseError as e:
             raise WorkspaceError(
