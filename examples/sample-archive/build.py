@@ -822,11 +822,11 @@ def c_secret() -> Conv:
         Почему клиент падает с 401? Вот .env:
 
         ```
-        OPENAI_API_KEY=sk-proj-FAKEexampleKEY0000aaaaBBBBccccDDDDeeeeFFFF1111gggg
+        OPENAI_API_KEY=sk-proj-Q7vLm2Xr9TbN4cWz8KpD1fHs6JgY3uEa5RoVi0BnCtMq7ZxLw2PeUk9Sd4Hj
         OPENAI_BASE_URL=http://localhost:8000/v1
         ```
 
-        Ключ точно рабочий, я его вчера создал. Если надо, мой рабочий email ivan.petrov@example.com, телефон +7 (999) 123-45-67 — туда приходят уведомления о биллинге.
+        Ключ точно рабочий, я его вчера создал. Если надо, мой рабочий email ivan.petrov.twin@mail.ru, телефон +7 (999) 123-45-67 — туда приходят уведомления о биллинге.
     """, after=1)
     c.assistant("""
         Похоже, дело не в ключе, а в адресе. 🔍

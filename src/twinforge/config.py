@@ -22,11 +22,25 @@ class IngestConfig(_Strict):
     max_zip_bytes: int = Field(64 * 1024**3, gt=0, description="refuse zips expanding past this many bytes")
 
 
+class CleanConfig(_Strict):
+    chatter: bool = Field(True, description="drop everyday-chatter conversations")
+    chatter_threshold: float | None = Field(
+        None, ge=0, le=1, description="chatter score at or above which a conversation is chatter (default: calibrated)"
+    )
+    boilerplate: bool = Field(True, description="strip assistant flattery, closing offers and decoration")
+    redact: bool = Field(True, description="replace secrets and personal data with typed placeholders")
+    redact_kinds: list[str] | None = Field(None, description="only these kinds (default: all)")
+    dedupe: bool = Field(True, description="drop exact and near-duplicate messages")
+    near_duplicate_threshold: float = Field(0.8, gt=0, le=1, description="estimated Jaccard for near-duplicates")
+    near_duplicate_min_words: int = Field(8, ge=1, description="shorter messages are not judged as near-duplicates")
+
+
 class Recipe(_Strict):
     name: str = "default"
     description: str = ""
     stages: list[str] = Field(default_factory=lambda: ["ingest"])
     ingest: IngestConfig = Field(default_factory=IngestConfig)
+    clean: CleanConfig = Field(default_factory=CleanConfig)
 
 
 def load_recipe(path: str | Path) -> Recipe:

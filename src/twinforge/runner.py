@@ -31,7 +31,16 @@ def _ingest(store: Store, recipe: Recipe, progress: bool) -> StageResult:
     return StageResult("ingest", report.totals(), report.ok, problems)
 
 
-STAGES: dict[str, Callable[[Store, Recipe, bool], StageResult]] = {"ingest": _ingest}
+def _clean(store: Store, recipe: Recipe, progress: bool) -> StageResult:
+    from .clean.run import clean
+
+    report = clean(store, recipe.clean, progress=progress)
+    kept = report.reasons.get("kept", 0) + report.reasons.get("kept-by-user", 0)
+    summary = {"kept": kept, **{k: v for k, v in report.reasons.items() if k not in ("kept", "kept-by-user")}}
+    return StageResult("clean", summary, True, [])
+
+
+STAGES: dict[str, Callable[[Store, Recipe, bool], StageResult]] = {"ingest": _ingest, "clean": _clean}
 
 
 def run_recipe(store: Store, recipe: Recipe, progress: bool = False) -> list[StageResult]:

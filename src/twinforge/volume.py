@@ -16,13 +16,16 @@ _DIALOG = "m.kind = 'dialog' AND m.canonical = 1"
 
 
 def fill_token_counts(store: Store, progress: bool = False, batch: int = 2000) -> int:
-    """Count tokens for dialog messages that have none yet. Returns how many were counted."""
-    todo = store.db.execute("SELECT count(*) FROM messages m WHERE tokens IS NULL AND kind = 'dialog'").fetchone()[0]
+    """Count tokens for messages that have none yet (all kinds: the funnel starts from everything).
+
+    Returns how many were counted.
+    """
+    todo = store.db.execute("SELECT count(*) FROM messages WHERE tokens IS NULL").fetchone()[0]
     done = 0
     with tqdm(total=todo, unit="msg", desc="counting tokens", disable=not progress or not todo, leave=False) as bar:
         while True:
             rows = store.db.execute(
-                "SELECT id, text FROM messages WHERE tokens IS NULL AND kind = 'dialog' LIMIT ?", (batch,)
+                "SELECT id, text FROM messages WHERE tokens IS NULL LIMIT ?", (batch,)
             ).fetchall()
             if not rows:
                 break

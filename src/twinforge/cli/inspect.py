@@ -7,6 +7,7 @@ from datetime import datetime, timezone
 
 import click
 
+from ..errors import TwinforgeError
 from ..volume import volume
 from .main import Ctx, cli, progress_wanted
 
@@ -51,14 +52,19 @@ def _iso(t: float | None) -> str | None:
 @click.option("--all-branches", is_flag=True, help="Include edits and regenerations off the displayed branch.")
 @click.option("--kind", "kinds", multiple=True, help="Only these kinds (dialog, hidden, system, tool, reasoning, "
               "custom-instructions, memory). Default: all.")
+@click.option("--cleaned", is_flag=True, help="Only what clean kept, with its cleaned text (boilerplate stripped, "
+              "secrets redacted) and language.")
 @click.option("--limit", type=int, help="At most this many messages.")
 @click.pass_obj
-def messages(obj: Ctx, as_json, conversation, all_branches, kinds, limit) -> None:
+def messages(obj: Ctx, as_json, conversation, all_branches, kinds, cleaned, limit) -> None:
     """Print imported messages, in conversation order, to check what was imported.
 
-    JSON fields: conversation_id, message_id, role, kind, text, created_at, canonical (plus uid, model).
+    JSON fields: conversation_id, message_id, role, kind, text, created_at, canonical (plus uid, model;
+    with --cleaned also language).
     """
     where, args = [], []
+    if cleaned:
+        where.append("cm.keep = 1")
     if conversation:
         where.append("m.conversation_id = ?")
         args.append(conversation)
@@ -68,7 +74,9 @@ def messages(obj: Ctx, as_json, conversation, all_branches, kinds, limit) -> Non
         where.append(f"m.kind IN ({','.join('?' * len(kinds))})")
         args.extend(kinds)
     sql = (
-        "SELECT m.*, c.title FROM messages m JOIN conversations c ON c.id = m.conversation_id"
+        "SELECT m.*, c.title" + (", cm.text AS cleaned_text, cm.language" if cleaned else "")
+        + " FROM messages m JOIN conversations c ON c.id = m.conversation_id"
+        + (" JOIN clean_messages cm ON cm.message_id = m.id" if cleaned else "")
         + (f" WHERE {' AND '.join(where)}" if where else "")
         + " ORDER BY c.created_at IS NULL, c.created_at, c.id, m.position"
         + (" LIMIT ?" if limit else "")
@@ -77,22 +85,29 @@ def messages(obj: Ctx, as_json, conversation, all_branches, kinds, limit) -> Non
         args.append(limit)
     with obj.store(create=False) as store:
         if conversation and not store.db.execute("SELECT 1 FROM conversations WHERE id = ?", (conversation,)).fetchone():
-            raise click.ClickException(f"no conversation {conversation!r} in {store.path}")
+            raise TwinforgeError(f"no conversation {conversation!r} in {store.path}",
+                                 "ids are in `twinforge messages --json`")
+        if cleaned and not store.db.execute("SELECT 1 FROM clean_messages LIMIT 1").fetchone():
+            raise TwinforgeError(f"nothing cleaned yet in {store.workspace}", "run `twinforge clean` first")
         last = None
         for r in store.db.execute(sql, args):
+            text = r["cleaned_text"] if cleaned else r["text"]
             if as_json:
-                click.echo(json.dumps({
+                record = {
                     "conversation_id": r["conversation_id"], "message_id": r["id"], "uid": r["uid"],
-                    "role": r["role"], "kind": r["kind"], "text": r["text"], "created_at": _iso(r["created_at"]),
+                    "role": r["role"], "kind": r["kind"], "text": text, "created_at": _iso(r["created_at"]),
                     "canonical": bool(r["canonical"]), "model": r["model"],
-                }, ensure_ascii=False))
+                }
+                if cleaned:
+                    record["language"] = r["language"]
+                click.echo(json.dumps(record, ensure_ascii=False))
                 continue
             if r["conversation_id"] != last:
                 click.echo(f"\n=== {r['title']}  [{r['conversation_id']}]")
                 last = r["conversation_id"]
             flags = "" if r["canonical"] else " (other branch)"
             kind = "" if r["kind"] == "dialog" else f" <{r['kind']}>"
-            click.echo(f"--- {r['role']}{kind}{flags} {_iso(r['created_at']) or ''}\n{r['text']}")
+            click.echo(f"--- {r['role']}{kind}{flags} {_iso(r['created_at']) or ''}\n{text}")
 
 
 @cli.command()

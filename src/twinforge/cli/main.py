@@ -54,7 +54,7 @@ def progress_wanted() -> bool:
 
 
 def _register() -> None:
-    from . import inspect, ingest, pipeline  # noqa: F401  (commands attach themselves to `cli`)
+    from . import clean, inspect, ingest, pipeline  # noqa: F401  (commands attach themselves to `cli`)
 
 
 _register()
