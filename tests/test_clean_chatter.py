@@ -154,8 +154,9 @@ def test_threshold_is_a_parameter():
 
 
 def test_throughput(clf):
-    """10,000 conversations should take well under a minute on 2 cores (~25 s measured): 1,000 long ones here,
-    with room for a loaded machine."""
+    """10,000 conversations should take well under a minute on 2 cores (~25 s measured, ~2.5 s per 1,000 long ones
+    here). The bound only catches an order-of-magnitude regression (embedding every message, say): shared
+    machines can be several times slower at times."""
     questions = [s.user[0] for _, s in load("train") if s.user and len(s.user[0]) > 80]
     batch = [
         Sample(f"Беседа {i}", [" ".join(questions[(i + k) % len(questions)] for k in range(12)), "а подробнее?"], ["…"])
@@ -166,7 +167,7 @@ def test_throughput(clf):
     clf.classify(batch)
     took = time.perf_counter() - t
     print(f"\n1,000 long conversations in {took:.1f} s")
-    assert took < 10
+    assert took < 20
 
 
 # ---------------------------------------------------------------------------------------------------------------

@@ -152,15 +152,13 @@ def _batches(texts: Sequence[str]) -> Iterator[tuple[int, np.ndarray, np.ndarray
 # Exact duplicates
 
 
-def exact_groups(items: Sequence[tuple[str, str]]) -> list[list[str]]:
-    """Groups (two or more) of ids whose texts normalize to the same non-empty text, ids in input order, groups
-    ordered by their first member. Texts that normalize to nothing (emoji, punctuation) are never grouped.
-
-    Compares a 192-bit key per text (its word count and two position-salted sums of its word hashes), computed
-    from the same word hashes as the near-duplicate shingles; no normalized string is built."""
-    keys: dict[tuple[int, int, int], list[int]] = {}
+def exact_keys(texts: Sequence[str]) -> list[tuple[int, int, int] | None]:
+    """A 192-bit key per text (its word count and two position-salted sums of its word hashes): equal keys mean
+    equal normalized text. None for texts that normalize to nothing (emoji, punctuation): never duplicates.
+    Computed from the same word hashes as the near-duplicate shingles; no normalized string is built."""
+    out: list[tuple[int, int, int] | None] = [None] * len(texts)
     salt1, salt2 = _constants(2, 0x5EED)
-    for first, hashes, counts in _batches([t for _, t in items]):
+    for first, hashes, counts in _batches(texts):
         text_of = np.repeat(np.arange(len(counts)), counts)
         offsets = np.concatenate(([0], np.cumsum(counts)))
         position = (np.arange(len(hashes)) - offsets[text_of]).astype(_U64)
@@ -171,10 +169,25 @@ def exact_groups(items: Sequence[tuple[str, str]]) -> list[list[str]]:
             sums.append(cum[offsets[1:]] - cum[offsets[:-1]])
         for j, key in enumerate(zip(counts.tolist(), sums[0].tolist(), sums[1].tolist())):
             if key[0]:
-                keys.setdefault(key, []).append(first + j)
-    groups = [ix for ix in keys.values() if len(ix) > 1]
+                out[first + j] = key
+    return out
+
+
+def exact_groups(items: Sequence[tuple[str, str]]) -> list[list[str]]:
+    """Groups (two or more) of ids whose texts normalize to the same non-empty text, ids in input order, groups
+    ordered by their first member."""
+    return [[items[i][0] for i in ix] for ix in group_keys(exact_keys([t for _, t in items]))]
+
+
+def group_keys(keys: Sequence) -> list[list[int]]:
+    """Indexes grouped by equal non-None key (groups of two or more), in input order."""
+    by_key: dict = {}
+    for i, key in enumerate(keys):
+        if key is not None:
+            by_key.setdefault(key, []).append(i)
+    groups = [ix for ix in by_key.values() if len(ix) > 1]
     groups.sort(key=lambda ix: ix[0])
-    return [[items[i][0] for i in ix] for ix in groups]
+    return groups
 
 
 # ----------------------------------------------------------------------------------------------------------------
@@ -356,6 +369,11 @@ class NearDuplicates:
         ordered by their first member. Exact duplicates (Jaccard 1) are clustered too. Membership is
         transitive: a member joined through another may be less similar than the threshold to the first."""
         sig, index = self.signatures([t for _, t in items])
+        return [[(items[index[r]][0], sim) for r, sim in cluster] for cluster in self.clusters(sig)]
+
+    def clusters(self, sig: np.ndarray) -> list[list[tuple[int, float]]]:
+        """`groups` over precomputed signatures (rows of `sig`, e.g. gathered batch by batch): clusters of
+        (row, estimated Jaccard to the cluster's first row)."""
         pairs = self._candidate_pairs(sig)
         if not len(pairs):
             return []
@@ -370,5 +388,5 @@ class NearDuplicates:
         for root in sorted(clusters):
             rows = np.array(sorted(clusters[root]))  # row order is input order
             sims = self._agreement(sig, np.full(len(rows), rows[0]), rows)
-            out.append([(items[index[r]][0], float(s)) for r, s in zip(rows.tolist(), sims.tolist())])
+            out.append([(r, float(s)) for r, s in zip(rows.tolist(), sims.tolist())])
         return out

@@ -7,15 +7,18 @@ Order of work, which is also the order of the funnel:
   redaction    secrets and personal data become typed placeholders, before any later stage sees the text
   duplicates   exact and near-duplicate messages of the same role keep their best copy, the others link to it
   overrides    the person's own keep/drop decisions, applied last so they survive every re-run
-Everything is recomputed from the ingested messages and written in one transaction, so a re-run is idempotent.
+Conversations stream through in chunks, so memory holds one chunk of text plus a small record and a MinHash
+signature per message. Everything is recomputed from the ingested messages inside one transaction: a re-run is
+idempotent, an interrupted run leaves the previous results, and a dry run rolls back.
 """
 
 from __future__ import annotations
 
-from collections import Counter, defaultdict
-from collections.abc import Iterable
+from collections import Counter
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 
+import numpy as np
 import orjson
 from tqdm import tqdm
 
@@ -35,28 +38,40 @@ OTHER_BRANCH = "other-branch"
 STRUCTURAL = ("hidden", "system", "tool", "reasoning", "custom-instructions", "memory", OTHER_BRANCH)
 # Reasons a keep override can undo.
 OVERRIDABLE = (CHATTER, EMPTY, DUPLICATE, NEAR_DUPLICATE, DROPPED)
+CHUNK_MESSAGES = 5000  # conversations are read in chunks of about this many dialog messages
 
 
 @dataclass(slots=True)
 class _Msg:
+    """One dialog message while its chunk is processed; only `_Slim` outlives the chunk."""
+
     id: str
     conversation_id: str
     role: str
     text: str  # cleaned so far
     created_at: float | None
-    raw_chars: int
     raw_tokens: int
     lossy: bool
     keep: bool = True
     reason: str = KEPT
     score: float | None = None
-    duplicate_of: str | None = None
     language: str | None = None
     chars_stripped: int = 0
     tokens_stripped: int = 0
-    tokens: int = 0  # final
+    tokens: int = 0  # of the final text
     stripped: list = field(default_factory=list)
     redacted: list = field(default_factory=list)
+
+
+@dataclass(slots=True)
+class _Slim:
+    """What deduplication needs of a kept message after its text has left memory."""
+
+    id: str
+    role: str
+    lossy: bool
+    length: int
+    created_at: float | None
 
 
 @dataclass
@@ -79,6 +94,10 @@ class CleanReport:
         }
 
 
+class _DryRun(Exception):
+    """Raised at the end of a dry run's transaction to roll it back."""
+
+
 def clean(store: Store, cfg: CleanConfig | None = None, progress: bool = False, dry_run: bool = False,
           samples: int = 5) -> CleanReport:
     """Run the clean stage over everything ingested. With dry_run, compute and report but write nothing."""
@@ -87,19 +106,46 @@ def clean(store: Store, cfg: CleanConfig | None = None, progress: bool = False, 
     run_id = None if dry_run else store.start_run("clean", cfg.model_dump())
     try:
         fill_token_counts(store, progress)
-        msgs, convs = _load(store)
-        _language(msgs, progress)
-        verdicts = _chatter(store, cfg, convs, msgs, report, progress)
-        _text(msgs, cfg, report, progress)
-        if cfg.dedupe:
-            _dedupe(msgs, cfg)
-        _apply_overrides(store, msgs)
-        for m in msgs:
-            report.reasons[m.reason] += 1
-        report.reasons.update(_structural_counts(store))
-        report.samples = _samples(store, msgs, samples)
-        if not dry_run:
-            _write(store, msgs, verdicts, run_id)
+        judge = _ChatterJudge(store, cfg, report)
+        near = dedupe.NearDuplicates(threshold=cfg.near_duplicate_threshold, min_words=cfg.near_duplicate_min_words)
+        slims: list[_Slim] = []
+        keys: list = []
+        sigs: list[np.ndarray] = []
+        sig_rows: list[np.ndarray] = []
+        try:
+            with store.transaction() as db:
+                db.execute("DELETE FROM clean_messages")
+                db.execute("DELETE FROM clean_conversations")
+                _write_structural(db, run_id)
+                total = db.execute("SELECT count(*) FROM messages WHERE kind = 'dialog' AND canonical = 1").fetchone()[0]
+                with tqdm(total=total, desc="clean", unit="msg", disable=not progress, leave=False) as bar:
+                    for chunk in _chunks(store):
+                        _language(chunk)
+                        judge(chunk)
+                        _text(chunk, cfg, report)
+                        if len(report.samples) < samples:
+                            report.samples += _samples(store, chunk, samples - len(report.samples))
+                        _write_chunk(db, chunk, run_id)
+                        if cfg.dedupe:
+                            kept = [m for m in chunk if m.keep]
+                            base = len(slims)
+                            slims += [_Slim(m.id, m.role, m.lossy, len(m.text), m.created_at) for m in kept]
+                            texts = [m.text for m in kept]
+                            keys += dedupe.exact_keys(texts)
+                            sig, index = near.signatures(texts)
+                            sigs.append(sig)
+                            sig_rows.append(index + base)
+                        bar.update(len(chunk))
+                judge.write(db, run_id)
+                if cfg.dedupe:
+                    _dedupe(db, slims, keys, near, sigs, sig_rows)
+                _apply_overrides(db)
+                report.reasons.update(dict(db.execute("SELECT reason, count(*) FROM clean_messages GROUP BY reason")))
+                if dry_run:
+                    raise _DryRun
+        except _DryRun:
+            pass
+        if run_id is not None:
             store.finish_run(run_id, "ok", report.as_dict() | {"samples": len(report.samples)})
     except BaseException as e:
         if run_id is not None:
@@ -113,80 +159,102 @@ def clean_messages(store: Store, cfg: CleanConfig | None = None) -> CleanReport:
     return clean(store, cfg)
 
 
-# --- loading ---------------------------------------------------------------------------------------------
+# --- reading ---------------------------------------------------------------------------------------------
 
 
-def _load(store: Store) -> tuple[list[_Msg], dict[str, dict]]:
-    convs = {
-        r["id"]: {"title": r["title"], "content_hash": r["content_hash"], "lossy": bool(r["lossy"])}
-        for r in store.db.execute("SELECT id, title, content_hash, lossy FROM conversations")
-    }
-    msgs = [
-        _Msg(r["id"], r["conversation_id"], r["role"], r["text"], r["created_at"], r["chars"], r["tokens"] or 0,
-             convs[r["conversation_id"]]["lossy"])
-        for r in store.db.execute(
-            "SELECT id, conversation_id, role, text, created_at, chars, tokens FROM messages"
-            " WHERE kind = 'dialog' AND canonical = 1 ORDER BY conversation_id, position"
+def _chunks(store: Store) -> Iterator[list[_Msg]]:
+    """Canonical dialog messages, whole conversations at a time, about CHUNK_MESSAGES per chunk.
+
+    A second connection reads while the first one writes inside its transaction (SQLite allows one writer and
+    readers of the last committed state; the rows read here are never the ones being written)."""
+    import sqlite3
+
+    reader = sqlite3.connect(store.path)
+    try:
+        rows = reader.execute(
+            "SELECT m.id, m.conversation_id, m.role, m.text, m.created_at, m.tokens, c.lossy FROM messages m"
+            " JOIN conversations c ON c.id = m.conversation_id WHERE m.kind = 'dialog' AND m.canonical = 1"
+            " ORDER BY m.conversation_id, m.position"
         )
-    ]
-    return msgs, convs
+        chunk: list[_Msg] = []
+        for mid, cid, role, text, created, tokens, lossy in rows:
+            if len(chunk) >= CHUNK_MESSAGES and cid != chunk[-1].conversation_id:
+                yield chunk
+                chunk = []
+            chunk.append(_Msg(mid, cid, role, text, created, tokens or 0, bool(lossy)))
+        if chunk:
+            yield chunk
+    finally:
+        reader.close()
 
 
-def _bar(items, progress: bool, desc: str):
-    return tqdm(items, desc=desc, unit="msg", disable=not progress, leave=False)
-
-
-def _language(msgs: list[_Msg], progress: bool) -> None:
-    for m in _bar(msgs, progress, "language"):
+def _language(chunk: list[_Msg]) -> None:
+    for m in chunk:
         m.language = detect_language(m.text)
 
 
 # --- chatter ---------------------------------------------------------------------------------------------
 
 
-def _chatter(store: Store, cfg: CleanConfig, convs: dict[str, dict], msgs: list[_Msg], report: CleanReport,
-             progress: bool) -> dict[str, tuple]:
-    """Verdict per conversation that has dialog: (label, score, reason, signature)."""
-    by_conv: dict[str, list[_Msg]] = defaultdict(list)
-    for m in msgs:
-        by_conv[m.conversation_id].append(m)
-    if not cfg.chatter:
-        return {cid: ("substance", 0.0, "chatter filter off", "off") for cid in by_conv}
-    classifier = chatter.ChatterClassifier(**({"threshold": cfg.chatter_threshold}
-                                              if cfg.chatter_threshold is not None else {}))
-    version = f"{getattr(chatter, 'VERSION', '1')}:{classifier.threshold:.4f}"
-    cached = {
-        r["conversation_id"]: (r["label"], r["score"], r["reason"], r["signature"])
-        for r in store.db.execute("SELECT * FROM clean_conversations")
-    }
-    verdicts: dict[str, tuple] = {}
-    todo: list[str] = []
-    for cid in by_conv:
-        sig = f"{convs[cid]['content_hash']}:{version}"
-        if cid in cached and cached[cid][3] == sig:
-            verdicts[cid] = cached[cid]
-            report.verdicts_reused += 1
-        else:
-            todo.append(cid)
-    batch = 256
-    for i in tqdm(range(0, len(todo), batch), desc="chatter", unit="batch", disable=not progress, leave=False):
-        ids = todo[i : i + batch]
-        samples = [
-            chatter.Sample(
-                title=convs[cid]["title"],
-                user=[m.text for m in by_conv[cid] if m.role == "user"],
-                assistant=[m.text for m in by_conv[cid] if m.role == "assistant"],
-            )
-            for cid in ids
-        ]
-        for cid, v in zip(ids, classifier.classify(samples)):
-            verdicts[cid] = (v.label, float(v.score), v.reason, f"{convs[cid]['content_hash']}:{version}")
-    for cid, (label, score, _, _) in verdicts.items():
-        report.conversations[label] += 1
-        if label == "chatter":
-            for m in by_conv[cid]:
-                m.keep, m.reason, m.score = False, CHATTER, score
-    return verdicts
+class _ChatterJudge:
+    """Substance or chatter per conversation, reusing a stored verdict while the conversation is unchanged."""
+
+    BATCH = 256
+
+    def __init__(self, store: Store, cfg: CleanConfig, report: CleanReport):
+        self.enabled = cfg.chatter
+        self.report = report
+        self.verdicts: dict[str, tuple] = {}
+        self.hashes = dict(store.db.execute("SELECT id, content_hash FROM conversations"))
+        self.titles = dict(store.db.execute("SELECT id, title FROM conversations"))
+        if not self.enabled:
+            return
+        kwargs = {"threshold": cfg.chatter_threshold} if cfg.chatter_threshold is not None else {}
+        self.classifier = chatter.ChatterClassifier(**kwargs)
+        self.version = f"{chatter.VERSION}:{self.classifier.threshold:.4f}"
+        self.cached = {
+            r["conversation_id"]: (r["label"], r["score"], r["reason"], r["signature"])
+            for r in store.db.execute("SELECT * FROM clean_conversations")
+        }
+
+    def __call__(self, chunk: list[_Msg]) -> None:
+        by_conv: dict[str, list[_Msg]] = {}
+        for m in chunk:
+            by_conv.setdefault(m.conversation_id, []).append(m)
+        if not self.enabled:
+            for cid in by_conv:
+                self.verdicts[cid] = ("substance", 0.0, "chatter filter off", "off")
+            return
+        todo = []
+        for cid in by_conv:
+            sig = f"{self.hashes[cid]}:{self.version}"
+            if cid in self.cached and self.cached[cid][3] == sig:
+                self.verdicts[cid] = self.cached[cid]
+                self.report.verdicts_reused += 1
+            else:
+                todo.append(cid)
+        for i in range(0, len(todo), self.BATCH):
+            ids = todo[i : i + self.BATCH]
+            samples = [
+                chatter.Sample(
+                    title=self.titles[cid],
+                    user=[m.text for m in by_conv[cid] if m.role == "user"],
+                    assistant=[m.text for m in by_conv[cid] if m.role == "assistant"],
+                )
+                for cid in ids
+            ]
+            for cid, v in zip(ids, self.classifier.classify(samples)):
+                self.verdicts[cid] = (v.label, float(v.score), v.reason, f"{self.hashes[cid]}:{self.version}")
+        for cid, msgs in by_conv.items():
+            label, score = self.verdicts[cid][:2]
+            self.report.conversations[label] += 1
+            if label == "chatter":
+                for m in msgs:
+                    m.keep, m.reason, m.score = False, CHATTER, score
+
+    def write(self, db, run_id: int | None) -> None:
+        db.executemany("INSERT INTO clean_conversations VALUES (?, ?, ?, ?, ?, ?)",
+                       [(cid, *v, run_id) for cid, v in self.verdicts.items()])
 
 
 # --- text: boilerplate, redaction ------------------------------------------------------------------------
@@ -200,9 +268,9 @@ def _span_json(spans: Iterable[Span], text: str | None) -> list[dict]:
     ]
 
 
-def _text(msgs: list[_Msg], cfg: CleanConfig, report: CleanReport, progress: bool) -> None:
+def _text(chunk: list[_Msg], cfg: CleanConfig, report: CleanReport) -> None:
     kinds = set(cfg.redact_kinds) if cfg.redact_kinds else None
-    for m in _bar(msgs, progress, "boilerplate, secrets"):
+    for m in chunk:
         # Tokens are counted only for text that changed; unchanged text keeps the count ingest stored.
         m.tokens_stripped = m.raw_tokens
         if cfg.boilerplate and m.role == "assistant":
@@ -225,100 +293,103 @@ def _text(msgs: list[_Msg], cfg: CleanConfig, report: CleanReport, progress: boo
             m.keep, m.reason = False, EMPTY
 
 
+def _samples(store: Store, chunk: list[_Msg], n: int) -> list[dict]:
+    """A few kept messages whose text changed, before → after (for --dry-run)."""
+    out = []
+    for m in chunk:
+        if len(out) >= n:
+            break
+        if m.keep and (m.stripped or m.redacted):
+            before = store.db.execute("SELECT text FROM messages WHERE id = ?", (m.id,)).fetchone()[0]
+            out.append({"message_id": m.id, "before": before, "after": m.text,
+                        "stripped": [s["kind"] for s in m.stripped], "redacted": [s["kind"] for s in m.redacted]})
+    return out
+
+
+# --- writing ---------------------------------------------------------------------------------------------
+
+
+def _write_structural(db, run_id: int | None) -> None:
+    db.execute(
+        "INSERT INTO clean_messages (message_id, conversation_id, keep, reason, text, run_id)"
+        " SELECT id, conversation_id, 0, CASE WHEN kind != 'dialog' THEN kind ELSE ? END, '', ?"
+        " FROM messages WHERE NOT (kind = 'dialog' AND canonical = 1)",
+        (OTHER_BRANCH, run_id),
+    )
+
+
+def _write_chunk(db, chunk: list[_Msg], run_id: int | None) -> None:
+    db.executemany(
+        "INSERT INTO clean_messages VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        [
+            (
+                m.id, m.conversation_id, int(m.keep), m.reason, m.score, None, m.language, m.text,
+                m.chars_stripped, m.tokens_stripped, len(m.text), m.tokens,
+                orjson.dumps(m.stripped).decode() if m.stripped else None,
+                orjson.dumps(m.redacted).decode() if m.redacted else None,
+                run_id,
+            )
+            for m in chunk
+        ],
+    )
+
+
 # --- duplicates ------------------------------------------------------------------------------------------
 
 
-def _best_first(group: list[_Msg]) -> list[_Msg]:
+def _best_first(ix: list[int], slims: list[_Slim]) -> list[int]:
     """The copy to keep first: from a lossless source, then the longest, then the earliest."""
-    return sorted(group, key=lambda m: (m.lossy, -len(m.text), m.created_at or 0.0, m.id))
+    return sorted(ix, key=lambda i: (slims[i].lossy, -slims[i].length, slims[i].created_at or 0.0, slims[i].id))
 
 
-def _dedupe(msgs: list[_Msg], cfg: CleanConfig) -> None:
-    kept = [m for m in msgs if m.keep]
-    by_id = {m.id: m for m in kept}
+def _dedupe(db, slims: list[_Slim], keys: list, near: dedupe.NearDuplicates, sigs: list[np.ndarray],
+            sig_rows: list[np.ndarray]) -> None:
+    """Exact groups by normalized-text key, then near-duplicate clusters by MinHash, within one role."""
+    dropped: dict[int, tuple[str, str, float]] = {}  # slim index -> (reason, kept id, similarity)
     for role in ("user", "assistant"):
-        items = [(m.id, m.text) for m in kept if m.role == role]
-        for ids in dedupe.exact_groups(items):
-            best, *rest = _best_first([by_id[i] for i in ids])
-            for m in rest:
-                m.keep, m.reason, m.duplicate_of, m.score = False, DUPLICATE, best.id, 1.0
-        near = dedupe.NearDuplicates(threshold=cfg.near_duplicate_threshold, min_words=cfg.near_duplicate_min_words)
-        for cluster in near.groups([(i, t) for i, t in items if by_id[i].keep]):
-            sims = dict(cluster)
-            best, *rest = _best_first([by_id[i] for i, _ in cluster])
-            for m in rest:
-                m.keep, m.reason, m.duplicate_of, m.score = False, NEAR_DUPLICATE, best.id, sims.get(m.id)
+        mine = [i for i, s in enumerate(slims) if s.role == role]
+        for group in dedupe.group_keys([keys[i] for i in mine]):
+            best, *rest = _best_first([mine[j] for j in group], slims)
+            for i in rest:
+                dropped[i] = (DUPLICATE, slims[best].id, 1.0)
+    if sigs:
+        sig, rows = np.concatenate(sigs), np.concatenate(sig_rows)
+        for role in ("user", "assistant"):
+            sel = np.array([slims[r].role == role and r not in dropped for r in rows.tolist()], dtype=bool)
+            if sel.sum() < 2:
+                continue
+            role_rows = rows[sel]
+            for cluster in near.clusters(sig[sel]):
+                members = {int(role_rows[r]): sim for r, sim in cluster}
+                best, *rest = _best_first(list(members), slims)
+                for i in rest:
+                    dropped[i] = (NEAR_DUPLICATE, slims[best].id, members[i])
+    db.executemany(
+        "UPDATE clean_messages SET keep = 0, reason = ?, duplicate_of = ?, score = ? WHERE message_id = ?",
+        [(reason, kept, sim, slims[i].id) for i, (reason, kept, sim) in dropped.items()],
+    )
 
 
 # --- overrides -------------------------------------------------------------------------------------------
 
 
-def _apply_overrides(store: Store, msgs: list[_Msg]) -> None:
-    rows = store.db.execute("SELECT record_id, record_type, keep FROM overrides").fetchall()
-    if not rows:
-        return
-    conv_over = {r["record_id"]: bool(r["keep"]) for r in rows if r["record_type"] == "conversation"}
-    msg_over = {r["record_id"]: bool(r["keep"]) for r in rows if r["record_type"] == "message"}
-    for m in msgs:
-        decision = msg_over.get(m.id, conv_over.get(m.conversation_id))
-        if decision is None:
-            continue
-        if decision and not m.keep and m.reason in OVERRIDABLE:
-            m.keep, m.reason = True, KEPT_BY_USER
-        elif not decision:
-            m.keep, m.reason = False, DROPPED
+def _override_sql(db, where: str, arg: str, keep: bool) -> None:
+    if keep:
+        marks = ",".join("?" * len(OVERRIDABLE))
+        db.execute(f"UPDATE clean_messages SET keep = 1, reason = ? WHERE {where} AND reason IN ({marks})",
+                   (KEPT_BY_USER, arg, *OVERRIDABLE))
+    else:
+        marks = ",".join("?" * len(STRUCTURAL))
+        db.execute(f"UPDATE clean_messages SET keep = 0, reason = ? WHERE {where} AND reason NOT IN ({marks})",
+                   (DROPPED, arg, *STRUCTURAL))
 
 
-# --- tokens, samples, writing ----------------------------------------------------------------------------
-
-
-def _structural_counts(store: Store) -> Counter:
-    rows = store.db.execute(
-        "SELECT CASE WHEN kind != 'dialog' THEN kind ELSE ? END AS reason, count(*) FROM messages"
-        " WHERE NOT (kind = 'dialog' AND canonical = 1) GROUP BY reason",
-        (OTHER_BRANCH,),
-    ).fetchall()
-    return Counter({r[0]: r[1] for r in rows})
-
-
-def _samples(store: Store, msgs: list[_Msg], n: int) -> list[dict]:
-    """A few messages whose text changed, before → after (for --dry-run and the report)."""
-    changed = [m for m in msgs if m.keep and (m.stripped or m.redacted)][:n]
-    out = []
-    for m in changed:
-        before = store.db.execute("SELECT text FROM messages WHERE id = ?", (m.id,)).fetchone()[0]
-        out.append({"message_id": m.id, "before": before, "after": m.text,
-                    "stripped": [s["kind"] for s in m.stripped], "redacted": [s["kind"] for s in m.redacted]})
-    return out
-
-
-def _write(store: Store, msgs: list[_Msg], verdicts: dict[str, tuple], run_id: int | None) -> None:
-    with store.transaction() as db:
-        db.execute("DELETE FROM clean_messages")
-        db.execute("DELETE FROM clean_conversations")
-        db.executemany(
-            "INSERT INTO clean_conversations VALUES (?, ?, ?, ?, ?, ?)",
-            [(cid, *v, run_id) for cid, v in verdicts.items()],
-        )
-        db.execute(
-            "INSERT INTO clean_messages (message_id, conversation_id, keep, reason, text, run_id)"
-            " SELECT id, conversation_id, 0, CASE WHEN kind != 'dialog' THEN kind ELSE ? END, '', ?"
-            " FROM messages WHERE NOT (kind = 'dialog' AND canonical = 1)",
-            (OTHER_BRANCH, run_id),
-        )
-        db.executemany(
-            "INSERT INTO clean_messages VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            [
-                (
-                    m.id, m.conversation_id, int(m.keep), m.reason, m.score, m.duplicate_of, m.language, m.text,
-                    m.chars_stripped, m.tokens_stripped, len(m.text), m.tokens,
-                    orjson.dumps(m.stripped).decode() if m.stripped else None,
-                    orjson.dumps(m.redacted).decode() if m.redacted else None,
-                    run_id,
-                )
-                for m in msgs
-            ],
-        )
+def _apply_overrides(db) -> None:
+    """Conversation decisions first, then message decisions, so a message's own decision wins."""
+    rows = db.execute("SELECT record_id, record_type, keep FROM overrides ORDER BY record_type = 'message'")
+    for record_id, rtype, keep in rows.fetchall():
+        column = "conversation_id" if rtype == "conversation" else "message_id"
+        _override_sql(db, f"{column} = ?", record_id, bool(keep))
 
 
 def set_override(store: Store, record_id: str, keep: bool, note: str | None = None) -> str:
@@ -327,25 +398,18 @@ def set_override(store: Store, record_id: str, keep: bool, note: str | None = No
     Returns the record type. Raises LookupError when the id is unknown or not a dialog message.
     """
     if store.db.execute("SELECT 1 FROM conversations WHERE id = ?", (record_id,)).fetchone():
-        rtype = "conversation"
-        where, arg = "conversation_id = ?", record_id
+        rtype, column = "conversation", "conversation_id"
     else:
         row = store.db.execute("SELECT kind, canonical FROM messages WHERE id = ?", (record_id,)).fetchone()
         if row is None:
             raise LookupError(f"no conversation or message with id {record_id!r}")
         if row["kind"] != "dialog" or not row["canonical"]:
-            raise LookupError(f"message {record_id} is {row['kind'] if row['kind'] != 'dialog' else 'on another branch'}"
-                              "; only dialog messages of the displayed branch can be kept or dropped")
-        rtype = "message"
-        where, arg = "message_id = ?", record_id
+            what = row["kind"] if row["kind"] != "dialog" else "on another branch"
+            raise LookupError(f"message {record_id} is {what}; only dialog messages of the displayed branch"
+                              " can be kept or dropped")
+        rtype, column = "message", "message_id"
     with store.transaction() as db:
-        db.execute("INSERT OR REPLACE INTO overrides VALUES (?, ?, ?, ?, ?)", (record_id, rtype, int(keep), note, now_iso()))
-        structural = ",".join("?" * len(STRUCTURAL))
-        if keep:
-            marks = ",".join("?" * len(OVERRIDABLE))
-            db.execute(f"UPDATE clean_messages SET keep = 1, reason = ? WHERE {where} AND reason IN ({marks})",
-                       (KEPT_BY_USER, arg, *OVERRIDABLE))
-        else:
-            db.execute(f"UPDATE clean_messages SET keep = 0, reason = ? WHERE {where} AND reason NOT IN ({structural})",
-                       (DROPPED, arg, *STRUCTURAL))
+        db.execute("INSERT OR REPLACE INTO overrides VALUES (?, ?, ?, ?, ?)",
+                   (record_id, rtype, int(keep), note, now_iso()))
+        _override_sql(db, f"{column} = ?", record_id, keep)
     return rtype
