@@ -117,7 +117,19 @@ def test_every_verdict_has_a_reason_and_a_score_in_range(heldout, clf):
         assert v.label in ("substance", "chatter")
         assert 0.0 <= v.score <= 1.0
         assert (v.label == "chatter") == (v.score >= clf.threshold)
-        assert v.reason.strip() and "prototypes" in v.reason
+        assert v.reason.strip() and ("prototypes" in v.reason or "not embedded" in v.reason)
+
+
+def test_deciding_without_embedding_never_changes_a_verdict(heldout, clf):
+    """The shortcut (substance at any prototype margin) must agree with the full, embedded verdict."""
+    data, verdicts = heldout
+    full = [clf._verdict(f) for f in clf.features([s for _, s in data])]
+    shortcut = [v for v in verdicts if "not embedded" in v.reason]
+    assert shortcut, "the held-out set has long technical conversations: some must take the shortcut"
+    assert [v.label for v in verdicts] == [v.label for v in full]
+    for v, f in zip(verdicts, full):
+        if "not embedded" in v.reason:
+            assert v.score >= f.score  # the shortcut reports a ceiling, never less than the true score
 
 
 def test_reason_names_the_deciding_topic(clf):

@@ -10,7 +10,7 @@ from tqdm import tqdm
 
 from .records import PAGE_CHARS
 from .store import Store
-from .tokens import count_tokens
+from .tokens import count_tokens_batch
 
 _DIALOG = "m.kind = 'dialog' AND m.canonical = 1"
 
@@ -30,7 +30,8 @@ def fill_token_counts(store: Store, progress: bool = False, batch: int = 2000) -
             if not rows:
                 break
             with store.transaction() as db:
-                db.executemany("UPDATE messages SET tokens = ? WHERE id = ?", [(count_tokens(t), i) for i, t in rows])
+                counts = count_tokens_batch([t for _, t in rows])
+                db.executemany("UPDATE messages SET tokens = ? WHERE id = ?", [(n, i) for n, (i, _) in zip(counts, rows)])
             done += len(rows)
             bar.update(len(rows))
     return done

@@ -67,6 +67,11 @@ def _tables() -> tuple[dict[int, str], np.ndarray, np.ndarray]:
     return fold_map, fold, word
 
 
+def warm() -> None:
+    """Build the lookup tables now (before worker processes fork, so they share them)."""
+    _tables()
+
+
 def normalize(text: str) -> str:
     """What exact-duplicate detection compares: NFKC, case folded, only the words (letters and digits), joined by
     single spaces. Punctuation, markdown, emoji, underscores and spacing are dropped: "**Привет,  мир!** 🧠"

@@ -10,6 +10,7 @@ from html import escape
 
 from ..records import PAGE_CHARS
 from ..store import Store
+from ..volume import fill_token_counts
 from .run import CHATTER, DROPPED, DUPLICATE, EMPTY, NEAR_DUPLICATE, STRUCTURAL
 
 # (step name, what it removed, SQL condition on c = clean_messages for messages still in, chars col, tokens col)
@@ -22,17 +23,20 @@ STEPS = (
     ("dialog only", "hidden, system, tool, reasoning, memory and other branches", _IN_DIALOG, "m.chars", "m.tokens"),
     ("without chatter", "everyday-chatter conversations (and your drops)", _NO_CHATTER, "m.chars", "m.tokens"),
     ("without boilerplate", "flattery, closing offers, decoration", _NO_EMPTY, "c.chars_stripped",
-     "c.tokens_stripped"),
-    ("deduplicated", "exact and near-duplicate messages", _NO_DUPES, "c.chars_stripped", "c.tokens_stripped"),
-    ("redacted", "secrets and personal data replaced by placeholders", _NO_DUPES, "c.chars", "c.tokens"),
+     "coalesce(c.tokens_stripped, m.tokens)"),
+    ("deduplicated", "exact and near-duplicate messages", _NO_DUPES, "c.chars_stripped",
+     "coalesce(c.tokens_stripped, m.tokens)"),
+    ("redacted", "secrets and personal data replaced by placeholders", _NO_DUPES, "c.chars",
+     "coalesce(c.tokens, c.tokens_stripped, m.tokens)"),
 )
 
 
-def funnel(store: Store) -> list[dict]:
+def funnel(store: Store, progress: bool = False) -> list[dict]:
     """One dict per step: step, removed (what the step takes out), conversations, messages, characters, pages,
     tokens. Empty when clean has not run."""
     if not store.db.execute("SELECT 1 FROM clean_messages LIMIT 1").fetchone():
         return []
+    fill_token_counts(store, progress)
     out = []
     for name, removed, cond, chars, tokens in STEPS:
         row = store.db.execute(

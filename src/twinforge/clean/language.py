@@ -39,10 +39,15 @@ def _langid():
     return ident
 
 
+def warm() -> None:
+    """Load langid's model now (before worker processes fork, so they share it)."""
+    _langid()
+
+
 def detect(text: str) -> str:
     """ISO 639-1 code ('ru', 'en', …) or 'und' when there is too little text to tell."""
-    prose = _CODE_FENCE.sub(" ", text) if "```" in text else text
-    sample = prose[:2000]
+    prose = _CODE_FENCE.sub(" ", text[:4000]) if "```" in text else text
+    sample = prose[:600]  # the first lines say the language; counting further only costs time
     cyr = len(_CYR.findall(sample))
     lat = len(_LAT.findall(sample))
     letters = cyr + lat
@@ -63,5 +68,15 @@ def detect(text: str) -> str:
     return lang
 
 
+# Latin letters with diacritics (é, ü, ñ, ł …): Latin text carrying them is not English.
+_ACCENTED = re.compile(r"[\u00c0-\u00d6\u00d8-\u00f6\u00f8-\u024f]")
+
+
+_NON_ASCII = re.compile(r"[^\x00-\x7f]")
+
+
 def _has_non_ascii_letters(s: str) -> bool:
-    return not s.isascii() and any(ch.isalpha() and not ch.isascii() for ch in s)
+    """Letters beyond ASCII (accents, other scripts); dashes, quotes and emoji do not count."""
+    if s.isascii():
+        return False
+    return _ACCENTED.search(s) is not None or any(m.group().isalpha() for m in _NON_ASCII.finditer(s))

@@ -14,8 +14,11 @@ idempotent, an interrupted run leaves the previous results, and a dry run rolls 
 
 from __future__ import annotations
 
-from collections import Counter
+import multiprocessing
+import os
+from collections import Counter, deque
 from collections.abc import Iterable, Iterator
+from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -25,9 +28,8 @@ from tqdm import tqdm
 from ..config import CleanConfig
 from ..store import Store
 from ..store.db import now_iso
-from ..tokens import count_tokens
-from ..volume import fill_token_counts
-from . import boilerplate, chatter, dedupe, secrets
+from ..tokens import count_tokens_batch
+from . import boilerplate, chatter, dedupe, language, secrets
 from .language import detect as detect_language
 from .spans import Span
 
@@ -38,7 +40,7 @@ OTHER_BRANCH = "other-branch"
 STRUCTURAL = ("hidden", "system", "tool", "reasoning", "custom-instructions", "memory", OTHER_BRANCH)
 # Reasons a keep override can undo.
 OVERRIDABLE = (CHATTER, EMPTY, DUPLICATE, NEAR_DUPLICATE, DROPPED)
-CHUNK_MESSAGES = 5000  # conversations are read in chunks of about this many dialog messages
+CHUNK_MESSAGES = 2000  # conversations are read in chunks of about this many dialog messages
 
 
 @dataclass(slots=True)
@@ -50,15 +52,14 @@ class _Msg:
     role: str
     text: str  # cleaned so far
     created_at: float | None
-    raw_tokens: int
     lossy: bool
     keep: bool = True
     reason: str = KEPT
     score: float | None = None
     language: str | None = None
     chars_stripped: int = 0
-    tokens_stripped: int = 0
-    tokens: int = 0  # of the final text
+    tokens_stripped: int | None = None  # None: unchanged by boilerplate, the raw count stands
+    tokens: int | None = None  # of the final text; None: unchanged by redaction
     stripped: list = field(default_factory=list)
     redacted: list = field(default_factory=list)
 
@@ -105,40 +106,28 @@ def clean(store: Store, cfg: CleanConfig | None = None, progress: bool = False, 
     report = CleanReport()
     run_id = None if dry_run else store.start_run("clean", cfg.model_dump())
     try:
-        fill_token_counts(store, progress)
-        judge = _ChatterJudge(store, cfg, report)
-        near = dedupe.NearDuplicates(threshold=cfg.near_duplicate_threshold, min_words=cfg.near_duplicate_min_words)
-        slims: list[_Slim] = []
-        keys: list = []
-        sigs: list[np.ndarray] = []
-        sig_rows: list[np.ndarray] = []
+        judge = _ChatterJudge(store, cfg, report)  # loads the embedder before workers fork: they share it
+        dd = _Dedupe(cfg)
         try:
             with store.transaction() as db:
                 db.execute("DELETE FROM clean_messages")
                 db.execute("DELETE FROM clean_conversations")
                 _write_structural(db, run_id)
                 total = db.execute("SELECT count(*) FROM messages WHERE kind = 'dialog' AND canonical = 1").fetchone()[0]
-                with tqdm(total=total, desc="clean", unit="msg", disable=not progress, leave=False) as bar:
+                bar = tqdm(total=total, desc="clean", unit="msg", disable=not progress, leave=False)
+                with bar, _workers() as pool:  # workers end here, before deduplication needs the memory
+                    pending: deque = deque()
                     for chunk in _chunks(store):
-                        _language(chunk)
+                        # workers clean this chunk's text while this process judges its conversations
+                        pending.append((chunk, pool.submit(_work, chunk, cfg)))
                         judge(chunk)
-                        _text(chunk, cfg, report)
-                        if len(report.samples) < samples:
-                            report.samples += _samples(store, chunk, samples - len(report.samples))
-                        _write_chunk(db, chunk, run_id)
-                        if cfg.dedupe:
-                            kept = [m for m in chunk if m.keep]
-                            base = len(slims)
-                            slims += [_Slim(m.id, m.role, m.lossy, len(m.text), m.created_at) for m in kept]
-                            texts = [m.text for m in kept]
-                            keys += dedupe.exact_keys(texts)
-                            sig, index = near.signatures(texts)
-                            sigs.append(sig)
-                            sig_rows.append(index + base)
-                        bar.update(len(chunk))
+                        while len(pending) > 1 or (pending and pending[0][1].done()):
+                            bar.update(_finish(db, *pending.popleft(), judge, dd, report, samples, run_id))
+                    while pending:
+                        bar.update(_finish(db, *pending.popleft(), judge, dd, report, samples, run_id))
                 judge.write(db, run_id)
                 if cfg.dedupe:
-                    _dedupe(db, slims, keys, near, sigs, sig_rows)
+                    dd.apply(db)
                 _apply_overrides(db)
                 report.reasons.update(dict(db.execute("SELECT reason, count(*) FROM clean_messages GROUP BY reason")))
                 if dry_run:
@@ -154,6 +143,84 @@ def clean(store: Store, cfg: CleanConfig | None = None, progress: bool = False, 
     return report
 
 
+class _Inline:
+    """A one-core stand-in for a process pool: runs each job when submitted."""
+
+    def __enter__(self) -> _Inline:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        pass
+
+    def submit(self, fn, *args) -> Future:
+        f: Future = Future()
+        f.set_result(fn(*args))
+        return f
+
+
+def _workers():
+    """Processes for the per-message work (language, boilerplate, redaction, hashing): one per core.
+
+    The tokenizer, the language model and the duplicate finder's tables are loaded here first, so the forked
+    workers share one copy instead of each building its own (~200 MB apiece, measured)."""
+    n = os.cpu_count() or 1
+    if n < 2 or "fork" not in multiprocessing.get_all_start_methods():
+        return _Inline()
+    count_tokens_batch(["warm"])
+    language.warm()
+    dedupe.warm()
+    return ProcessPoolExecutor(max_workers=n, mp_context=multiprocessing.get_context("fork"))
+
+
+@dataclass
+class _Worked:
+    """A chunk after the per-message work, as it comes back from a worker."""
+
+    msgs: list[_Msg]
+    stripped: Counter
+    redactions: Counter
+    keys: list  # exact-duplicate key per message
+    sig: np.ndarray  # MinHash signatures of the messages long enough to judge
+    sig_index: np.ndarray  # their positions in msgs
+
+
+def _work(chunk: list[_Msg], cfg: CleanConfig) -> _Worked:
+    """Everything per message that needs no database and no other message: runs in a worker process."""
+    report = CleanReport()
+    _language(chunk)
+    _text(chunk, cfg, report, threads=1)
+    texts = [m.text for m in chunk]
+    keys: list = dedupe.exact_keys(texts) if cfg.dedupe else [None] * len(chunk)
+    sig, index = _near(cfg).signatures(texts) if cfg.dedupe else (np.zeros((0, 1), np.uint32), np.zeros(0, int))
+    return _Worked(chunk, report.stripped_spans, report.redactions, keys, sig, index)
+
+
+def _near(cfg: CleanConfig) -> dedupe.NearDuplicates:
+    return dedupe.NearDuplicates(threshold=cfg.near_duplicate_threshold, min_words=cfg.near_duplicate_min_words)
+
+
+def _finish(db, raw: list[_Msg], future: Future, judge: _ChatterJudge, dd: _Dedupe, report: CleanReport,
+            samples: int, run_id: int | None) -> int:
+    """Verdicts for a worked chunk (chatter, empty), its rows written, its duplicates' material kept."""
+    w: _Worked = future.result()
+    report.stripped_spans.update(w.stripped)
+    report.redactions.update(w.redactions)
+    for m in w.msgs:
+        label, score = judge.verdicts[m.conversation_id][:2]
+        if label == "chatter":
+            m.keep, m.reason, m.score = False, CHATTER, score
+        elif not m.text.strip():
+            m.keep, m.reason = False, EMPTY
+    for before, m in zip(raw, w.msgs):
+        if len(report.samples) < samples and m.keep and (m.stripped or m.redacted):
+            report.samples.append({"message_id": m.id, "before": before.text, "after": m.text,
+                                   "stripped": [s["kind"] for s in m.stripped],
+                                   "redacted": [s["kind"] for s in m.redacted]})
+    _write_chunk(db, w.msgs, run_id)
+    dd.add(w)
+    return len(w.msgs)
+
+
 def clean_messages(store: Store, cfg: CleanConfig | None = None) -> CleanReport:
     """The clean stage as benchmarks call it (no progress bars)."""
     return clean(store, cfg)
@@ -165,27 +232,21 @@ def clean_messages(store: Store, cfg: CleanConfig | None = None) -> CleanReport:
 def _chunks(store: Store) -> Iterator[list[_Msg]]:
     """Canonical dialog messages, whole conversations at a time, about CHUNK_MESSAGES per chunk.
 
-    A second connection reads while the first one writes inside its transaction (SQLite allows one writer and
-    readers of the last committed state; the rows read here are never the ones being written)."""
-    import sqlite3
-
-    reader = sqlite3.connect(store.path)
-    try:
-        rows = reader.execute(
-            "SELECT m.id, m.conversation_id, m.role, m.text, m.created_at, m.tokens, c.lossy FROM messages m"
-            " JOIN conversations c ON c.id = m.conversation_id WHERE m.kind = 'dialog' AND m.canonical = 1"
-            " ORDER BY m.conversation_id, m.position"
-        )
-        chunk: list[_Msg] = []
-        for mid, cid, role, text, created, tokens, lossy in rows:
-            if len(chunk) >= CHUNK_MESSAGES and cid != chunk[-1].conversation_id:
-                yield chunk
-                chunk = []
-            chunk.append(_Msg(mid, cid, role, text, created, tokens or 0, bool(lossy)))
-        if chunk:
+    Read on the writing connection, with a cursor of its own: the rows read (messages) are never the rows
+    written (clean_messages), and a second connection would be locked out by the open write transaction."""
+    rows = store.db.cursor().execute(
+        "SELECT m.id, m.conversation_id, m.role, m.text, m.created_at, c.lossy FROM messages m"
+        " JOIN conversations c ON c.id = m.conversation_id WHERE m.kind = 'dialog' AND m.canonical = 1"
+        " ORDER BY m.conversation_id, m.position"
+    )
+    chunk: list[_Msg] = []
+    for mid, cid, role, text, created, lossy in rows:
+        if len(chunk) >= CHUNK_MESSAGES and cid != chunk[-1].conversation_id:
             yield chunk
-    finally:
-        reader.close()
+            chunk = []
+        chunk.append(_Msg(mid, cid, role, text, created, bool(lossy)))
+    if chunk:
+        yield chunk
 
 
 def _language(chunk: list[_Msg]) -> None:
@@ -245,12 +306,8 @@ class _ChatterJudge:
             ]
             for cid, v in zip(ids, self.classifier.classify(samples)):
                 self.verdicts[cid] = (v.label, float(v.score), v.reason, f"{self.hashes[cid]}:{self.version}")
-        for cid, msgs in by_conv.items():
-            label, score = self.verdicts[cid][:2]
-            self.report.conversations[label] += 1
-            if label == "chatter":
-                for m in msgs:
-                    m.keep, m.reason, m.score = False, CHATTER, score
+        for cid in by_conv:
+            self.report.conversations[self.verdicts[cid][0]] += 1
 
     def write(self, db, run_id: int | None) -> None:
         db.executemany("INSERT INTO clean_conversations VALUES (?, ?, ?, ?, ?, ?)",
@@ -268,42 +325,29 @@ def _span_json(spans: Iterable[Span], text: str | None) -> list[dict]:
     ]
 
 
-def _text(chunk: list[_Msg], cfg: CleanConfig, report: CleanReport) -> None:
+def _text(chunk: list[_Msg], cfg: CleanConfig, report: CleanReport, threads: int | None = None) -> None:
     kinds = set(cfg.redact_kinds) if cfg.redact_kinds else None
+    # Tokens are counted only for text that changed (in one batch per chunk); unchanged text keeps the raw
+    # message's count, which the accounting (stats, funnel) fills in once.
+    to_count: list[tuple[_Msg, str, str]] = []  # (message, attribute, text)
     for m in chunk:
-        # Tokens are counted only for text that changed; unchanged text keeps the count ingest stored.
-        m.tokens_stripped = m.raw_tokens
         if cfg.boilerplate and m.role == "assistant":
             stripped, spans = boilerplate.strip(m.text)
             if spans:
                 m.stripped = _span_json(spans, m.text)
                 report.stripped_spans.update(s.kind for s in spans)
                 m.text = stripped
-                m.tokens_stripped = count_tokens(stripped)
+                to_count.append((m, "tokens_stripped", stripped))
         m.chars_stripped = len(m.text)
-        m.tokens = m.tokens_stripped
         if cfg.redact:
             redacted, spans = secrets.redact(m.text, kinds)
             if spans:
                 m.redacted = _span_json(spans, None)
                 report.redactions.update(s.kind for s in spans)
                 m.text = redacted
-                m.tokens = count_tokens(redacted)
-        if m.keep and not m.text.strip():
-            m.keep, m.reason = False, EMPTY
-
-
-def _samples(store: Store, chunk: list[_Msg], n: int) -> list[dict]:
-    """A few kept messages whose text changed, before → after (for --dry-run)."""
-    out = []
-    for m in chunk:
-        if len(out) >= n:
-            break
-        if m.keep and (m.stripped or m.redacted):
-            before = store.db.execute("SELECT text FROM messages WHERE id = ?", (m.id,)).fetchone()[0]
-            out.append({"message_id": m.id, "before": before, "after": m.text,
-                        "stripped": [s["kind"] for s in m.stripped], "redacted": [s["kind"] for s in m.redacted]})
-    return out
+                to_count.append((m, "tokens", redacted))
+    for (m, attr, _), n in zip(to_count, count_tokens_batch([t for _, _, t in to_count], threads)):
+        setattr(m, attr, n)
 
 
 # --- writing ---------------------------------------------------------------------------------------------
@@ -342,32 +386,56 @@ def _best_first(ix: list[int], slims: list[_Slim]) -> list[int]:
     return sorted(ix, key=lambda i: (slims[i].lossy, -slims[i].length, slims[i].created_at or 0.0, slims[i].id))
 
 
-def _dedupe(db, slims: list[_Slim], keys: list, near: dedupe.NearDuplicates, sigs: list[np.ndarray],
-            sig_rows: list[np.ndarray]) -> None:
-    """Exact groups by normalized-text key, then near-duplicate clusters by MinHash, within one role."""
-    dropped: dict[int, tuple[str, str, float]] = {}  # slim index -> (reason, kept id, similarity)
-    for role in ("user", "assistant"):
-        mine = [i for i, s in enumerate(slims) if s.role == role]
-        for group in dedupe.group_keys([keys[i] for i in mine]):
-            best, *rest = _best_first([mine[j] for j in group], slims)
-            for i in rest:
-                dropped[i] = (DUPLICATE, slims[best].id, 1.0)
-    if sigs:
-        sig, rows = np.concatenate(sigs), np.concatenate(sig_rows)
+class _Dedupe:
+    """Collects what deduplication needs of each kept message, chunk by chunk; decides once all are in."""
+
+    def __init__(self, cfg: CleanConfig):
+        self.enabled = cfg.dedupe
+        self.near = _near(cfg)
+        self.slims: list[_Slim] = []
+        self.keys: list = []
+        self.sigs: list[np.ndarray] = []
+        self.sig_rows: list[np.ndarray] = []
+
+    def add(self, w: _Worked) -> None:
+        if not self.enabled:
+            return
+        row_of = np.full(len(w.msgs), -1)  # chunk position -> row among kept messages
+        for pos, m in enumerate(w.msgs):
+            if m.keep:
+                row_of[pos] = len(self.slims)
+                self.slims.append(_Slim(m.id, m.role, m.lossy, len(m.text), m.created_at))
+                self.keys.append(w.keys[pos])
+        rows = row_of[w.sig_index] if len(w.sig_index) else np.zeros(0, dtype=int)
+        self.sigs.append(w.sig[rows >= 0])
+        self.sig_rows.append(rows[rows >= 0])
+
+    def apply(self, db) -> None:
+        """Exact groups by normalized-text key, then near-duplicate clusters by MinHash, within one role."""
+        slims = self.slims
+        dropped: dict[int, tuple[str, str, float]] = {}  # slim index -> (reason, kept id, similarity)
         for role in ("user", "assistant"):
-            sel = np.array([slims[r].role == role and r not in dropped for r in rows.tolist()], dtype=bool)
-            if sel.sum() < 2:
-                continue
-            role_rows = rows[sel]
-            for cluster in near.clusters(sig[sel]):
-                members = {int(role_rows[r]): sim for r, sim in cluster}
-                best, *rest = _best_first(list(members), slims)
+            mine = [i for i, s in enumerate(slims) if s.role == role]
+            for group in dedupe.group_keys([self.keys[i] for i in mine]):
+                best, *rest = _best_first([mine[j] for j in group], slims)
                 for i in rest:
-                    dropped[i] = (NEAR_DUPLICATE, slims[best].id, members[i])
-    db.executemany(
-        "UPDATE clean_messages SET keep = 0, reason = ?, duplicate_of = ?, score = ? WHERE message_id = ?",
-        [(reason, kept, sim, slims[i].id) for i, (reason, kept, sim) in dropped.items()],
-    )
+                    dropped[i] = (DUPLICATE, slims[best].id, 1.0)
+        if self.sigs:
+            sig, rows = np.concatenate(self.sigs), np.concatenate(self.sig_rows)
+            for role in ("user", "assistant"):
+                sel = np.array([slims[r].role == role and r not in dropped for r in rows.tolist()], dtype=bool)
+                if sel.sum() < 2:
+                    continue
+                role_rows = rows[sel]
+                for cluster in self.near.clusters(sig[sel]):
+                    members = {int(role_rows[r]): sim for r, sim in cluster}
+                    best, *rest = _best_first(list(members), slims)
+                    for i in rest:
+                        dropped[i] = (NEAR_DUPLICATE, slims[best].id, members[i])
+        db.executemany(
+            "UPDATE clean_messages SET keep = 0, reason = ?, duplicate_of = ?, score = ? WHERE message_id = ?",
+            [(reason, kept, sim, slims[i].id) for i, (reason, kept, sim) in dropped.items()],
+        )
 
 
 # --- overrides -------------------------------------------------------------------------------------------

@@ -38,7 +38,7 @@ def clean(obj: Ctx, config: str, dry_run: bool, sample: int, as_json: bool) -> N
     with obj.store(create=False) as store:
         _ensure_ingested(store)
         report = run_clean(store, cfg, progress=progress_wanted(), dry_run=dry_run, samples=sample)
-        steps = [] if dry_run else compute_funnel(store)
+        steps = [] if dry_run else compute_funnel(store, progress_wanted())
     if as_json:
         click.echo(json.dumps(report.as_dict() | {"funnel": steps}, ensure_ascii=False, indent=2))
         return
@@ -69,10 +69,10 @@ def _short(text: str, n: int = 300) -> str:
 
 
 def _print_funnel(steps: list[dict]) -> None:
-    click.echo(f"\n{'step':<22}{'convs':>7}{'msgs':>8}{'chars':>13}{'pages':>9}{'tokens':>11}")
+    click.echo(f"\n{'step':<22}{'convs':>9}{'msgs':>11}{'chars':>16}{'pages':>12}{'tokens':>14}")
     for s in steps:
-        click.echo(f"{s['step']:<22}{s['conversations']:>7,}{s['messages']:>8,}{s['characters']:>13,}"
-                   f"{s['pages']:>9,}{s['tokens']:>11,}")
+        click.echo(f"{s['step']:<22}{s['conversations']:>9,}{s['messages']:>11,}{s['characters']:>16,}"
+                   f"{s['pages']:>12,}{s['tokens']:>14,}")
 
 
 @cli.command()
@@ -84,7 +84,7 @@ def funnel(obj: Ctx, as_json: bool, html_path: str | None) -> None:
     """Pages, tokens, conversations and messages at each step: raw → dialog only → without chatter → without
     boilerplate → deduplicated → redacted. Also writes an HTML chart."""
     with obj.store(create=False) as store:
-        steps = compute_funnel(store)
+        steps = compute_funnel(store, progress_wanted())
         if not steps:
             raise TwinforgeError(f"no clean results in {store.workspace}", "run `twinforge clean` first")
         out = Path(html_path) if html_path else store.workspace / "reports" / "funnel.html"

@@ -132,9 +132,9 @@ def m002_clean() -> str:
             language TEXT,
             text TEXT NOT NULL,            -- boilerplate stripped and secrets redacted; '' when not dialog
             chars_stripped INTEGER NOT NULL DEFAULT 0,  -- after boilerplate, before redaction
-            tokens_stripped INTEGER NOT NULL DEFAULT 0,
+            tokens_stripped INTEGER,       -- NULL: text unchanged, same count as messages.tokens
             chars INTEGER NOT NULL DEFAULT 0,           -- final
-            tokens INTEGER NOT NULL DEFAULT 0,
+            tokens INTEGER,                -- NULL: same as tokens_stripped (or messages.tokens)
             stripped TEXT,                 -- JSON [{kind, start, end, text}]: boilerplate removed
             redacted TEXT,                 -- JSON [{kind, start, end}]: what was redacted (never the secret)
             run_id INTEGER
