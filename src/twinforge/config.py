@@ -22,6 +22,32 @@ class IngestConfig(_Strict):
     max_zip_bytes: int = Field(64 * 1024**3, gt=0, description="refuse zips expanding past this many bytes")
 
 
+class BackendConfig(_Strict):
+    """Which model answers, and how it is called. Shared by every backend (and every stage that uses one)."""
+
+    name: str = Field("extractive", description="extractive | llamacpp | openai | transformers")
+    model: str | None = Field(None, description="model name (openai), GGUF path (llamacpp; default: the embedded "
+                              "one), or a Hugging Face folder (transformers)")
+    base_urls: list[str] = Field(default_factory=list, description="OpenAI-compatible servers; work is spread "
+                                 "over all of them")
+    api_key_env: str = Field("OPENAI_API_KEY", description="environment variable holding the API key (if any)")
+    concurrency: int = Field(2, ge=1, description="requests in flight at once (per backend)")
+    timeout: float = Field(120.0, gt=0, description="seconds per request")
+    retries: int = Field(3, ge=0, description="retries after a failed request, with exponential backoff")
+    max_tokens: int = Field(1024, ge=1)
+    temperature: float = Field(0.2, ge=0)
+    context: int = Field(4096, ge=256, description="context window (llamacpp)")
+    seed: int = Field(0, description="sampling seed, for reproducible runs")
+
+
+class JudgeConfig(_Strict):
+    """An optional LLM second opinion on conversations whose chatter score is close to the threshold."""
+
+    enabled: bool = False
+    band: tuple[float, float] = Field((0.5, 0.95), description="chatter scores inside this band go to the judge")
+    backend: BackendConfig = Field(default_factory=lambda: BackendConfig(name="openai"))
+
+
 class CleanConfig(_Strict):
     chatter: bool = Field(True, description="drop everyday-chatter conversations")
     chatter_threshold: float | None = Field(
@@ -33,6 +59,7 @@ class CleanConfig(_Strict):
     dedupe: bool = Field(True, description="drop exact and near-duplicate messages")
     near_duplicate_threshold: float = Field(0.8, gt=0, le=1, description="estimated Jaccard for near-duplicates")
     near_duplicate_min_words: int = Field(8, ge=1, description="shorter messages are not judged as near-duplicates")
+    judge: JudgeConfig = Field(default_factory=JudgeConfig)
 
 
 class Recipe(_Strict):

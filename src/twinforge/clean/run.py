@@ -30,6 +30,7 @@ from ..store import Store
 from ..store.db import now_iso
 from ..tokens import count_tokens_batch
 from . import boilerplate, chatter, dedupe, language, secrets
+from .judge import LLMJudge
 from .language import detect as detect_language
 from .spans import Span
 
@@ -82,6 +83,7 @@ class CleanReport:
     stripped_spans: Counter = field(default_factory=Counter)  # boilerplate kind -> count
     redactions: Counter = field(default_factory=Counter)  # secret kind -> count
     verdicts_reused: int = 0
+    judged: int = 0  # conversations the LLM judge gave a second opinion on
     samples: list[dict] = field(default_factory=list)  # before -> after, for --dry-run
 
     def as_dict(self) -> dict:
@@ -91,6 +93,7 @@ class CleanReport:
             "boilerplate_spans": dict(self.stripped_spans),
             "redactions": dict(self.redactions),
             "verdicts_reused": self.verdicts_reused,
+            "judged": self.judged,
             "samples": self.samples,
         }
 
@@ -272,7 +275,9 @@ class _ChatterJudge:
             return
         kwargs = {"threshold": cfg.chatter_threshold} if cfg.chatter_threshold is not None else {}
         self.classifier = chatter.ChatterClassifier(**kwargs)
-        self.version = f"{chatter.VERSION}:{self.classifier.threshold:.4f}"
+        self.llm = LLMJudge(cfg.judge) if cfg.judge.enabled else None
+        self.version = f"{chatter.VERSION}:{self.classifier.threshold:.4f}" + (
+            f":{self.llm.signature}" if self.llm else "")
         self.cached = {
             r["conversation_id"]: (r["label"], r["score"], r["reason"], r["signature"])
             for r in store.db.execute("SELECT * FROM clean_conversations")
@@ -304,10 +309,26 @@ class _ChatterJudge:
                 )
                 for cid in ids
             ]
-            for cid, v in zip(ids, self.classifier.classify(samples)):
+            verdicts = self.classifier.classify(samples)
+            for cid, v in zip(ids, verdicts):
                 self.verdicts[cid] = (v.label, float(v.score), v.reason, f"{self.hashes[cid]}:{self.version}")
+            if self.llm:
+                self._second_opinion(ids, samples, verdicts)
         for cid in by_conv:
             self.report.conversations[self.verdicts[cid][0]] += 1
+
+    def _second_opinion(self, ids: list[str], samples: list, verdicts: list) -> None:
+        unsure = [i for i, v in enumerate(verdicts) if self.llm.wants(v.score)]
+        for i, answer in zip(unsure, self.llm.judge([samples[i] for i in unsure])):
+            cid, v = ids[i], verdicts[i]
+            if isinstance(answer, str):  # no usable answer: the classifier's verdict stands
+                reason = f"{v.reason}; {answer}"
+                label = v.label
+            else:
+                label, why = answer
+                reason = f"LLM judge ({self.llm.backend.model}): {why}; classifier {v.score:.2f}: {v.reason}"
+            self.verdicts[cid] = (label, float(v.score), reason, self.verdicts[cid][3])
+            self.report.judged += 1
 
     def write(self, db, run_id: int | None) -> None:
         db.executemany("INSERT INTO clean_conversations VALUES (?, ?, ?, ?, ?, ?)",

@@ -49,8 +49,9 @@ def clean(obj: Ctx, config: str, dry_run: bool, sample: int, as_json: bool) -> N
             click.echo(f"before: {_short(s['before'])}\nafter:  {_short(s['after'])}\n")
     verb = "would be" if dry_run else "are"
     conv = report.conversations
+    judged = f", {report.judged} given to the LLM judge" if report.judged else ""
     click.echo(f"conversations: {conv.get('substance', 0)} substance, {conv.get('chatter', 0)} chatter"
-               f" ({report.verdicts_reused} verdicts reused)")
+               f" ({report.verdicts_reused} verdicts reused{judged})")
     reasons = ", ".join(f"{k} {v}" for k, v in report.reasons.most_common())
     click.echo(f"messages that {verb}: {reasons}")
     if report.stripped_spans:

@@ -46,7 +46,9 @@ def demo(obj: Ctx, input_: str) -> None:
     with obj.store() as store:
         results = run_recipe(store, recipe, progress=progress_wanted())
     _report(results)
-    click.echo(f"\nworkspace: {obj.workspace}  (try: twinforge -w {obj.workspace} stats)")
+    click.echo(f"\nworkspace: {obj.workspace}  (next: twinforge -w {obj.workspace} rejects | messages --cleaned)")
+    from .clean import funnel
     from .inspect import stats
 
     click.get_current_context().invoke(stats)
+    click.get_current_context().invoke(funnel)

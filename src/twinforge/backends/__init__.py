@@ -1,0 +1,5 @@
+"""Model backends behind one interface, chosen by name: extractive, llamacpp, openai, transformers."""
+
+from .base import Backend, BackendError, Completion, get_backend
+
+__all__ = ["Backend", "BackendError", "Completion", "get_backend"]
