@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from .errors import ConfigError
 
@@ -62,12 +62,52 @@ class CleanConfig(_Strict):
     judge: JudgeConfig = Field(default_factory=JudgeConfig)
 
 
+class DistillConfig(_Strict):
+    """Dialogs kept by clean → thinking modules (one per conversation)."""
+
+    backend: BackendConfig = Field(default_factory=BackendConfig, description="who writes the modules "
+                                   "(default: extractive, no model)")
+    languages: list[str] | None = Field(None, description="only dialogs in these languages, e.g. [ru, en] "
+                                        "(default: all)")
+    chunk_chars: int = Field(6000, ge=500, description="longer dialogs are cut into chunks of about this many "
+                             "characters, distilled one by one and merged; fit it to the model's context")
+    overlap_chars: int = Field(400, ge=0, description="characters each chunk repeats from the one before")
+    min_user_chars: int = Field(20, ge=0, description="skip dialogs where the person wrote less than this")
+    limit: int | None = Field(None, ge=1, description="at most this many conversations per run (default: all)")
+    tokens_per_second: float | None = Field(None, gt=0, description="generation speed for --dry-run's time "
+                                            "estimate (default: by backend)")
+    output_tokens: int = Field(400, ge=1, description="expected answer length per call, for the estimate")
+
+    @model_validator(mode="after")
+    def _overlap_fits(self) -> DistillConfig:
+        if self.overlap_chars * 2 > self.chunk_chars:
+            raise ValueError(f"overlap_chars ({self.overlap_chars}) must be at most half of chunk_chars "
+                             f"({self.chunk_chars})")
+        return self
+
+
+class ExpandConfig(_Strict):
+    """Modules → training examples in several views (names checked by the expand stage)."""
+
+    views: list[str] = Field(
+        default_factory=lambda: ["qa", "concept", "inversion", "hypothesis", "transition", "continue"],
+        description="views to produce: qa, concept, inversion, hypothesis, transition, continue")
+    per_view: int = Field(8, ge=0, description="at most this many examples of each view per module")
+    counts: dict[str, int] = Field(default_factory=dict, description="per-view overrides of per_view, "
+                                   "e.g. {qa: 20, continue: 4}")
+    seed: int = Field(0, description="picks each example's wording and, past the cap, which items are kept")
+    own_words_min_chars: int = Field(200, ge=0, description="qa: the person's own later statement answers "
+                                     "their question when at least this long; otherwise the assistant's reply")
+
+
 class Recipe(_Strict):
     name: str = "default"
     description: str = ""
     stages: list[str] = Field(default_factory=lambda: ["ingest"])
     ingest: IngestConfig = Field(default_factory=IngestConfig)
     clean: CleanConfig = Field(default_factory=CleanConfig)
+    distill: DistillConfig = Field(default_factory=DistillConfig)
+    expand: ExpandConfig = Field(default_factory=ExpandConfig)
 
 
 def load_recipe(path: str | Path) -> Recipe:

@@ -9,16 +9,19 @@ from dataclasses import dataclass
 from types import ModuleType
 
 from ..errors import InputError
-from . import chatgpt, claude, deepseek, document, grok, nexus
+from . import chatgpt, claude, deepseek, document, grok, nexus, paper
 from .entries import HEAD_BYTES, Entry
 from .jsonshape import JsonShape, probe
 
 # Order matters: DeepSeek and Grok look ChatGPT-like, so they are asked first.
 JSON_FORMATS: list[ModuleType] = [deepseek, grok, claude, chatgpt]
-TEXT_FORMATS: list[ModuleType] = [nexus, document]
+# A markdown/txt paper (abstract + references) is a document too: paper is asked before document.
+TEXT_FORMATS: list[ModuleType] = [nexus, paper, document]
 FORMATS = {m.NAME: m for m in JSON_FORMATS + TEXT_FORMATS}
 
-SUPPORTED = "ChatGPT, Claude, DeepSeek and Grok exports (JSON or zip), Nexus markdown notes, .md/.txt documents"
+SUPPORTED = (
+    "ChatGPT, Claude, DeepSeek and Grok exports (JSON or zip), Nexus markdown notes, .md/.txt documents, PDF papers"
+)
 
 
 @dataclass
@@ -70,6 +73,8 @@ def detect(entry: Entry) -> Detected:
     head = entry.head()
     if not head.strip():
         raise InputError(entry.path, "empty file", "nothing to import; check the export finished downloading")
+    if paper.is_pdf(head):  # binary: recognised by magic, before any text decoding
+        return Detected(paper.NAME, "text", None, paper.PDF_ENCODING)
     text, encoding = decode_head(head, entry.path)
     first = text.lstrip()[:1]
     if first in ("[", "{"):

@@ -28,7 +28,7 @@ SIDE_FILES = {
 }
 MEDIA_SUFFIXES = {
     ".png", ".jpg", ".jpeg", ".webp", ".gif", ".svg", ".wav", ".mp3", ".m4a", ".ogg", ".webm", ".mp4",
-    ".html", ".htm", ".css", ".js", ".ico", ".pdf", ".docx", ".xlsx", ".pptx", ".csv", ".py", ".db",
+    ".html", ".htm", ".css", ".js", ".ico", ".docx", ".xlsx", ".pptx", ".csv", ".py", ".db",
 }
 
 

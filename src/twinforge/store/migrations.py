@@ -150,3 +150,76 @@ def m002_clean() -> str:
             set_at TEXT NOT NULL
         );
     """
+
+
+@migration
+def m003_distill() -> str:
+    return """
+        -- one thinking module per distilled conversation (or paper); `json` is the whole Module
+        CREATE TABLE modules (
+            id TEXT PRIMARY KEY,           -- 'm-' + hash of the conversation id: stable across runs
+            conversation_id TEXT NOT NULL,
+            kind TEXT NOT NULL,            -- dialog / paper
+            language TEXT,
+            json TEXT NOT NULL,
+            backend TEXT NOT NULL,
+            model TEXT NOT NULL,
+            prompt_version TEXT NOT NULL,
+            input_hash TEXT NOT NULL,      -- of what the backend was shown: same hash + prompt + model = done
+            created_at TEXT NOT NULL,
+            run_id INTEGER
+        );
+        CREATE INDEX modules_conversation ON modules(conversation_id);
+        -- every backend answer, keyed by hash of (backend, model, prompt version, request): re-runs are free
+        CREATE TABLE llm_calls (
+            key TEXT PRIMARY KEY,
+            backend TEXT NOT NULL,
+            model TEXT NOT NULL,
+            prompt_version TEXT NOT NULL,
+            response TEXT NOT NULL,
+            prompt_tokens INTEGER,
+            completion_tokens INTEGER,
+            created_at TEXT NOT NULL
+        );
+        -- answers that stayed unusable after repair and one retry, with the raw text
+        CREATE TABLE distill_failures (
+            conversation_id TEXT NOT NULL,
+            key TEXT NOT NULL,             -- the llm_calls key of the last answer
+            chunk INTEGER NOT NULL DEFAULT 0,
+            raw TEXT NOT NULL,
+            error TEXT NOT NULL,
+            created_at TEXT NOT NULL,
+            run_id INTEGER,
+            PRIMARY KEY (conversation_id, key)
+        );
+    """
+
+
+@migration
+def m004_expand() -> str:
+    return """
+        -- training examples expanded from modules; `messages` is the chat as JSON [{role, content}]
+        CREATE TABLE examples (
+            id TEXT PRIMARY KEY,           -- hash of (module id, view, position): stable across runs
+            module_id TEXT NOT NULL,
+            view TEXT NOT NULL,            -- qa / concept / inversion / hypothesis / transition / continue
+            position INTEGER NOT NULL,     -- index within the module's view
+            messages TEXT NOT NULL,
+            language TEXT,
+            chars INTEGER NOT NULL,        -- of all message contents
+            tokens INTEGER,                -- Qwen tokens of all message contents
+            meta TEXT,                     -- JSON: source message ids, where the answer came from
+            run_id INTEGER
+        );
+        CREATE INDEX examples_module ON examples(module_id);
+        CREATE INDEX examples_view ON examples(view);
+        -- what each module was expanded from, so a re-run redoes only the modules whose input changed
+        CREATE TABLE expanded_modules (
+            module_id TEXT PRIMARY KEY,
+            conversation_id TEXT NOT NULL,
+            signature TEXT NOT NULL,       -- hash of module JSON, source dialog, templates and config
+            source_chars INTEGER NOT NULL, -- kept characters of the source dialog: the pages in
+            examples INTEGER NOT NULL,
+            run_id INTEGER
+        );
+    """

@@ -1,0 +1,101 @@
+"""A local GGUF model through llama-cpp-python: offline, CPU by default, the embedded generator unless told otherwise.
+
+One model instance per process (keyed by path and context size): loading takes seconds and hundreds of MB, and
+every stage that asks for the same model shares it. llama.cpp already uses every core for one request, and one
+context cannot decode two at once, so `complete_many` runs its requests one after another behind a lock.
+JSON schemas become a grammar (llama-cpp-python's `response_format={"type": "json_object", "schema": ...}`), so
+the output is valid JSON of that shape, cut short only by max_tokens.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections.abc import Sequence
+from functools import lru_cache
+from pathlib import Path
+
+from ..config import BackendConfig
+from ..errors import TwinforgeError
+from .base import BackendError, Completion, Request
+
+INSTALL_HINT = "pip install llama-cpp-python (it compiles llama.cpp: a few minutes)"
+
+
+@lru_cache(maxsize=2)
+def _load(path: str, n_ctx: int):
+    try:
+        from llama_cpp import Llama
+    except ImportError as e:
+        raise BackendError("the llamacpp backend needs llama-cpp-python, which is not installed", INSTALL_HINT) from e
+    try:
+        llm = Llama(model_path=path, n_ctx=n_ctx, n_threads=os.cpu_count(), verbose=False)
+    except (ValueError, RuntimeError) as e:  # llama.cpp says little more than "failed to load"
+        raise BackendError(f"llama.cpp cannot load {path} ({e})", "is it a complete GGUF file?") from e
+    return llm, threading.Lock()  # one context decodes one request at a time
+
+
+class LlamaCppBackend:
+    name = "llamacpp"
+
+    def __init__(self, cfg: BackendConfig):
+        self.cfg = cfg
+        if cfg.model:
+            path = Path(cfg.model).expanduser()
+            if not path.is_file():
+                raise BackendError(f"GGUF model {path} not found",
+                                   "give backend.model as a path to a .gguf file, or leave it empty for the "
+                                   "embedded model")
+        else:
+            from ..models import embedded_generator
+
+            try:
+                path = embedded_generator()
+            except TwinforgeError as e:
+                raise BackendError(e.message, e.hint) from e
+        self.path = path
+        self.model = path.name
+
+    def _llm(self):
+        return _load(str(self.path), self.cfg.context)
+
+    def complete(self, request: Request) -> Completion:
+        llm, lock = self._llm()
+        kwargs = {
+            "messages": request.messages,
+            "max_tokens": request.max_tokens or self.cfg.max_tokens,
+            "temperature": self.cfg.temperature if request.temperature is None else request.temperature,
+            "seed": self.cfg.seed,  # per call, so a run's output does not depend on what ran before it
+        }
+        if request.json_schema is not None:
+            kwargs["response_format"] = {"type": "json_object", "schema": request.json_schema}
+        try:
+            with lock:
+                out = llm.create_chat_completion(**kwargs)
+        except ValueError as e:  # e.g. "Requested tokens (5000) exceed context window of 4096"
+            raise BackendError(f"llama.cpp refused the request: {e}",
+                               "raise backend.context, or send a shorter prompt / smaller max_tokens") from e
+        except RuntimeError as e:
+            raise BackendError(f"llama.cpp failed: {e}") from e
+        choice = out["choices"][0]
+        usage = out.get("usage") or {}
+        return Completion(
+            text=choice["message"].get("content") or "",
+            model=self.model,
+            prompt_tokens=usage.get("prompt_tokens"),
+            completion_tokens=usage.get("completion_tokens"),
+            meta={"backend": self.name, "path": str(self.path), "finish_reason": choice.get("finish_reason")},
+        )
+
+    def complete_many(self, requests: Sequence[Request]) -> list[Completion | BackendError]:
+        out: list[Completion | BackendError] = []
+        for r in requests:
+            try:
+                out.append(self.complete(r))
+            except BackendError as e:
+                out.append(e)
+        return out
+
+
+def create(cfg: BackendConfig) -> LlamaCppBackend:
+    return LlamaCppBackend(cfg)

@@ -1,0 +1,93 @@
+"""Modules as files a person reads (`modules/<id>.md`) and as one YAML scene each (`modules/<id>.yaml`).
+
+The markdown shows the three layers first — phrase, concepts, meta-move — then the details and the quotes with
+their message ids, and ends with a line naming the conversation it came from.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import orjson
+import yaml
+
+from ..store import Store
+from .schema import Module
+
+MODULES_DIR = "modules"
+_DETAILS = (("Axes", "axes"), ("Inversions", "inversions"), ("Hypotheses", "hypotheses"),
+            ("Transition rules", "transition_rules"), ("Open questions", "open_questions"))
+
+
+def module_markdown(m: Module, conversation_title: str | None = None) -> str:
+    lines = [
+        f"# {m.title}",
+        "",
+        f"**Phrase:** {m.phrase}",
+        "",
+        f"**Concepts:** {' · '.join(m.concepts) if m.concepts else '—'}",
+        "",
+        f"**Meta-move:** {m.meta_move}",
+        "",
+    ]
+    for heading, name in _DETAILS:
+        items = getattr(m, name)
+        if items:
+            lines += [f"## {heading}", "", *(f"- {x}" for x in items), ""]
+    if m.paper:
+        lines += ["## Paper", "", f"- Problem: {m.paper.problem}", f"- Method: {m.paper.method}",
+                  *(f"- Result: {r}" for r in m.paper.results), *(f"- Limitation: {x}" for x in m.paper.limitations),
+                  f"- Application to the twin: {m.paper.application}", ""]
+    if m.quotes:
+        lines += ["## Quotes", ""]
+        for q in m.quotes:
+            lines += ["> " + q.text.replace("\n", "\n> "), f"— message `{q.message_id}`", ""]
+    title = conversation_title or m.title
+    lines += ["---", "",
+              f"From conversation `{m.conversation_id}` «{title}» ({len(m.message_ids)} messages, {m.language}); "
+              f"module `{m.id}`, written by {m.backend} with prompt {m.prompt_version}.", ""]
+    return "\n".join(lines)
+
+
+def module_yaml(m: Module) -> str:
+    head = f"# One YAML scene: thinking module {m.id} from conversation {m.conversation_id}\n"
+    return head + yaml.safe_dump(m.model_dump(mode="json"), allow_unicode=True, sort_keys=False, width=100)
+
+
+def write_files(workspace: Path, m: Module, conversation_title: str | None = None) -> Path:
+    folder = workspace / MODULES_DIR
+    folder.mkdir(parents=True, exist_ok=True)
+    md = folder / f"{m.id}.md"
+    md.write_text(module_markdown(m, conversation_title), encoding="utf-8")
+    (folder / f"{m.id}.yaml").write_text(module_yaml(m), encoding="utf-8")
+    return md
+
+
+def remove_files(workspace: Path, module_id: str) -> None:
+    for suffix in (".md", ".yaml"):
+        (workspace / MODULES_DIR / f"{module_id}{suffix}").unlink(missing_ok=True)
+
+
+def load_modules(store: Store, kind: str | None = None) -> list[tuple[Module, str | None]]:
+    """Every stored module with its conversation's title, in conversation order."""
+    sql = ("SELECT m.json, c.title FROM modules m LEFT JOIN conversations c ON c.id = m.conversation_id"
+           + (" WHERE m.kind = ?" if kind else "") + " ORDER BY m.conversation_id")
+    rows = store.db.execute(sql, (kind,) if kind else ()).fetchall()
+    return [(Module.model_validate(orjson.loads(r[0])), r[1]) for r in rows]
+
+
+def export_missing(store: Store) -> int:
+    """Files for modules that have none (a run killed between commit and write, or a deleted folder)."""
+    n = 0
+    for m, title in load_modules(store):
+        folder = store.workspace / MODULES_DIR
+        if not (folder / f"{m.id}.md").exists() or not (folder / f"{m.id}.yaml").exists():
+            write_files(store.workspace, m, title)
+            n += 1
+    return n
+
+
+def listing(store: Store) -> list[dict]:
+    """What `twinforge modules` shows."""
+    return [{"id": m.id, "title": m.title, "language": m.language, "phrase": m.phrase, "meta_move": m.meta_move,
+             "conversation_id": m.conversation_id, "kind": m.kind} for m, _ in load_modules(store)]

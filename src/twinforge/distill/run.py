@@ -1,0 +1,303 @@
+"""The distill stage: each dialog clean kept becomes one thinking module.
+
+Per conversation: clean's text of the kept user and assistant messages → chunks that fit the model's context →
+one request per chunk (cached) → repaired, validated drafts (one retry with the error shown) → merged → quotes
+pinned to the person's messages → a module row and its md/yaml files. Answers that stay unusable land in
+`distill_failures` with their raw text.
+
+Work is committed per conversation, so a killed run keeps what it finished; a conversation whose module has the
+same input hash, prompt version, backend and model is skipped, and every call is cached, so re-runs are free.
+"""
+
+from __future__ import annotations
+
+from collections import Counter, defaultdict
+from dataclasses import dataclass, field
+
+import orjson
+from tqdm import tqdm
+
+from ..backends import BackendError, get_backend
+from ..backends.base import Backend, Request
+from ..config import DistillConfig
+from ..store import Store
+from ..store.db import now_iso
+from ..tokens import count_tokens_batch
+from . import export
+from .assemble import build_module, merge, module_id
+from .cache import Answer, CachedBackend
+from .render import Chunk, Dialog, PromptStrategy, Turn, chunk_dialog
+from .repair import Draft, DraftError
+from .rules import ExtractiveStrategy
+
+KIND = "dialog"
+PAPER_PROVIDERS = ("paper",)  # papers have their own digest path
+# Generation speed for the --dry-run estimate when the recipe gives none: the embedded GGUF through llama.cpp on
+# a 2-core CPU (design.md), a modest server, transformers on CPU; extractive needs no time.
+TOKENS_PER_SECOND = {"llamacpp": 45.0, "openai": 20.0, "transformers": 6.0}
+PREFILL_SPEEDUP = 5  # an assumption: prompt tokens are read several times faster than answer tokens are written
+
+
+@dataclass
+class DistillReport:
+    backend: str = ""
+    model: str = ""
+    prompt_version: str = ""
+    eligible: int = 0  # kept dialogs with enough of the person's text
+    done_before: int = 0  # skipped: distilled before from the same input, prompt and model
+    pending: int = 0  # to do in this run (after --limit)
+    distilled: int = 0  # modules written
+    failed: int = 0  # conversations left without a module (see `twinforge failures`)
+    chunk_failures: int = 0  # chunks whose answer stayed unusable
+    chunks: int = 0
+    calls: int = 0  # backend calls made
+    cache_hits: int = 0
+    retries: int = 0
+    quotes_dropped: int = 0  # quotes that were not the person's verbatim text
+    removed: int = 0  # modules of conversations clean no longer keeps
+    prompt_tokens: int = 0
+    output_tokens: int = 0
+    seconds: float | None = None  # dry run: estimated time
+    sample: list[dict] = field(default_factory=list)  # dry run: one rendered request
+    modules: list[str] = field(default_factory=list)  # ids written
+
+    def as_dict(self) -> dict:
+        return {k: v for k, v in self.__dict__.items() if k != "modules"} | {"modules": len(self.modules)}
+
+
+def strategy_for(backend_name: str):
+    return ExtractiveStrategy() if backend_name == "extractive" else PromptStrategy()
+
+
+def distill(store: Store, cfg: DistillConfig | None = None, progress: bool = False, dry_run: bool = False,
+            force: bool = False, backend: Backend | None = None) -> DistillReport:
+    """Distill every pending dialog (at most cfg.limit). `backend` overrides cfg.backend (tests, benchmarks)."""
+    cfg = cfg or DistillConfig()
+    name = backend.name if backend else cfg.backend.name
+    strategy = strategy_for(name)
+    report = DistillReport(backend=name, prompt_version=strategy.version)
+    dialogs = load_dialogs(store, cfg)
+    report.eligible = len(dialogs)
+    if dry_run:
+        report.model = backend.model if backend else (cfg.backend.model or "")
+        pending = _pending(store, dialogs, cfg, strategy.version, name, report.model or None, force, report)
+        _estimate(pending, cfg, strategy, report)
+        return report
+    backend = backend or get_backend(cfg.backend)
+    report.model = backend.model
+    run_id = store.start_run("distill", cfg.model_dump() | {"force": force})
+    try:
+        report.removed = _remove_stale(store)
+        pending = _pending(store, dialogs, cfg, strategy.version, name, backend.model, force, report)
+        cached = CachedBackend(store, backend, strategy.version)
+        batch = max(4, 2 * cfg.backend.concurrency)
+        with tqdm(total=len(pending), desc="distill", unit="conv", disable=not progress, leave=False) as bar:
+            for i in range(0, len(pending), batch):
+                part = pending[i : i + batch]
+                _distill_batch(store, part, cfg, strategy, cached, report, run_id)
+                bar.update(len(part))
+        export.export_missing(store)
+        report.calls, report.cache_hits = cached.calls, cached.hits
+        report.prompt_tokens, report.output_tokens = cached.prompt_tokens, cached.completion_tokens
+        store.finish_run(run_id, "ok", report.as_dict())
+    except BaseException as e:
+        status = "interrupted" if isinstance(e, KeyboardInterrupt) else "failed"
+        store.finish_run(run_id, status, report.as_dict(), error=str(e) or type(e).__name__)
+        raise
+    return report
+
+
+# --- input -----------------------------------------------------------------------------------------------
+
+
+def load_dialogs(store: Store, cfg: DistillConfig) -> list[Dialog]:
+    """Conversations clean kept, with their kept messages (clean's text) in order; the person must have said
+    enough (cfg.min_user_chars), and the dialog be in one of cfg.languages where those are given."""
+    marks = ",".join("?" * len(PAPER_PROVIDERS))
+    rows = store.db.execute(
+        "SELECT c.conversation_id, c.message_id, m.role, c.text, c.language, conv.title"
+        " FROM clean_messages c JOIN messages m ON m.id = c.message_id"
+        " JOIN conversations conv ON conv.id = c.conversation_id"
+        f" WHERE c.keep = 1 AND m.role IN ('user', 'assistant') AND conv.provider NOT IN ({marks})"
+        " ORDER BY conv.created_at, c.conversation_id, m.position",
+        PAPER_PROVIDERS,
+    )
+    turns: dict[str, list[Turn]] = defaultdict(list)
+    languages: dict[str, Counter] = defaultdict(Counter)
+    titles: dict[str, str] = {}
+    for cid, mid, role, text, lang, title in rows:
+        if text.strip():
+            turns[cid].append(Turn(mid, role, text))
+        if lang:
+            languages[cid][lang] += 1
+        titles[cid] = title
+    wanted = set(cfg.languages) if cfg.languages else None
+    out = []
+    for cid, ts in turns.items():
+        lang = languages[cid].most_common(1)[0][0] if languages[cid] else "en"
+        dialog = Dialog(cid, titles[cid], lang, ts)
+        if dialog.user_chars >= max(1, cfg.min_user_chars) and (wanted is None or lang in wanted):
+            out.append(dialog)
+    return out
+
+
+def _pending(store: Store, dialogs: list[Dialog], cfg: DistillConfig, version: str, backend: str,
+             model: str | None, force: bool, report: DistillReport) -> list[Dialog]:
+    done = {r[0]: r[1:] for r in store.db.execute(
+        "SELECT conversation_id, input_hash, prompt_version, backend, model FROM modules WHERE kind = ?", (KIND,))}
+    pending = []
+    for d in dialogs:
+        prev = done.get(d.conversation_id)
+        same = prev is not None and prev[:3] == (d.input_hash(cfg.chunk_chars, cfg.overlap_chars), version, backend) \
+            and (model is None or prev[3] == model)
+        if same and not force:
+            report.done_before += 1
+        else:
+            pending.append(d)
+    if cfg.limit is not None:
+        pending = pending[: cfg.limit]
+    report.pending = len(pending)
+    return pending
+
+
+def _remove_stale(store: Store) -> int:
+    """Modules of conversations clean no longer keeps anything of (dropped by the person, or re-judged)."""
+    stale = [r[0] for r in store.db.execute(
+        "SELECT id FROM modules WHERE kind = ? AND conversation_id NOT IN"
+        " (SELECT conversation_id FROM clean_messages WHERE keep = 1)", (KIND,))]
+    if stale:
+        with store.transaction() as db:
+            db.executemany("DELETE FROM modules WHERE id = ?", [(s,) for s in stale])
+        for s in stale:
+            export.remove_files(store.workspace, s)
+    return len(stale)
+
+
+# --- work ------------------------------------------------------------------------------------------------
+
+
+@dataclass
+class _Job:
+    """One chunk of one dialog on its way to a draft."""
+
+    dialog: Dialog
+    chunk: Chunk
+    request: Request
+    answer: Answer | None = None
+    draft: Draft | None = None
+    error: str = ""
+
+
+def _jobs(dialog: Dialog, cfg: DistillConfig, strategy) -> list[_Job]:
+    chunks = [c for c in chunk_dialog(dialog, cfg.chunk_chars, cfg.overlap_chars) if c.user_chars]
+    return [_Job(dialog, c, _request(strategy, dialog, c, len(chunks), cfg)) for c in chunks]
+
+
+def _request(strategy, dialog: Dialog, chunk: Chunk, chunks: int, cfg: DistillConfig) -> Request:
+    r = strategy.request(dialog, chunk, chunks, cfg.backend.max_tokens)
+    # explicit settings, so the cache key changes with them
+    r.max_tokens, r.temperature = r.max_tokens or cfg.backend.max_tokens, cfg.backend.temperature
+    return r
+
+
+def _answer(jobs: list[_Job], cached: CachedBackend, strategy) -> None:
+    answers = cached.complete_many([j.request for j in jobs])
+    if answers and all(a.error for a in answers) and not cached.hits:
+        raise answers[0].error  # nothing works (server down, model missing): stop instead of failing every item
+    for job, a in zip(jobs, answers):
+        job.answer = a
+        if a.error:
+            job.draft, job.error = None, f"backend failed: {a.error}"
+            continue
+        try:
+            job.draft, job.error = strategy.draft(a.text, job.dialog, job.chunk), ""
+        except DraftError as e:
+            job.draft, job.error = None, str(e)
+
+
+def _distill_batch(store: Store, dialogs: list[Dialog], cfg: DistillConfig, strategy, cached: CachedBackend,
+                   report: DistillReport, run_id: int) -> None:
+    jobs = [j for d in dialogs for j in _jobs(d, cfg, strategy)]
+    report.chunks += len(jobs)
+    _answer(jobs, cached, strategy)
+    again = []
+    for j in jobs:
+        if j.draft is None and j.answer and not j.answer.error and strategy.retries:
+            retry = strategy.retry(j.request, j.answer.text or "", j.error, j.dialog)
+            if retry is not None:
+                again.append(_Job(j.dialog, j.chunk, retry))
+    if again:
+        report.retries += len(again)
+        _answer(again, cached, strategy)
+        redo = {(id(j.dialog), j.chunk.index): j for j in again}
+        jobs = [redo.get((id(j.dialog), j.chunk.index), j) for j in jobs]
+    by_dialog: dict[str, list[_Job]] = defaultdict(list)
+    for j in jobs:
+        by_dialog[j.dialog.conversation_id].append(j)
+    for d in dialogs:
+        _save(store, d, by_dialog.get(d.conversation_id, []), strategy, report, run_id)
+
+
+def _save(store: Store, dialog: Dialog, jobs: list[_Job], strategy, report: DistillReport, run_id: int) -> None:
+    """The dialog's module (from the chunks that worked) and its failures, in one transaction."""
+    good = [(j.draft, j.chunk.user_chars) for j in jobs if j.draft is not None]
+    bad = [j for j in jobs if j.draft is None]
+    module = None
+    if good:
+        module, dropped = build_module(dialog, merge(good), f"{report.backend}:{report.model}", strategy.version)
+        report.quotes_dropped += dropped
+    now = now_iso()
+    with store.transaction() as db:
+        db.execute("DELETE FROM distill_failures WHERE conversation_id = ?", (dialog.conversation_id,))
+        db.executemany("INSERT OR REPLACE INTO distill_failures VALUES (?, ?, ?, ?, ?, ?, ?)", [
+            (dialog.conversation_id, j.answer.key if j.answer else "", j.chunk.index,
+             (j.answer.text if j.answer else None) or "", j.error, now, run_id) for j in bad])
+        if module is not None:
+            db.execute("INSERT OR REPLACE INTO modules VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", (
+                module.id, dialog.conversation_id, KIND, module.language, module.model_dump_json(),
+                report.backend, report.model, strategy.version,
+                dialog.input_hash_cached, now, run_id))
+    report.chunk_failures += len(bad)
+    if module is None:
+        report.failed += 1
+        return
+    export.write_files(store.workspace, module, dialog.title)
+    report.distilled += 1
+    report.modules.append(module.id)
+
+
+# --- dry run ---------------------------------------------------------------------------------------------
+
+
+def _estimate(pending: list[Dialog], cfg: DistillConfig, strategy, report: DistillReport) -> None:
+    """Render every request that would be sent; count its tokens (Qwen's tokenizer); estimate the time."""
+    texts: list[str] = []
+    calls = 0
+    for d in pending:
+        for j in _jobs(d, cfg, strategy):
+            if not report.sample:
+                report.sample = [dict(m) for m in j.request.messages]
+            texts.append("\n".join(m["content"] for m in j.request.messages))
+            calls += 1
+    report.chunks = calls
+    report.prompt_tokens = sum(count_tokens_batch(texts)) if texts else 0
+    report.output_tokens = calls * min(cfg.output_tokens, cfg.backend.max_tokens)
+    tps = cfg.tokens_per_second or TOKENS_PER_SECOND.get(report.backend)
+    if report.backend == "extractive" and not cfg.tokens_per_second:
+        report.seconds = 0.0
+    elif tps:
+        report.seconds = round(report.output_tokens / tps + report.prompt_tokens / (tps * PREFILL_SPEEDUP), 1)
+
+
+def failures(store: Store) -> list[dict]:
+    rows = store.db.execute(
+        "SELECT f.*, c.title FROM distill_failures f LEFT JOIN conversations c ON c.id = f.conversation_id"
+        " ORDER BY f.created_at, f.conversation_id, f.chunk").fetchall()
+    return [{"conversation_id": r["conversation_id"], "title": r["title"], "chunk": r["chunk"], "key": r["key"],
+             "error": r["error"], "raw": r["raw"], "created_at": r["created_at"], "module": module_id(r["conversation_id"])}
+            for r in rows]
+
+
+def module_json(store: Store, mid: str) -> dict | None:
+    row = store.db.execute("SELECT json FROM modules WHERE id = ?", (mid,)).fetchone()
+    return orjson.loads(row[0]) if row else None
