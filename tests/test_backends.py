@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import re
-import socket
 import subprocess
 import sys
 import threading
@@ -14,6 +13,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import httpx
 import pytest
+from conftest import free_port
 
 from twinforge.backends import BackendError, get_backend
 from twinforge.backends.base import Request
@@ -72,12 +72,6 @@ def validate(obj, schema) -> None:
 
 def user(text: str) -> list[dict[str, str]]:
     return [{"role": "user", "content": text}]
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 # -- extractive -----------------------------------------------------------------------------------------------------
@@ -176,39 +170,9 @@ def test_llamacpp_missing_model_file():
 
 
 @pytest.fixture(scope="module")
-def server(tmp_path_factory):
-    """llama-cpp-python's OpenAI-compatible server on the embedded model; its base URL."""
-    pytest.importorskip("llama_cpp", reason="llama-cpp-python is not installed (pip install llama-cpp-python[server])")
-    from twinforge.models import embedded_generator
-
-    port = free_port()
-    log = tmp_path_factory.mktemp("server") / "server.log"
-    cmd = [sys.executable, "-m", "llama_cpp.server", "--model", str(embedded_generator()), "--host", "127.0.0.1",
-           "--port", str(port), "--n_ctx", "2048"]
-    with open(log, "wb") as out:
-        proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}/v1"
-    try:
-        deadline = time.monotonic() + 120
-        while True:
-            if proc.poll() is not None:
-                pytest.fail(f"llama_cpp.server exited ({proc.returncode}):\n{log.read_text()[-3000:]}")
-            try:
-                if httpx.get(f"{url}/models", timeout=2).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            if time.monotonic() > deadline:
-                pytest.fail(f"llama_cpp.server did not answer in 120 s:\n{log.read_text()[-3000:]}")
-            time.sleep(0.3)
-        yield url
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+def server(llama_server):
+    """llama-cpp-python's OpenAI-compatible server on the embedded model (started once, in conftest)."""
+    return llama_server
 
 
 def openai(urls, **kw):
