@@ -2,12 +2,22 @@
 
 from __future__ import annotations
 
+import json
+
 from conftest import SAMPLE, free_port
 
 from twinforge.clean.run import clean
 from twinforge.config import BackendConfig, CleanConfig, JudgeConfig
 from twinforge.ingest.run import ingest_paths
 from twinforge.store import Store
+
+
+def small_export(tmp_path, n=3):
+    """The first n conversations of the sample export: enough to judge, quick on the small model."""
+    convs = json.loads((SAMPLE / "chatgpt-export" / "conversations.json").read_text(encoding="utf-8"))[:n]
+    p = tmp_path / "small.json"
+    p.write_text(json.dumps(convs, ensure_ascii=False), encoding="utf-8")
+    return p
 
 
 def judged_config(url: str, band=(0.0, 1.0)) -> CleanConfig:
@@ -17,7 +27,7 @@ def judged_config(url: str, band=(0.0, 1.0)) -> CleanConfig:
 
 def test_judge_gives_second_opinions_and_its_verdicts_are_cached(llama_server, tmp_path):
     with Store(tmp_path / "ws") as store:
-        ingest_paths(store, [SAMPLE / "chatgpt-export"])
+        ingest_paths(store, [small_export(tmp_path)])
         cfg = judged_config(llama_server)
         report = clean(store, cfg)
         conversations = sum(report.conversations.values())

@@ -39,4 +39,4 @@ def test_run_unknown_stage_is_one_line(tf, tmp_path):
     p.write_text("stages: [ingest, teleport]\ningest: {inputs: [x]}\n")
     r = tf("run", "--config", p)
     assert r.exit_code == 1
-    assert r.stderr.strip() == "error: unknown stage(s) in recipe default: teleport — available: ingest, clean"
+    assert r.stderr.strip() == f"error: unknown stage(s) in recipe default: teleport — available: {', '.join(STAGES)}"
