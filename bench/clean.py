@@ -28,7 +28,6 @@ import random
 import re
 import subprocess
 import sys
-import threading
 import time
 from pathlib import Path
 
@@ -44,6 +43,7 @@ SHINGLE = 5
 MIN_WORDS = 8
 
 sys.path.insert(0, str(HERE))
+from child import run_child  # noqa: E402  (bench/child.py: a measured child process)
 from ingest import CODE, EN_CLOSERS, EN_OPENERS, EN_WORDS, HEADERS, RU_CLOSERS, RU_OPENERS, RU_WORDS  # noqa: E402
 
 # ----------------------------------------------------------------------------------------------------------------
@@ -398,7 +398,6 @@ def run_clean(path: Path, meta: dict, seed: int) -> dict:
         import twinforge.clean.run  # noqa: F401
     except ImportError as e:
         return {"name": "clean", "rc": None, "skipped": f"twinforge.clean.run is not importable yet ({e})"}
-    import shutil
 
     ws = OUT / f"clean-ws-{meta['n']}-seed{seed}"
     stamp = ws / "ingested.json"
@@ -434,36 +433,14 @@ def child_setup_clean(path: str, workspace: str, seed: str) -> None:
 
 
 def measure(name: str, cmd: list[str]) -> dict:
-    """Run cmd as a fresh child; wall time and the child's own peak RSS (wait4 gives per-child rusage)."""
+    """Run cmd as a fresh child (bench/child.py); its last stdout line is its JSON stats."""
     print(f"  {name:10} {' '.join(cmd[1:5])} …", flush=True)
-    t0 = time.perf_counter()
-    p = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-    bufs = {"out": b"", "err": b""}
-
-    def pump(stream, key):
-        bufs[key] = stream.read()
-
-    threads = [threading.Thread(target=pump, args=(p.stdout, "out")),
-               threading.Thread(target=pump, args=(p.stderr, "err"))]
-    for th in threads:
-        th.start()
-    _, status, ru = os.wait4(p.pid, 0)
-    wall = time.perf_counter() - t0
-    for th in threads:
-        th.join()
-    rc = os.waitstatus_to_exitcode(status)
-    rss_mb = ru.ru_maxrss / 1024 if sys.platform != "darwin" else ru.ru_maxrss / MB
-    res = {"name": name, "cmd": cmd, "rc": rc, "wall_s": round(wall, 2), "user_s": round(ru.ru_utime, 2),
-           "sys_s": round(ru.ru_stime, 2), "peak_rss_mb": round(rss_mb, 1),
-           "stdout_tail": bufs["out"].decode("utf-8", "replace")[-2000:],
-           "stderr_tail": bufs["err"].decode("utf-8", "replace")[-2000:]}
-    if rc == 0:
+    res = run_child(name, cmd)
+    if res["rc"] == 0:
         try:
             res["stats"] = json.loads(res["stdout_tail"].strip().splitlines()[-1])
         except (ValueError, IndexError):
             pass
-    else:
-        print(f"    FAILED rc={rc}: {res['stderr_tail'].strip()[-600:]}")
     return res
 
 

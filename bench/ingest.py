@@ -21,10 +21,12 @@ import json
 import os
 import random
 import shutil
-import subprocess
 import sys
 import time
 from pathlib import Path
+
+from child import run_child  # bench/child.py: a measured child process
+
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
@@ -363,35 +365,9 @@ def child_ours_lib(path: str, workspace: str) -> None:
 
 
 def measure(name: str, cmd: list[str]) -> dict:
-    """Run cmd as a fresh child; wall time and the child's own peak RSS (wait4 gives per-child rusage)."""
+    """Run cmd as a fresh child (bench/child.py): wall time and its own peak RSS."""
     print(f"  {name:6} {' '.join(cmd[:6])}{' …' if len(cmd) > 6 else ''}", flush=True)
-    t0 = time.perf_counter()
-    p = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-    # read pipes in threads so a chatty child cannot block; then reap it with wait4 for its rusage
-    import threading
-
-    bufs = {"out": b"", "err": b""}
-
-    def pump(stream, key):
-        bufs[key] = stream.read()
-
-    threads = [threading.Thread(target=pump, args=(p.stdout, "out")),
-               threading.Thread(target=pump, args=(p.stderr, "err"))]
-    for th in threads:
-        th.start()
-    _, status, ru = os.wait4(p.pid, 0)
-    wall = time.perf_counter() - t0
-    for th in threads:
-        th.join()
-    p.returncode = os.waitstatus_to_exitcode(status)
-    rss_mb = ru.ru_maxrss / 1024 if sys.platform != "darwin" else ru.ru_maxrss / MB
-    res = {"name": name, "cmd": cmd, "rc": p.returncode, "wall_s": round(wall, 2),
-           "user_s": round(ru.ru_utime, 2), "sys_s": round(ru.ru_stime, 2), "peak_rss_mb": round(rss_mb, 1),
-           "stdout_tail": bufs["out"].decode("utf-8", "replace")[-2000:],
-           "stderr_tail": bufs["err"].decode("utf-8", "replace")[-2000:]}
-    if p.returncode != 0:
-        print(f"    FAILED rc={p.returncode}: {res['stderr_tail'].strip()[-600:]}")
-    return res
+    return run_child(name, cmd)
 
 
 def store_counts(workspace: Path) -> dict:
