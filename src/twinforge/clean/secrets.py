@@ -261,7 +261,7 @@ def _email(m: re.Match[str], v: str) -> bool:
     before, after = _neighbours(m)
     if before == "@" or after[:1] == "(":  # `L@D@L.conjugate()`: Python's matrix product
         return False
-    text, s, e = m.string, m.start(), m.end()
+    text, s = m.string, m.start()
     line_start = text.rfind("\n", 0, s) + 1
     word = text[line_start:s].rsplit(None, 1)[-1] if text[line_start:s].strip() else ""
     if word.endswith("/") or (word.endswith(":") and "://" in word):
