@@ -161,3 +161,23 @@ def test_double_encoded_russian_paper_is_recognised():
     text = (PAPERS / "fractal-modules-ru.md").read_text(encoding="utf-8")
     mojibake = text.encode("utf-8").decode("mac_roman")
     assert paper.sniff(mojibake, "x.md")
+
+
+def test_pdfs_attached_to_chats_are_not_taken_for_papers(tmp_path):
+    """A PDF inside an export zip, or in an attachments folder, is an upload, not a paper."""
+    import zipfile
+
+    from twinforge.ingest.entries import Limits, Skipped, expand
+
+    pdf = next(PAPERS.glob("*.pdf")).read_bytes()
+    (tmp_path / "Nexus_attachments").mkdir()
+    (tmp_path / "Nexus_attachments" / "invoice.pdf").write_bytes(pdf)
+    (tmp_path / "paper.pdf").write_bytes(pdf)
+    with zipfile.ZipFile(tmp_path / "export.zip", "w") as z:
+        z.writestr("conversations.json", "[]")
+        z.writestr("file-abc-upload.pdf", pdf)
+    items = list(expand(tmp_path, Limits(), tmp_path))
+    skipped = {Path(i.path).name.split("!")[-1] for i in items if isinstance(i, Skipped)}
+    taken = {Path(i.path).name for i in items if not isinstance(i, Skipped)}
+    assert {"invoice.pdf", "file-abc-upload.pdf"} <= skipped
+    assert "paper.pdf" in taken

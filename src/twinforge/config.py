@@ -69,8 +69,9 @@ class DistillConfig(_Strict):
                                    "(default: extractive, no model)")
     languages: list[str] | None = Field(None, description="only dialogs in these languages, e.g. [ru, en] "
                                         "(default: all)")
-    chunk_chars: int = Field(6000, ge=500, description="longer dialogs are cut into chunks of about this many "
-                             "characters, distilled one by one and merged; fit it to the model's context")
+    chunk_chars: int = Field(4000, ge=500, description="longer dialogs are cut into chunks of about this many "
+                             "characters, distilled one by one and merged; fit it to the model's context "
+                             "(4000 suits 4096 tokens)")
     overlap_chars: int = Field(400, ge=0, description="characters each chunk repeats from the one before")
     min_user_chars: int = Field(20, ge=0, description="skip dialogs where the person wrote less than this")
     limit: int | None = Field(None, ge=1, description="at most this many conversations per run (default: all)")

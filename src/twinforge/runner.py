@@ -40,7 +40,27 @@ def _clean(store: Store, recipe: Recipe, progress: bool) -> StageResult:
     return StageResult("clean", summary, True, [])
 
 
-STAGES: dict[str, Callable[[Store, Recipe, bool], StageResult]] = {"ingest": _ingest, "clean": _clean}
+def _distill(store: Store, recipe: Recipe, progress: bool) -> StageResult:
+    from .distill.run import distill
+
+    r = distill(store, recipe.distill, progress=progress)
+    summary = {"modules": r.distilled, "done before": r.done_before, "failed": r.failed, "cache hits": r.cache_hits}
+    return StageResult("distill", summary, True, [])
+
+
+def _expand(store: Store, recipe: Recipe, progress: bool) -> StageResult:
+    from .expand.run import expand
+
+    report = expand(store, recipe.expand, progress=progress)
+    total = report.volumes["total"]
+    summary = {"modules": report.modules, "expanded": report.expanded, "examples": total["examples"],
+               "pages_in": report.volumes["pages_in"], "pages_out": total["pages"], "ratio": total["ratio"]}
+    problems = [f"module {b['module_id']}: {b['error']}" for b in report.invalid]
+    return StageResult("expand", summary, True, problems)
+
+
+STAGES: dict[str, Callable[[Store, Recipe, bool], StageResult]] = {"ingest": _ingest, "clean": _clean,
+                                                                   "distill": _distill, "expand": _expand}
 
 
 def run_recipe(store: Store, recipe: Recipe, progress: bool = False) -> list[StageResult]:

@@ -21,8 +21,8 @@ class _Group(click.Group):
             click.echo(f"error: {e}", err=True)
             ctx.exit(1)
         except KeyboardInterrupt:
-            click.echo("interrupted: the file being imported was rolled back; run the command again to resume",
-                       err=True)
+            click.echo("interrupted: finished work is kept and unfinished work rolled back; run the command "
+                       "again to resume", err=True)
             ctx.exit(130)
 
 
@@ -54,7 +54,8 @@ def progress_wanted() -> bool:
 
 
 def _register() -> None:
-    from . import clean, inspect, ingest, pipeline  # noqa: F401  (commands attach themselves to `cli`)
+    # the commands attach themselves to `cli` when their modules are imported
+    from . import clean, distill, expand, ingest, inspect, pipeline  # noqa: F401
 
 
 _register()

@@ -84,6 +84,8 @@ def merge(drafts: list[tuple[Draft, int]]) -> Draft:
 def build_module(dialog: Dialog, draft: Draft, backend: str, prompt_version: str) -> tuple[Module, int]:
     """The module for a dialog from its merged draft; returns it and how many quotes were dropped."""
     quotes, dropped = match_quotes(draft.quotes, dialog.user_turns)
+    if not any(q.text == draft.phrase for q in quotes):  # a phrase in the person's exact words is a quote too
+        quotes += match_quotes([draft.phrase], dialog.user_turns)[0][: MAX_QUOTES - len(quotes)]
     lists = {name: getattr(draft, name)[: MAX_ITEMS.get(name, MAX_OTHER_ITEMS)] for name in LIST_FIELDS}
     module = Module(
         id=module_id(dialog.conversation_id),

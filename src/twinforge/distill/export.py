@@ -43,9 +43,9 @@ def module_markdown(m: Module, conversation_title: str | None = None) -> str:
         for q in m.quotes:
             lines += ["> " + q.text.replace("\n", "\n> "), f"— message `{q.message_id}`", ""]
     title = conversation_title or m.title
-    lines += ["---", "",
-              f"From conversation `{m.conversation_id}` «{title}» ({len(m.message_ids)} messages, {m.language}); "
-              f"module `{m.id}`, written by {m.backend} with prompt {m.prompt_version}.", ""]
+    source = (f"From conversation `{m.conversation_id}` «{title}» ({len(m.message_ids)} messages, {m.language}); "
+              f"module `{m.id}`, written by {m.backend} with prompt {m.prompt_version}.")
+    lines += ["---", "", source, ""]
     return "\n".join(lines)
 
 

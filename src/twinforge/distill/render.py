@@ -11,20 +11,21 @@ import hashlib
 import json
 import re
 from dataclasses import dataclass, field
-from functools import lru_cache
+from functools import cache
 from pathlib import Path
 
 from ..backends.base import Request
-from .repair import Draft, parse_draft
+from .repair import Draft, DraftError, parse_draft
 from .schema import output_schema
 
 PROMPT_VERSION = "module.v1"
 PROMPTS = Path(__file__).with_name("prompts")
 FALLBACK_LANGUAGE = "en"
+RETRY_ANSWER_CHARS = 1500  # of the failed answer, shown back in the retry: enough to see the slip, small context
 HEADER_CHARS = 30  # what a message's "[user 0123abcd…]" header costs in a chunk
 LANGUAGE_NAMES = {"ru": "Russian", "en": "English", "uk": "Ukrainian", "de": "German", "fr": "French",
                   "es": "Spanish", "it": "Italian", "pt": "Portuguese", "zh": "Chinese", "ja": "Japanese"}
-_SECTION = re.compile(r"^=== (system|user|retry)[ \t]*$", re.M)
+_SECTION = re.compile(r"^=== (system|user|retry)[ \t]*$", re.MULTILINE)
 
 
 @dataclass(slots=True)
@@ -40,6 +41,7 @@ class Dialog:
     title: str
     language: str
     turns: list[Turn]
+    input_hash: str = ""  # set by the stage: see compute_hash
 
     @property
     def user_turns(self) -> list[Turn]:
@@ -49,7 +51,7 @@ class Dialog:
     def user_chars(self) -> int:
         return sum(len(t.text) for t in self.user_turns)
 
-    def input_hash(self, chunk_chars: int, overlap_chars: int) -> str:
+    def compute_hash(self, chunk_chars: int, overlap_chars: int) -> str:
         """Everything that shapes what the backend sees; with the prompt version and model it says 'done'."""
         payload = [self.title, self.language, chunk_chars, overlap_chars, [(t.id, t.role, t.text) for t in self.turns]]
         return hashlib.sha256(json.dumps(payload, ensure_ascii=False).encode()).hexdigest()
@@ -144,7 +146,7 @@ class Template:
     retry: str
 
 
-@lru_cache(maxsize=None)
+@cache
 def load_template(language: str, version: str = PROMPT_VERSION) -> Template:
     """The prompt for a dialog in `language`; English where no translation exists."""
     path = PROMPTS / f"{version}.{language}.txt"
@@ -186,14 +188,34 @@ class PromptStrategy:
                        json_schema=output_schema(), max_tokens=max_tokens)
 
     def draft(self, answer: str, dialog: Dialog, chunk: Chunk) -> Draft:
-        return parse_draft(answer)
+        return drop_echoes(parse_draft(answer), load_template(dialog.language, self.version).system)
 
     def retry(self, request: Request, answer: str, error: str, dialog: Dialog) -> Request:
         t = load_template(dialog.language, self.version)
         note = fill(t.retry, error=error)
-        return Request([*request.messages, {"role": "assistant", "content": answer}, {"role": "user", "content": note}],
+        shown = answer if len(answer) <= RETRY_ANSWER_CHARS else answer[:RETRY_ANSWER_CHARS] + "…"
+        return Request([*request.messages, {"role": "assistant", "content": shown}, {"role": "user", "content": note}],
                        json_schema=request.json_schema, max_tokens=request.max_tokens, temperature=request.temperature)
 
 
+def drop_echoes(draft: Draft, prompt: str) -> Draft:
+    """Small models copy the prompt into the answer ("A ↔ B", "what stays unresolved"): an item that the
+    instructions themselves contain is an echo, not content, and goes."""
+    lowered = prompt.casefold()
+
+    def echo(x: str) -> bool:
+        x = x.casefold().strip()
+        return not x.strip(" .…") or x in _EXAMPLE_VALUES or (len(x) >= 12 and x in lowered)
+
+    if echo(draft.phrase):
+        raise DraftError("phrase repeats the instructions instead of saying what the dialog says")
+    kept = {name: [x for x in getattr(draft, name) if not echo(x)] for name in _ECHO_FIELDS}
+    if not kept["concepts"]:
+        raise DraftError("concepts only repeat the instructions; name the dialog's own concepts")
+    return draft.model_copy(update=kept)
+
+
+_EXAMPLE_VALUES = {"a ↔ b", "a <-> b", "..."}
+_ECHO_FIELDS = ("concepts", "axes", "inversions", "hypotheses", "transition_rules", "open_questions", "quotes")
 _PART = {"ru": "Это часть {n} из {total} длинного диалога: выдели то, что есть в этой части.",
          "en": "This is part {n} of {total} of a long dialog: distill what this part contains."}

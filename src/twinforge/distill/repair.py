@@ -13,7 +13,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, ValidationError, field_validator
 
-_FENCE = re.compile(r"```[ \t]*(?:json|JSON|yaml)?[ \t]*\n?(.*?)(?:```|\Z)", re.S)
+_FENCE = re.compile(r"```[ \t]*(?:json|JSON|yaml)?[ \t]*\n?(.*?)(?:```|\Z)", re.DOTALL)
 _WORD = re.compile(r"[A-Za-z_][A-Za-z0-9_\-]*")
 _CLOSER = {"{": "}", "[": "]"}
 _PY = {"True": "true", "False": "false", "None": "null"}
@@ -143,8 +143,7 @@ def _drop_trailing_comma(out: list[str]) -> None:
 
 def _close(text: str, stack: list[str]) -> str:
     text = text.rstrip()
-    if text.endswith(","):
-        text = text[:-1]
+    text = text.removesuffix(",")
     if text.endswith(":"):
         text += " null"  # a key whose value never came
     return text + "".join(_CLOSER[b] for b in reversed(stack))

@@ -18,7 +18,7 @@ from .schema import META_MOVES
 EXTRACTIVE_VERSION = "extractive.v1"
 MAX_RULE_ITEMS = 3
 
-_I = re.I
+_I = re.IGNORECASE
 # Each move's markers; the move with the most hits in the person's text wins, ties going to the earlier one.
 MOVE_MARKERS: list[tuple[str, re.Pattern]] = [
     ("inversion", re.compile(r"наоборот|инверс|инверт|переверн|перевор|invert|inversion|the other way round|"
@@ -48,11 +48,12 @@ _SYNONYMS: list[tuple[str, tuple[str, ...]]] = [
 
 _SENTENCE_END = re.compile(r"(?<=[.!?…])\s+|\n+")
 _BULLET = re.compile(r"^(?:[-*•>]+|\d+[.)])\s+")
-_FENCE = re.compile(r"```.*?(?:```|\Z)", re.S)
+_FENCE = re.compile(r"```.*?(?:```|\Z)", re.DOTALL)
 _HYPOTHESIS = re.compile(r"гипотез|предполож|возможно|может быть|вероятно|hypothes|\bsuppose|\bperhaps\b|"
                          r"\bmaybe\b|\bprobably\b", _I)
 _TRANSITION = re.compile(r"\bесли\b.*\bто\b|\bкогда\b.*\bто\b|\bif\b.*\bthen\b|\bwhen\b.*\bthen\b", _I)
-_AXIS = re.compile(r"([^\W\d_]{4,})\s+(?:vs\.?|versus|↔|или|либо|or)\s+([^\W\d_]{4,})", _I)
+# Only explicit oppositions: "или"/"or" join too many things that are not axes.
+_AXIS = re.compile(r"([^\W\d_]{3,})\s+(?:vs\.?|versus|↔|против)\s+([^\W\d_]{3,})", _I)
 _AXIS_STOP = {"нет", "нибудь", "также", "тоже", "более", "менее", "другой", "другое", "something", "anything",
               "other", "more", "less", "otherwise", "whether", "either", "neither", "этого", "того", "чего"}
 

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 import orjson
 from tqdm import tqdm
 
-from ..backends import BackendError, get_backend
+from ..backends import get_backend
 from ..backends.base import Backend, Request
 from ..config import DistillConfig
 from ..store import Store
@@ -35,7 +35,7 @@ PAPER_PROVIDERS = ("paper",)  # papers have their own digest path
 # Generation speed for the --dry-run estimate when the recipe gives none: the embedded GGUF through llama.cpp on
 # a 2-core CPU (design.md), a modest server, transformers on CPU; extractive needs no time.
 TOKENS_PER_SECOND = {"llamacpp": 45.0, "openai": 20.0, "transformers": 6.0}
-PREFILL_SPEEDUP = 5  # an assumption: prompt tokens are read several times faster than answer tokens are written
+PREFILL_SPEEDUP = 5  # prompt tokens are read ~5x faster than answers are written (0.5B GGUF, 2 cores: 310 vs 66/s)
 
 
 @dataclass
@@ -58,6 +58,7 @@ class DistillReport:
     prompt_tokens: int = 0
     output_tokens: int = 0
     seconds: float | None = None  # dry run: estimated time
+    longest_request: int = 0  # dry run: prompt tokens of the longest request
     sample: list[dict] = field(default_factory=list)  # dry run: one rendered request
     modules: list[str] = field(default_factory=list)  # ids written
 
@@ -90,15 +91,17 @@ def distill(store: Store, cfg: DistillConfig | None = None, progress: bool = Fal
         report.removed = _remove_stale(store)
         pending = _pending(store, dialogs, cfg, strategy.version, name, backend.model, force, report)
         cached = CachedBackend(store, backend, strategy.version)
-        batch = max(4, 2 * cfg.backend.concurrency)
+        # As many conversations at a time as the backend takes requests at once: their chunks go out together,
+        # and a kill loses at most that much work.
+        batch = cfg.backend.concurrency
         with tqdm(total=len(pending), desc="distill", unit="conv", disable=not progress, leave=False) as bar:
             for i in range(0, len(pending), batch):
                 part = pending[i : i + batch]
                 _distill_batch(store, part, cfg, strategy, cached, report, run_id)
+                report.calls, report.cache_hits = cached.calls, cached.hits
+                report.prompt_tokens, report.output_tokens = cached.prompt_tokens, cached.completion_tokens
                 bar.update(len(part))
         export.export_missing(store)
-        report.calls, report.cache_hits = cached.calls, cached.hits
-        report.prompt_tokens, report.output_tokens = cached.prompt_tokens, cached.completion_tokens
         store.finish_run(run_id, "ok", report.as_dict())
     except BaseException as e:
         status = "interrupted" if isinstance(e, KeyboardInterrupt) else "failed"
@@ -136,6 +139,7 @@ def load_dialogs(store: Store, cfg: DistillConfig) -> list[Dialog]:
     for cid, ts in turns.items():
         lang = languages[cid].most_common(1)[0][0] if languages[cid] else "en"
         dialog = Dialog(cid, titles[cid], lang, ts)
+        dialog.input_hash = dialog.compute_hash(cfg.chunk_chars, cfg.overlap_chars)
         if dialog.user_chars >= max(1, cfg.min_user_chars) and (wanted is None or lang in wanted):
             out.append(dialog)
     return out
@@ -148,7 +152,7 @@ def _pending(store: Store, dialogs: list[Dialog], cfg: DistillConfig, version: s
     pending = []
     for d in dialogs:
         prev = done.get(d.conversation_id)
-        same = prev is not None and prev[:3] == (d.input_hash(cfg.chunk_chars, cfg.overlap_chars), version, backend) \
+        same = prev is not None and prev[:3] == (d.input_hash, version, backend) \
             and (model is None or prev[3] == model)
         if same and not force:
             report.done_before += 1
@@ -200,10 +204,11 @@ def _request(strategy, dialog: Dialog, chunk: Chunk, chunks: int, cfg: DistillCo
     return r
 
 
-def _answer(jobs: list[_Job], cached: CachedBackend, strategy) -> None:
+def _answer(jobs: list[_Job], cached: CachedBackend, strategy, first: bool = True) -> None:
     answers = cached.complete_many([j.request for j in jobs])
-    if answers and all(a.error for a in answers) and not cached.hits:
-        raise answers[0].error  # nothing works (server down, model missing): stop instead of failing every item
+    if first and answers and all(a.error for a in answers):
+        # nothing worked (server down, model missing): stop here; finished work is kept and a re-run resumes
+        raise answers[0].error
     for job, a in zip(jobs, answers):
         job.answer = a
         if a.error:
@@ -228,9 +233,9 @@ def _distill_batch(store: Store, dialogs: list[Dialog], cfg: DistillConfig, stra
                 again.append(_Job(j.dialog, j.chunk, retry))
     if again:
         report.retries += len(again)
-        _answer(again, cached, strategy)
+        _answer(again, cached, strategy, first=False)
         redo = {(id(j.dialog), j.chunk.index): j for j in again}
-        jobs = [redo.get((id(j.dialog), j.chunk.index), j) for j in jobs]
+        jobs = [_after_retry(j, redo.get((id(j.dialog), j.chunk.index))) for j in jobs]
     by_dialog: dict[str, list[_Job]] = defaultdict(list)
     for j in jobs:
         by_dialog[j.dialog.conversation_id].append(j)
@@ -238,8 +243,19 @@ def _distill_batch(store: Store, dialogs: list[Dialog], cfg: DistillConfig, stra
         _save(store, d, by_dialog.get(d.conversation_id, []), strategy, report, run_id)
 
 
+def _after_retry(job: _Job, retried: _Job | None) -> _Job:
+    """The retry where there was one; where the retry itself could not be sent, the first answer and both errors."""
+    if retried is None:
+        return job
+    if retried.answer and retried.answer.error:
+        job.error = f"{job.error}; the retry failed too: {retried.error}"
+        return job
+    return retried
+
+
 def _save(store: Store, dialog: Dialog, jobs: list[_Job], strategy, report: DistillReport, run_id: int) -> None:
-    """The dialog's module (from the chunks that worked) and its failures, in one transaction."""
+    """The dialog's module and its failures, in one transaction. A long dialog whose chunks partly failed still
+    gets a module from the chunks that worked; the failed ones are listed by `twinforge failures`."""
     good = [(j.draft, j.chunk.user_chars) for j in jobs if j.draft is not None]
     bad = [j for j in jobs if j.draft is None]
     module = None
@@ -256,7 +272,7 @@ def _save(store: Store, dialog: Dialog, jobs: list[_Job], strategy, report: Dist
             db.execute("INSERT OR REPLACE INTO modules VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", (
                 module.id, dialog.conversation_id, KIND, module.language, module.model_dump_json(),
                 report.backend, report.model, strategy.version,
-                dialog.input_hash_cached, now, run_id))
+                dialog.input_hash, now, run_id))
     report.chunk_failures += len(bad)
     if module is None:
         report.failed += 1
@@ -280,7 +296,9 @@ def _estimate(pending: list[Dialog], cfg: DistillConfig, strategy, report: Disti
             texts.append("\n".join(m["content"] for m in j.request.messages))
             calls += 1
     report.chunks = calls
-    report.prompt_tokens = sum(count_tokens_batch(texts)) if texts else 0
+    counts = count_tokens_batch(texts) if texts else []
+    report.prompt_tokens = sum(counts)
+    report.longest_request = max(counts, default=0)
     report.output_tokens = calls * min(cfg.output_tokens, cfg.backend.max_tokens)
     tps = cfg.tokens_per_second or TOKENS_PER_SECOND.get(report.backend)
     if report.backend == "extractive" and not cfg.tokens_per_second:
@@ -294,8 +312,8 @@ def failures(store: Store) -> list[dict]:
         "SELECT f.*, c.title FROM distill_failures f LEFT JOIN conversations c ON c.id = f.conversation_id"
         " ORDER BY f.created_at, f.conversation_id, f.chunk").fetchall()
     return [{"conversation_id": r["conversation_id"], "title": r["title"], "chunk": r["chunk"], "key": r["key"],
-             "error": r["error"], "raw": r["raw"], "created_at": r["created_at"], "module": module_id(r["conversation_id"])}
-            for r in rows]
+             "error": r["error"], "raw": r["raw"], "created_at": r["created_at"],
+             "module": module_id(r["conversation_id"])} for r in rows]
 
 
 def module_json(store: Store, mid: str) -> dict | None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import re
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cache
 from pathlib import Path
 
 import yaml
@@ -33,6 +33,10 @@ class Templates:
     def line(self, view: str, key: str, **fields: str) -> str:
         return self.data[view][key].format(**fields)
 
+    def move(self, meta_move: str) -> str:
+        """A meta-move as words of this language ("critique-of-premise" → "критика собственной посылки")."""
+        return self.data.get("meta_moves", {}).get(meta_move.strip(), meta_move.strip())
+
     def patterns(self, view: str) -> list[re.Pattern]:
         return [re.compile(p, re.IGNORECASE | re.DOTALL) for p in self.data[view].get("patterns", [])]
 
@@ -42,7 +46,7 @@ def language_code(language: str | None) -> str:
     return (language or "").strip().lower()[:2]
 
 
-@lru_cache(maxsize=None)
+@cache
 def load(language: str | None) -> Templates:
     code = language_code(language)
     path = TEMPLATES_DIR / f"{code}.yaml"

@@ -18,6 +18,7 @@ from .templates import Templates, pick
 MIN_QUESTION_CHARS = 15  # a user turn shorter than this ("ok", "go on") asks nothing worth an example
 MIN_QUOTE_CHARS = 80  # a quote shorter than this is too short to split into a start and its continuation
 _SENTENCE_END = re.compile(r"(?<=[.!?…])\s+")
+_DOUBLED_STOP = re.compile(r"([?!…])\.(?=\s|$)")
 
 
 @dataclass
@@ -38,13 +39,14 @@ class Context:
         return pick(self.seed, self.module.id, view, index)
 
 
-def chat(ask: str, answer: str, **meta) -> Example:
+def chat(ask: str, answer: str, /, **meta) -> Example:
     return Example([{"role": "user", "content": ask.strip()}, {"role": "assistant", "content": answer.strip()}],
                    meta)
 
 
 def _lines(*lines: str | None) -> str:
-    return "\n".join(line for line in lines if line)
+    """The lines that exist, without the doubled stop a template's "." makes after "?" or "!"."""
+    return "\n".join(_DOUBLED_STOP.sub(r"\1", line) for line in lines if line)
 
 
 def _listed(items: list[str], sep: str = "; ") -> str:
@@ -60,7 +62,7 @@ def qa(ctx: Context) -> list[Example]:
     The person's own words come first because the twin should speak like them; when what they said next is
     shorter than `own_words_min_chars` (a "thanks", a quick follow-up), the assistant's reply to the question
     answers instead: it is on topic, the person read and kept it, and without it short dialogs would give no
-    qa example at all. `meta.answer` records which one was used.
+    qa example at all. `meta.answer_from` records which one was used.
     """
     turns = ctx.dialog
     allowed = set(ctx.module.message_ids)
@@ -80,9 +82,9 @@ def qa(ctx: Context) -> list[Example]:
                 reply = t
                 break
         if own and len(own.text.strip()) >= ctx.own_words_min_chars:
-            out.append(chat(q.text, own.text, answer="own", question_id=q.id, answer_id=own.id))
+            out.append(chat(q.text, own.text, answer_from="own", question_id=q.id, answer_id=own.id))
         elif reply:
-            out.append(chat(q.text, reply.text, answer="assistant", question_id=q.id, answer_id=reply.id))
+            out.append(chat(q.text, reply.text, answer_from="assistant", question_id=q.id, answer_id=reply.id))
     return out
 
 
@@ -101,7 +103,7 @@ def concept(ctx: Context) -> list[Example]:
             tpl.line("concept", "core", title=m.title, concept=c, phrase=m.phrase),
             others and tpl.line("concept", "related", others=_listed(others, ", ")),
             m.axes and tpl.line("concept", "axes", axes=_listed(m.axes)),
-            m.meta_move and tpl.line("concept", "move", meta_move=m.meta_move),
+            m.meta_move and tpl.line("concept", "move", meta_move=tpl.move(m.meta_move)),
             quote and tpl.line("concept", "quote", quote=quote),
         )
         ask = tpl.ask("concept", "ask", ctx.choice("concept", i), concept=c, title=m.title)
@@ -154,7 +156,7 @@ def transition(ctx: Context) -> list[Example]:
     for i, rule in enumerate(x.strip() for x in m.transition_rules if x.strip()):
         choice = ctx.choice("transition", i)
         parts = next((p.match(rule) for p in patterns if p.match(rule)), None)
-        move = m.meta_move and tpl.line("transition", "move", meta_move=m.meta_move)
+        move = m.meta_move and tpl.line("transition", "move", meta_move=tpl.move(m.meta_move))
         if parts:
             condition = parts["condition"].strip().rstrip(",")
             consequence = parts["consequence"].strip()
@@ -205,7 +207,7 @@ def _details(m: Module, tpl: Templates) -> str:
 
 
 def _split_thought(text: str) -> tuple[str, str] | None:
-    """(start, rest) at the sentence boundary nearest the middle; None for one sentence or a short quote."""
+    """(start, rest), cut at the first sentence end past the middle; None for one sentence or a short quote."""
     text = text.strip()
     if len(text) < MIN_QUOTE_CHARS:
         return None

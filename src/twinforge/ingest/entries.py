@@ -78,7 +78,7 @@ def _walk(folder: Path, limits: Limits, tmp: Path) -> Iterator[Entry | Skipped]:
             if name.startswith("."):
                 continue
             f = Path(root) / name
-            reason = _side_reason(name)
+            reason = _side_reason(name) or _attachment_reason(str(f.relative_to(folder)), in_export=False)
             if reason:
                 yield Skipped(str(f), reason)
                 continue
@@ -101,6 +101,17 @@ def _side_reason(name: str) -> str | None:
     suffix = PurePosixPath(low).suffix
     if suffix in MEDIA_SUFFIXES:
         return f"{suffix} file (not a conversation format)"
+    return None
+
+
+def _attachment_reason(path: str, in_export: bool) -> str | None:
+    """PDFs are read as papers, but not the ones attached to chats: uploads inside an export zip, or files in
+    an attachments folder (Nexus keeps them in `…attachments/`). Name such a file explicitly to import it."""
+    low = path.lower().replace("\\", "/")
+    if not low.endswith(".pdf"):
+        return None
+    if in_export or any("attachment" in part for part in low.split("/")[:-1]):
+        return "a PDF attached to a chat, not a paper (name it explicitly to import it as one)"
     return None
 
 
@@ -145,7 +156,7 @@ def _zip(p: Path, display: str, limits: Limits, tmp: Path) -> Iterator[Entry | S
         base = PurePosixPath(info.filename).name
         if base.startswith(".") or "__MACOSX" in info.filename:
             continue
-        reason = _side_reason(base)
+        reason = _side_reason(base) or _attachment_reason(info.filename, in_export=True)
         if reason:
             yield Skipped(inner, reason)
             continue

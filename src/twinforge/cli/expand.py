@@ -1,0 +1,96 @@
+"""`twinforge expand` and `twinforge examples`."""
+
+from __future__ import annotations
+
+import json
+
+import click
+
+from ..config import load_recipe
+from ..expand.run import expand as run_expand
+from ..expand.run import require_modules
+from ..expand.views import VIEWS
+from .main import Ctx, cli, progress_wanted
+
+
+@cli.command()
+@click.option("--config", "-c", "config", default="default", show_default=True,
+              help="Recipe whose `expand:` section to use (YAML file or bundled recipe name).")
+@click.option("--view", "views", multiple=True, type=click.Choice(list(VIEWS)),
+              help="Only these views (repeatable; default: the recipe's).")
+@click.option("--per-view", type=click.IntRange(min=0), help="At most this many examples of each view per module.")
+@click.option("--limit", type=click.IntRange(min=1), help="Expand at most this many new or changed modules.")
+@click.option("--dry-run", is_flag=True, help="Compute and report, write nothing.")
+@click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
+@click.pass_obj
+def expand(obj: Ctx, config: str, views: tuple[str, ...], per_view: int | None, limit: int | None,
+           dry_run: bool, as_json: bool) -> None:
+    """Turn thinking modules into training examples in several views, and report the expansion ratio.
+
+    Views: qa (the person's question → their own later words, or the assistant's reply when theirs are
+    short), concept, inversion, hypothesis, transition, continue. A re-run redoes only modules that changed.
+    Pages in are the source dialogs' kept characters; 1 page = 1,800 characters.
+    """
+    cfg = load_recipe(config).expand
+    if views:
+        cfg.views = list(views)
+    if per_view is not None:
+        cfg.per_view = per_view
+    with obj.store(create=False) as store:
+        report = run_expand(store, cfg, limit=limit, dry_run=dry_run, progress=progress_wanted())
+    data = report.as_dict()
+    if as_json:
+        click.echo(json.dumps(data, ensure_ascii=False, indent=2))
+        return
+    click.echo(f"modules: {report.modules} ({report.expanded} expanded, {report.unchanged} unchanged"
+               + (f", {report.pending} left for the next run" if report.pending else "") + ")")
+    for bad in report.invalid:
+        click.echo(f"  invalid module {bad['module_id']}: {bad['error']}", err=True)
+    click.echo(f"\n{'view':<12}{'examples':>10}{'pages':>10}{'tokens':>12}{'ratio':>8}")
+    for view, b in [*data["views"].items(), ("total", data["total"])]:
+        ratio = f"{b['ratio']:.2f}" if b["ratio"] is not None else "-"
+        click.echo(f"{view:<12}{b['examples']:>10,}{b['pages']:>10,}{b['tokens']:>12,}{ratio:>8}")
+    click.echo(f"\n{data['pages_in']:,} pages in → {data['total']['pages']:,} pages out")
+    if dry_run:
+        click.echo("dry run: nothing was written")
+
+
+@cli.command()
+@click.option("--view", type=click.Choice(list(VIEWS)), help="Only this view.")
+@click.option("--module", "module_id", help="Only this module's examples.")
+@click.option("--limit", type=int, default=50, show_default=True, help="At most this many (0: all).")
+@click.option("--json", "as_json", is_flag=True, help="One JSON object per line.")
+@click.pass_obj
+def examples(obj: Ctx, view: str | None, module_id: str | None, limit: int, as_json: bool) -> None:
+    """List the training examples `twinforge expand` made, with their module and view."""
+    where, args = [], []
+    if view:
+        where.append("view = ?")
+        args.append(view)
+    if module_id:
+        where.append("module_id = ?")
+        args.append(module_id)
+    sql = ("SELECT * FROM examples" + (f" WHERE {' AND '.join(where)}" if where else "")
+           + " ORDER BY module_id, view, position" + (" LIMIT ?" if limit else ""))
+    with obj.store(create=False) as store:
+        require_modules(store.db, store.workspace)
+        rows = store.db.execute(sql, [*args, *([limit] if limit else [])]).fetchall()
+    if not rows and not as_json:
+        click.echo("no examples" + (" match" if where else " yet — run `twinforge expand`"), err=True)
+    for r in rows:
+        messages = json.loads(r["messages"])
+        if as_json:
+            click.echo(json.dumps({
+                "id": r["id"], "module_id": r["module_id"], "view": r["view"], "language": r["language"],
+                "messages": messages, "chars": r["chars"], "tokens": r["tokens"],
+                "meta": json.loads(r["meta"]) if r["meta"] else {},
+            }, ensure_ascii=False))
+        else:
+            click.echo(f"{r['view']:<11} {r['id']}  module {r['module_id']}")
+            for m in messages:
+                click.echo(f"  {m['role']}: {_short(m['content'])}")
+
+
+def _short(text: str, n: int = 160) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= n else text[:n] + "…"

@@ -1,0 +1,189 @@
+"""The expand stage: modules → training examples in several views, and the expansion ratio.
+
+Each module is expanded from its JSON, its source dialog (as clean kept it), the templates of its language and
+the config. A hash of those four is its signature: a re-run skips modules whose signature is unchanged and
+replaces the examples of the others, so it is idempotent and cheap. Modules that distill no longer holds take
+their examples with them. The whole stage is one transaction: an interrupted run leaves the previous results,
+and a dry run rolls back after computing its report.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import random
+import sqlite3
+from dataclasses import dataclass, field
+
+import orjson
+from pydantic import ValidationError
+from tqdm import tqdm
+
+from ..config import ExpandConfig
+from ..distill.schema import Module
+from ..errors import ConfigError, TwinforgeError
+from ..records import PAGE_CHARS
+from ..store import Store
+from ..tokens import count_tokens_batch
+from . import source, templates
+from .views import VIEWS, Context, Example
+
+VERSION = 1  # bump when a view's code changes what it produces: every module is expanded again
+
+
+@dataclass
+class ExpandReport:
+    modules: int = 0
+    expanded: int = 0  # expanded by this run (new or changed)
+    unchanged: int = 0
+    pending: int = 0  # changed but left for a later run by --limit
+    invalid: list[dict] = field(default_factory=list)  # {module_id, error}: rows that fail the Module schema
+    volumes: dict = field(default_factory=dict)  # pages in, per view and total out, ratios
+
+    def as_dict(self) -> dict:
+        return {"modules": self.modules, "expanded": self.expanded, "unchanged": self.unchanged,
+                "pending": self.pending, "invalid": self.invalid, **self.volumes}
+
+
+class _DryRun(Exception):
+    """Raised at the end of a dry run's transaction to roll it back."""
+
+
+def check_views(cfg: ExpandConfig) -> list[str]:
+    unknown = [v for v in [*cfg.views, *cfg.counts] if v not in VIEWS]
+    if unknown:
+        raise ConfigError(f"unknown expand view(s): {', '.join(unknown)}", f"available: {', '.join(VIEWS)}")
+    return list(dict.fromkeys(cfg.views))
+
+
+def require_modules(db: sqlite3.Connection, workspace) -> None:
+    has_table = db.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'modules'").fetchone()
+    if not has_table or not db.execute("SELECT 1 FROM modules LIMIT 1").fetchone():
+        raise TwinforgeError(f"no modules in {workspace}", "run `twinforge distill` first")
+
+
+def expand(store: Store, cfg: ExpandConfig | None = None, limit: int | None = None, dry_run: bool = False,
+           progress: bool = False) -> ExpandReport:
+    """Expand every new or changed module (at most `limit` of them). With dry_run, report but write nothing."""
+    cfg = cfg or ExpandConfig()
+    views = check_views(cfg)
+    require_modules(store.db, store.workspace)
+    report = ExpandReport()
+    run_id = None if dry_run else store.start_run("expand", cfg.model_dump())
+    try:
+        try:
+            with store.transaction() as db:
+                _expand_all(db, cfg, views, limit, report, run_id, progress)
+                report.volumes = volumes(db)
+                if dry_run:
+                    raise _DryRun
+        except _DryRun:
+            pass
+        if run_id is not None:
+            store.finish_run(run_id, "ok", report.as_dict())
+    except BaseException as e:
+        if run_id is not None:
+            store.finish_run(run_id, "interrupted" if isinstance(e, KeyboardInterrupt) else "failed", error=str(e))
+        raise
+    return report
+
+
+def _expand_all(db: sqlite3.Connection, cfg: ExpandConfig, views: list[str], limit: int | None,
+                report: ExpandReport, run_id: int | None, progress: bool) -> None:
+    # modules distill dropped (or re-keyed) take their examples with them
+    db.execute("DELETE FROM examples WHERE module_id NOT IN (SELECT id FROM modules)")
+    db.execute("DELETE FROM expanded_modules WHERE module_id NOT IN (SELECT id FROM modules)")
+    known = dict(db.execute("SELECT module_id, signature FROM expanded_modules"))
+    rows = db.execute("SELECT id, json FROM modules ORDER BY id").fetchall()
+    report.modules = len(rows)
+    for module_id, raw in tqdm(rows, desc="expand", unit="module", disable=not progress, leave=False):
+        try:
+            module = Module.model_validate_json(raw)
+        except ValidationError as e:
+            err = e.errors()[0]
+            report.invalid.append({"module_id": module_id,
+                                   "error": f"{'.'.join(map(str, err['loc']))}: {err['msg']}"})
+            _forget(db, module_id)  # its old examples describe a module that no longer reads
+            continue
+        turns = source.dialog(db, module.conversation_id)
+        tpl = templates.load(module.language)
+        sig = _signature(raw, turns, tpl, cfg)
+        if known.get(module_id) == sig:
+            report.unchanged += 1
+            continue
+        if limit is not None and report.expanded >= limit:
+            report.pending += 1
+            continue
+        ctx = Context(module, turns, tpl, cfg.seed, cfg.own_words_min_chars)
+        examples = {v: _capped(VIEWS[v](ctx), cfg.counts.get(v, cfg.per_view), cfg.seed, module_id, v)
+                    for v in views}
+        _write(db, module_id, module, examples, tpl.language, run_id)
+        db.execute("INSERT OR REPLACE INTO expanded_modules VALUES (?, ?, ?, ?, ?, ?)",
+                   (module_id, module.conversation_id, sig, source.chars(turns),
+                    sum(map(len, examples.values())), run_id))
+        report.expanded += 1
+
+
+def _signature(raw: str, turns: list[source.Turn], tpl: templates.Templates, cfg: ExpandConfig) -> str:
+    parts = [str(VERSION), raw, source.digest(turns), tpl.digest, cfg.model_dump_json()]
+    return hashlib.sha1("\0".join(parts).encode("utf-8", "surrogatepass")).hexdigest()
+
+
+def _capped(examples: list[Example], n: int, seed: int, module_id: str, view: str) -> list[Example]:
+    """At most n, chosen by seed when there are more, in their original order."""
+    if len(examples) <= n:
+        return examples
+    keep = sorted(random.Random(f"{seed}:{module_id}:{view}").sample(range(len(examples)), n))
+    return [examples[i] for i in keep]
+
+
+def example_id(module_id: str, view: str, position: int) -> str:
+    return hashlib.sha1(f"{module_id}\0{view}\0{position}".encode()).hexdigest()[:16]
+
+
+def _forget(db: sqlite3.Connection, module_id: str) -> None:
+    db.execute("DELETE FROM examples WHERE module_id = ?", (module_id,))
+    db.execute("DELETE FROM expanded_modules WHERE module_id = ?", (module_id,))
+
+
+def _write(db: sqlite3.Connection, module_id: str, module: Module, examples: dict[str, list[Example]],
+           language: str, run_id: int | None) -> None:
+    db.execute("DELETE FROM examples WHERE module_id = ?", (module_id,))
+    flat = [(view, i, ex) for view, exs in examples.items() for i, ex in enumerate(exs)]
+    texts = ["\n".join(m["content"] for m in ex.messages) for _, _, ex in flat]
+    tokens = count_tokens_batch(texts, threads=1) if texts else []
+    db.executemany(
+        "INSERT INTO examples (id, module_id, view, position, messages, language, chars, tokens, meta, run_id)"
+        " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        [(example_id(module_id, view, i), module_id, view, i, orjson.dumps(ex.messages).decode(),
+          module.language or language, sum(len(m["content"]) for m in ex.messages), n,
+          orjson.dumps(ex.meta).decode() if ex.meta else None, run_id)
+         for (view, i, ex), n in zip(flat, tokens, strict=True)],
+    )
+
+
+# --- the expansion ratio ---------------------------------------------------------------------------------
+
+
+def _pages(chars: int) -> float:
+    return round(chars / PAGE_CHARS, 2)
+
+
+def volumes(db: sqlite3.Connection) -> dict:
+    """Pages in (the source dialogs' kept characters, each conversation once) → pages out, per view and total.
+
+    A view's ratio is its pages out over all pages in, so the views' ratios add up to the total ratio.
+    """
+    chars_in = db.execute("SELECT coalesce(sum(c), 0) FROM (SELECT max(source_chars) AS c FROM expanded_modules"
+                          " GROUP BY conversation_id)").fetchone()[0]
+
+    def block(n: int, chars: int, tokens: int) -> dict:
+        return {"examples": n, "chars": chars, "tokens": tokens, "pages": _pages(chars),
+                "ratio": round(chars / chars_in, 2) if chars_in else None}
+
+    per_view = {view: block(n, chars or 0, tokens or 0) for view, n, chars, tokens in db.execute(
+        "SELECT view, count(*), sum(chars), sum(tokens) FROM examples GROUP BY view")}
+    ordered = {v: per_view.pop(v) for v in list(VIEWS) if v in per_view} | per_view
+    n, chars, tokens = db.execute("SELECT count(*), coalesce(sum(chars), 0), coalesce(sum(tokens), 0)"
+                                  " FROM examples").fetchone()
+    return {"pages_in": _pages(chars_in), "chars_in": chars_in, "views": ordered, "total": block(n, chars, tokens)}
+
