@@ -25,9 +25,9 @@ class IngestConfig(_Strict):
 class BackendConfig(_Strict):
     """Which model answers, and how it is called. Shared by every backend (and every stage that uses one)."""
 
-    name: str = Field("extractive", description="extractive | llamacpp | openai | transformers")
+    name: str = Field("extractive", description="extractive | llamacpp | openai")
     model: str | None = Field(None, description="model name (openai), GGUF path (llamacpp; default: the embedded "
-                              "one), or a Hugging Face folder (transformers)")
+                              "one)")
     base_urls: list[str] = Field(default_factory=list, description="OpenAI-compatible servers; work is spread "
                                  "over all of them")
     api_key_env: str = Field("OPENAI_API_KEY", description="environment variable holding the API key (if any)")

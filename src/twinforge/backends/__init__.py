@@ -1,4 +1,4 @@
-"""Model backends behind one interface, chosen by name: extractive, llamacpp, openai, transformers."""
+"""Model backends behind one interface, chosen by name: extractive, llamacpp, openai."""
 
 from .base import Backend, BackendError, Completion, get_backend
 

@@ -25,8 +25,7 @@ def _ensure_cleaned(store) -> None:
 @click.option("--config", "-c", "config", default="default", show_default=True,
               help="Recipe whose `distill:` section to use (YAML file or bundled recipe name).")
 @click.option("--backend", type=click.Choice(list(BACKENDS)), help="Backend to use instead of the recipe's.")
-@click.option("--model", help="Model instead of the recipe's (a name for openai, a GGUF path for llamacpp, a folder "
-              "for transformers).")
+@click.option("--model", help="Model instead of the recipe's (a name for openai, a GGUF path for llamacpp).")
 @click.option("--limit", type=click.IntRange(min=1), help="Distill at most this many conversations this run.")
 @click.option("--force", is_flag=True, help="Redo conversations already distilled (answers still come from the "
               "call cache).")
@@ -75,7 +74,8 @@ def distill(obj: Ctx, config: str, backend: str | None, model: str | None, limit
                        f" ({cfg.backend.max_tokens}): lower distill.chunk_chars or raise backend.context")
         click.echo("dry run: nothing was written")
         return
-    click.echo(f"modules written: {r.distilled}; failed: {r.failed}; chunks: {r.chunks}; backend calls: {r.calls},"
+    click.echo(f"modules written: {r.distilled}" + (f" ({r.papers} paper digests)" if r.papers else "")
+               + f"; failed: {r.failed}; chunks: {r.chunks}; backend calls: {r.calls},"
                f" cache hits: {r.cache_hits}, retries: {r.retries}; quotes dropped (not verbatim): {r.quotes_dropped}"
                + (f"; stale modules removed: {r.removed}" if r.removed else ""))
     click.echo(f"files: {workspace / export.MODULES_DIR}  (next: twinforge modules"

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import click
 
+from ..backends.base import BACKENDS
 from ..config import load_recipe
 from ..errors import ConfigError
 from ..runner import StageResult, run_recipe
@@ -36,13 +37,17 @@ def run(obj: Ctx, config: str) -> None:
 @cli.command()
 @click.option("--input", "-i", "input_", default="examples/sample-archive", show_default=True,
               type=click.Path(), help="Archive folder, zip or file to run the demo pipeline on.")
+@click.option("--backend", type=click.Choice(sorted(BACKENDS)), help="Distill with this backend instead of the "
+              "recipe's embedded model (extractive: instant, no model).")
 @click.pass_obj
-def demo(obj: Ctx, input_: str) -> None:
+def demo(obj: Ctx, input_: str, backend: str | None) -> None:
     """Run the whole pipeline (the bundled `demo` recipe) on an archive, then show its volumes."""
     if not Path(input_).exists():
         raise ConfigError(f"demo input {input_} not found", "run from the repository root, or pass --input DIR")
     recipe = load_recipe("demo")
     recipe.ingest.inputs = [input_]
+    if backend:
+        recipe.distill.backend.name = backend
     with obj.store() as store:
         results = run_recipe(store, recipe, progress=progress_wanted())
     _report(results)
