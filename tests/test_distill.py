@@ -487,3 +487,140 @@ def test_embedded_model_through_llamacpp_gives_a_module_or_a_recorded_failure(tf
             assert rows(workspace, "SELECT raw FROM distill_failures")[0]["raw"]
         again = distill(store, cfg, force=True)
     assert again.calls == 0 and again.cache_hits == report.calls
+
+
+# --- papers: digest modules ------------------------------------------------------------------------------------
+
+PAPERS = Path(__file__).parent / "data" / "papers"
+
+
+@pytest.fixture
+def papers_and_dialogs(cleaned, tf):
+    """The cleaned sample plus the markdown and PDF test papers, ingested and cleaned into the same store."""
+    r = tf("ingest", PAPERS / "fractal-modules-ru.md", PAPERS / "paper.pdf")
+    assert r.exit_code == 0, r.output
+    assert tf("clean").exit_code == 0
+    return cleaned
+
+
+def paper_modules(ws: Path) -> dict[str, Module]:
+    return {m.title: m for m in modules(ws).values() if m.kind == "paper"}
+
+
+def test_papers_become_digest_modules_with_five_parts(papers_and_dialogs, tf):
+    ws = papers_and_dialogs
+    report = run_json(tf)
+    papers = paper_modules(ws)
+    assert set(papers) == {"Фрактальные модули мышления", "Sparse Adapters for Thinking Twins"}
+    assert report["papers"] == 2 and report["failed"] == 0
+    assert report["paper_prompt_version"] == "extractive-paper.v1"
+    kinds = {r["conversation_id"]: r["kind"] for r in rows(ws, "SELECT conversation_id, kind FROM modules")}
+    providers = dict(rows(ws, "SELECT id, provider FROM conversations"))
+    assert all((kinds[c] == "paper") == (providers[c] == "paper") for c in kinds)
+
+    ru, pdf = papers["Фрактальные модули мышления"], papers["Sparse Adapters for Thinking Twins"]
+    for m in (ru, pdf):
+        p = m.paper
+        assert p and p.problem and p.method and p.results and p.application
+        assert m.phrase and m.concepts and m.prompt_version == "extractive-paper.v1"
+        assert "References" not in p.problem and "Hu et al" not in " ".join(p.results)
+    assert ru.language == "ru" and pdf.language == "en"
+    # problem: the abstract's first sentences; method: the cue and the method section; results: with numbers
+    assert ru.paper.problem.startswith("Мы предлагаем сжимать диалог")
+    assert "Каждый диалог очищается от бытовухи" in ru.paper.method
+    assert any(re.search(r"\d", r) for r in ru.paper.results) and "15–50 тысяч" in " ".join(ru.paper.results)
+    assert pdf.paper.problem.startswith("We study how a small model")
+    assert "distillation" in pdf.paper.problem  # the PDF's hyphenated line end came back joined
+    assert "one adapter is trained per scene" in pdf.paper.method
+    assert pdf.paper.results == ["Fifteen views per module gave a twelvefold expansion of the corpus."]
+    # the application is honest: no model, no judgement, plus the abstract's own last sentence
+    assert "needs a model" in pdf.paper.application and "cannot judge" in pdf.paper.application
+    assert "нужен бэкенд с моделью" in ru.paper.application
+    assert "Из одного модуля разворачивается много обучающих примеров." in ru.paper.application
+    assert_quotes_verbatim(ws, papers_by_cid := {m.conversation_id: m for m in papers.values()})
+
+    md = (ws / "modules" / f"{ru.id}.md").read_text(encoding="utf-8")
+    assert md.startswith(f"# {ru.title}\n") and "## Paper" in md
+    for line in (f"- Problem: {ru.paper.problem}", f"- Method: {ru.paper.method}",
+                 "- Result: Из 1–4 тысяч страниц", f"- Application to the twin: {ru.paper.application}"):
+        assert line in md
+    scene = yaml.safe_load((ws / "modules" / f"{pdf.id}.yaml").read_text(encoding="utf-8"))
+    assert scene["kind"] == "paper" and scene["paper"]["results"] == pdf.paper.results
+    listed = [json.loads(line) for line in tf("modules", "--json").output.splitlines() if line.strip()]
+    assert {x["kind"] for x in listed if x["conversation_id"] in papers_by_cid} == {"paper"}
+
+
+def test_papers_leave_dialog_modules_unchanged_and_resume_like_dialogs(cleaned, tf):
+    run_json(tf)
+    before = modules(cleaned)
+    assert tf("ingest", PAPERS / "fractal-modules-ru.md", PAPERS / "paper.pdf").exit_code == 0
+    assert tf("clean").exit_code == 0
+    report = run_json(tf)
+    after = modules(cleaned)
+    assert report["distilled"] == report["papers"] == 2 and report["done_before"] == len(before)
+    assert {c: after[c] for c in before} == before  # dialog modules untouched
+    again = run_json(tf)
+    assert again["distilled"] == 0 and again["done_before"] == len(after) and again["calls"] == 0
+    forced = run_json(tf, "--force")
+    assert forced["papers"] == 2 and forced["calls"] == 0 and forced["cache_hits"] >= forced["chunks"]
+    dry = run_json(tf, "--dry-run", "--force")
+    assert dry["pending"] == len(after) and dry["chunks"] >= len(after)
+
+
+def test_long_paper_is_chunked_with_overlap_and_merged(tf, workspace, tmp_path):
+    body = "\n\n".join(f"See Section {i} and Table {i}. We propose a further step of the method. Accuracy rose by"
+                       f" {i}.5% in run {i}. However, this run was limited to small data." for i in range(40))
+    paper = tmp_path / "long.md"
+    paper.write_text(f"# A Long Paper\n\n**Abstract.** Long papers need chunks. They are merged.\n\n{body}\n\n"
+                     "## References\n\n1. Someone. 2020.\n", encoding="utf-8")
+    assert tf("ingest", paper).exit_code == 0 and tf("clean").exit_code == 0
+    recipe = tmp_path / "r.yaml"
+    recipe.write_text("distill: {chunk_chars: 800, overlap_chars: 200}\n")
+    report = run_json(tf, "-c", recipe)
+    (m,) = paper_modules(workspace).values()
+    assert report["chunks"] > 5 and report["papers"] == 1
+    assert m.paper.problem == "Long papers need chunks. They are merged."  # from the first chunk
+    assert m.paper.results[:2] == ["Accuracy rose by 0.5% in run 0.", "Accuracy rose by 1.5% in run 1."]
+    assert len(m.paper.results) == 8 and all(re.search(r"\d+\.5%", r) for r in m.paper.results)
+    assert m.paper.limitations == ["However, this run was limited to small data."]  # repeats merged
+    assert m.paper.method.startswith("We propose a further step of the method.")
+    assert m.paper.application.count("cannot judge") == 1
+
+
+def test_paper_prompt_asks_for_the_digest_and_a_models_answer_becomes_the_module(tf, workspace):
+    assert tf("ingest", PAPERS / "paper.pdf", PAPERS / "fractal-modules-ru.md").exit_code == 0
+    assert tf("clean").exit_code == 0
+    answer = {"title": "Sparse adapters", "phrase": "One adapter per scene.", "concepts": ["adapters", "views"],
+              "meta_move": "decomposition", "quotes": ["Adapters stack and merge."],
+              "problem": "How a small model learns one person.", "method": "Modules expanded into views.",
+              "results": ["12x expansion from 15 views per module"], "limitations": [],
+              "application": "Train one LoRA per scene on Qwen3-Base."}  # flat: the paper part is found anyway
+    model = Scripted(lambda req, n: json.dumps(answer))
+    with Store(workspace) as store:
+        report = distill(store, DistillConfig(), backend=model)
+    assert report.papers == 2 and report.failed == 0 and report.paper_prompt_version == "paper.v1"
+    by_lang = {r.messages[0]["content"][:20]: r for r in model.requests}
+    assert len(model.requests) == 2
+    for r in model.requests:
+        system, user = r.messages[0]["content"], r.messages[1]["content"]
+        assert r.json_schema["required"][-1] == "paper" and "application" in r.json_schema["properties"]["paper"][
+            "properties"]
+        assert "Qwen3-Base" in system and "LoRA" in system
+        assert ("application to the twin" in system) or ("применение к двойнику" in system)
+        assert user.startswith(("Title of the paper:", "Название статьи:")) and "References" not in user[:40]
+    assert any("Ты делаешь дайджест" in k for k in by_lang) and any("You digest" in k for k in by_lang)
+    m = paper_modules(workspace)["Sparse adapters"]
+    assert m.kind == "paper" and m.prompt_version == "paper.v1" and m.backend == "scripted:script-1"
+    assert m.paper.application == "Train one LoRA per scene on Qwen3-Base." and m.paper.results == answer["results"]
+    assert [q.text for q in m.quotes] == ["Adapters stack and merge."]
+
+
+def test_a_paper_answer_without_its_digest_is_retried_then_recorded(tf, workspace):
+    assert tf("ingest", PAPERS / "paper.pdf").exit_code == 0 and tf("clean").exit_code == 0
+    model = Scripted(lambda req, n: json.dumps({"title": "t", "phrase": "p", "concepts": ["c"], "meta_move": "x"}))
+    with Store(workspace) as store:
+        report = distill(store, DistillConfig(), backend=model)
+    assert report.failed == 1 and report.retries == 1 and len(model.requests) == 2
+    assert "paper" in model.requests[1].messages[-1]["content"]  # the retry names what is missing
+    (f,) = rows(workspace, "SELECT error FROM distill_failures")
+    assert "paper" in f["error"]

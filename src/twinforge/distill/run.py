@@ -5,6 +5,9 @@ one request per chunk (cached) → repaired, validated drafts (one retry with th
 pinned to the person's messages → a module row and its md/yaml files. Answers that stay unusable land in
 `distill_failures` with their raw text.
 
+Papers (provider `paper`) take the same path with their own strategy (distill/paper.py): a digest module of
+kind `paper` with problem, method, results, limitations and the application to the twin.
+
 Work is committed per conversation, so a killed run keeps what it finished; a conversation whose module has the
 same input hash, prompt version, backend and model is skipped, and every call is cached, so re-runs are free.
 """
@@ -26,12 +29,14 @@ from ..tokens import count_tokens_batch
 from . import export
 from .assemble import build_module, merge, module_id
 from .cache import Answer, CachedBackend
+from .paper import paper_strategy_for
 from .render import Chunk, Dialog, PromptStrategy, Turn, chunk_dialog
 from .repair import Draft, DraftError
 from .rules import ExtractiveStrategy
 
 KIND = "dialog"
-PAPER_PROVIDERS = ("paper",)  # papers have their own digest path
+PAPER_KIND = "paper"
+PAPER_PROVIDERS = ("paper",)  # papers have their own digest path (distill/paper.py)
 # Generation speed for the --dry-run estimate when the recipe gives none: the embedded GGUF through llama.cpp on
 # a 2-core CPU (design.md), a modest server, transformers on CPU; extractive needs no time.
 TOKENS_PER_SECOND = {"llamacpp": 45.0, "openai": 20.0, "transformers": 6.0}
@@ -43,10 +48,12 @@ class DistillReport:
     backend: str = ""
     model: str = ""
     prompt_version: str = ""
-    eligible: int = 0  # kept dialogs with enough of the person's text
+    paper_prompt_version: str = ""
+    eligible: int = 0  # kept dialogs with enough of the person's text, and papers
     done_before: int = 0  # skipped: distilled before from the same input, prompt and model
     pending: int = 0  # to do in this run (after --limit)
     distilled: int = 0  # modules written
+    papers: int = 0  # of them, paper digests
     failed: int = 0  # conversations left without a module (see `twinforge failures`)
     chunk_failures: int = 0  # chunks whose answer stayed unusable
     chunks: int = 0
@@ -76,31 +83,36 @@ def distill(store: Store, cfg: DistillConfig | None = None, progress: bool = Fal
     cfg = cfg or DistillConfig()
     name = backend.name if backend else cfg.backend.name
     strategy = strategy_for(name)
-    report = DistillReport(backend=name, prompt_version=strategy.version)
+    paper_strategy = paper_strategy_for(name)
+    report = DistillReport(backend=name, prompt_version=strategy.version, paper_prompt_version=paper_strategy.version)
     dialogs = load_dialogs(store, cfg)
-    report.eligible = len(dialogs)
+    papers = load_dialogs(store, cfg, papers=True)
+    report.eligible = len(dialogs) + len(papers)
+    work = [(KIND, dialogs, strategy), (PAPER_KIND, papers, paper_strategy)]
     if dry_run:
         report.model = backend.model if backend else (cfg.backend.model or "")
-        pending = _pending(store, dialogs, cfg, strategy.version, name, report.model or None, force, report)
-        _estimate(pending, cfg, strategy, report)
+        todo = _pending_all(store, work, cfg, name, report.model or None, force, report)
+        _estimate(todo, cfg, report)
         return report
     backend = backend or get_backend(cfg.backend)
     report.model = backend.model
     run_id = store.start_run("distill", cfg.model_dump() | {"force": force})
     try:
-        report.removed = _remove_stale(store)
-        pending = _pending(store, dialogs, cfg, strategy.version, name, backend.model, force, report)
-        cached = CachedBackend(store, backend, strategy.version)
+        report.removed = _remove_stale(store, KIND) + _remove_stale(store, PAPER_KIND)
+        todo = _pending_all(store, work, cfg, name, backend.model, force, report)
+        caches = {s.version: CachedBackend(store, backend, s.version) for _, _, s in work}
         # As many conversations at a time as the backend takes requests at once: their chunks go out together,
         # and a kill loses at most that much work.
         batch = cfg.backend.concurrency
-        with tqdm(total=len(pending), desc="distill", unit="conv", disable=not progress, leave=False) as bar:
-            for i in range(0, len(pending), batch):
-                part = pending[i : i + batch]
-                _distill_batch(store, part, cfg, strategy, cached, report, run_id)
-                report.calls, report.cache_hits = cached.calls, cached.hits
-                report.prompt_tokens, report.output_tokens = cached.prompt_tokens, cached.completion_tokens
-                bar.update(len(part))
+        with tqdm(total=sum(len(p) for _, p, _ in todo), desc="distill", unit="conv", disable=not progress,
+                  leave=False) as bar:
+            for kind, pending, strat in todo:
+                cached = caches[strat.version]
+                for i in range(0, len(pending), batch):
+                    part = pending[i : i + batch]
+                    _distill_batch(store, part, cfg, strat, cached, report, run_id, kind)
+                    _count_calls(report, caches.values())
+                    bar.update(len(part))
         export.export_missing(store)
         store.finish_run(run_id, "ok", report.as_dict())
     except BaseException as e:
@@ -113,15 +125,24 @@ def distill(store: Store, cfg: DistillConfig | None = None, progress: bool = Fal
 # --- input -----------------------------------------------------------------------------------------------
 
 
-def load_dialogs(store: Store, cfg: DistillConfig) -> list[Dialog]:
+def _count_calls(report: DistillReport, caches) -> None:
+    caches = list(caches)
+    report.calls, report.cache_hits = sum(c.calls for c in caches), sum(c.hits for c in caches)
+    report.prompt_tokens = sum(c.prompt_tokens for c in caches)
+    report.output_tokens = sum(c.completion_tokens for c in caches)
+
+
+def load_dialogs(store: Store, cfg: DistillConfig, papers: bool = False) -> list[Dialog]:
     """Conversations clean kept, with their kept messages (clean's text) in order; the person must have said
-    enough (cfg.min_user_chars), and the dialog be in one of cfg.languages where those are given."""
+    enough (cfg.min_user_chars), and the dialog be in one of cfg.languages where those are given.
+    With `papers`, the papers instead (any text is enough)."""
     marks = ",".join("?" * len(PAPER_PROVIDERS))
+    which = "IN" if papers else "NOT IN"
     rows = store.db.execute(
         "SELECT c.conversation_id, c.message_id, m.role, c.text, c.language, conv.title"
         " FROM clean_messages c JOIN messages m ON m.id = c.message_id"
         " JOIN conversations conv ON conv.id = c.conversation_id"
-        f" WHERE c.keep = 1 AND m.role IN ('user', 'assistant') AND conv.provider NOT IN ({marks})"
+        f" WHERE c.keep = 1 AND m.role IN ('user', 'assistant') AND conv.provider {which} ({marks})"
         " ORDER BY conv.created_at, c.conversation_id, m.position",
         PAPER_PROVIDERS,
     )
@@ -140,15 +161,28 @@ def load_dialogs(store: Store, cfg: DistillConfig) -> list[Dialog]:
         lang = languages[cid].most_common(1)[0][0] if languages[cid] else "en"
         dialog = Dialog(cid, titles[cid], lang, ts)
         dialog.input_hash = dialog.compute_hash(cfg.chunk_chars, cfg.overlap_chars)
-        if dialog.user_chars >= max(1, cfg.min_user_chars) and (wanted is None or lang in wanted):
+        if dialog.user_chars >= (1 if papers else max(1, cfg.min_user_chars)) and (wanted is None or lang in wanted):
             out.append(dialog)
     return out
 
 
-def _pending(store: Store, dialogs: list[Dialog], cfg: DistillConfig, version: str, backend: str,
-             model: str | None, force: bool, report: DistillReport) -> list[Dialog]:
+def _pending_all(store: Store, work: list, cfg: DistillConfig, backend: str, model: str | None, force: bool,
+                 report: DistillReport) -> list:
+    """(kind, pending, strategy) per kind of work, dialogs first; cfg.limit counts them together."""
+    out, left = [], cfg.limit
+    for kind, items, strategy in work:
+        pending = _pending(store, items, strategy.version, backend, model, force, report, kind)
+        if left is not None:
+            pending, left = pending[:left], left - min(left, len(pending))
+        out.append((kind, pending, strategy))
+    report.pending = sum(len(p) for _, p, _ in out)
+    return out
+
+
+def _pending(store: Store, dialogs: list[Dialog], version: str, backend: str,
+             model: str | None, force: bool, report: DistillReport, kind: str = KIND) -> list[Dialog]:
     done = {r[0]: r[1:] for r in store.db.execute(
-        "SELECT conversation_id, input_hash, prompt_version, backend, model FROM modules WHERE kind = ?", (KIND,))}
+        "SELECT conversation_id, input_hash, prompt_version, backend, model FROM modules WHERE kind = ?", (kind,))}
     pending = []
     for d in dialogs:
         prev = done.get(d.conversation_id)
@@ -158,17 +192,14 @@ def _pending(store: Store, dialogs: list[Dialog], cfg: DistillConfig, version: s
             report.done_before += 1
         else:
             pending.append(d)
-    if cfg.limit is not None:
-        pending = pending[: cfg.limit]
-    report.pending = len(pending)
     return pending
 
 
-def _remove_stale(store: Store) -> int:
+def _remove_stale(store: Store, kind: str = KIND) -> int:
     """Modules of conversations clean no longer keeps anything of (dropped by the person, or re-judged)."""
     stale = [r[0] for r in store.db.execute(
         "SELECT id FROM modules WHERE kind = ? AND conversation_id NOT IN"
-        " (SELECT conversation_id FROM clean_messages WHERE keep = 1)", (KIND,))]
+        " (SELECT conversation_id FROM clean_messages WHERE keep = 1)", (kind,))]
     if stale:
         with store.transaction() as db:
             db.executemany("DELETE FROM modules WHERE id = ?", [(s,) for s in stale])
@@ -221,7 +252,7 @@ def _answer(jobs: list[_Job], cached: CachedBackend, strategy, first: bool = Tru
 
 
 def _distill_batch(store: Store, dialogs: list[Dialog], cfg: DistillConfig, strategy, cached: CachedBackend,
-                   report: DistillReport, run_id: int) -> None:
+                   report: DistillReport, run_id: int, kind: str = KIND) -> None:
     jobs = [j for d in dialogs for j in _jobs(d, cfg, strategy)]
     report.chunks += len(jobs)
     _answer(jobs, cached, strategy)
@@ -240,7 +271,7 @@ def _distill_batch(store: Store, dialogs: list[Dialog], cfg: DistillConfig, stra
     for j in jobs:
         by_dialog[j.dialog.conversation_id].append(j)
     for d in dialogs:
-        _save(store, d, by_dialog.get(d.conversation_id, []), strategy, report, run_id)
+        _save(store, d, by_dialog.get(d.conversation_id, []), strategy, report, run_id, kind)
 
 
 def _after_retry(job: _Job, retried: _Job | None) -> _Job:
@@ -253,14 +284,19 @@ def _after_retry(job: _Job, retried: _Job | None) -> _Job:
     return retried
 
 
-def _save(store: Store, dialog: Dialog, jobs: list[_Job], strategy, report: DistillReport, run_id: int) -> None:
+def _save(store: Store, dialog: Dialog, jobs: list[_Job], strategy, report: DistillReport, run_id: int,
+          kind: str = KIND) -> None:
     """The dialog's module and its failures, in one transaction. A long dialog whose chunks partly failed still
     gets a module from the chunks that worked; the failed ones are listed by `twinforge failures`."""
     good = [(j.draft, j.chunk.user_chars) for j in jobs if j.draft is not None]
     bad = [j for j in jobs if j.draft is None]
     module = None
     if good:
-        module, dropped = build_module(dialog, merge(good), f"{report.backend}:{report.model}", strategy.version)
+        who = f"{report.backend}:{report.model}"
+        if hasattr(strategy, "build"):  # papers: the digest merged too
+            module, dropped = strategy.build(dialog, good, who)
+        else:
+            module, dropped = build_module(dialog, merge(good), who, strategy.version)
         report.quotes_dropped += dropped
     now = now_iso()
     with store.transaction() as db:
@@ -270,7 +306,7 @@ def _save(store: Store, dialog: Dialog, jobs: list[_Job], strategy, report: Dist
              (j.answer.text if j.answer else None) or "", j.error, now, run_id) for j in bad])
         if module is not None:
             db.execute("INSERT OR REPLACE INTO modules VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", (
-                module.id, dialog.conversation_id, KIND, module.language, module.model_dump_json(),
+                module.id, dialog.conversation_id, kind, module.language, module.model_dump_json(),
                 report.backend, report.model, strategy.version,
                 dialog.input_hash, now, run_id))
     report.chunk_failures += len(bad)
@@ -279,17 +315,18 @@ def _save(store: Store, dialog: Dialog, jobs: list[_Job], strategy, report: Dist
         return
     export.write_files(store.workspace, module, dialog.title)
     report.distilled += 1
+    report.papers += kind == PAPER_KIND
     report.modules.append(module.id)
 
 
 # --- dry run ---------------------------------------------------------------------------------------------
 
 
-def _estimate(pending: list[Dialog], cfg: DistillConfig, strategy, report: DistillReport) -> None:
+def _estimate(todo: list, cfg: DistillConfig, report: DistillReport) -> None:
     """Render every request that would be sent; count its tokens (Qwen's tokenizer); estimate the time."""
     texts: list[str] = []
     calls = 0
-    for d in pending:
+    for d, strategy in ((d, s) for _, pending, s in todo for d in pending):
         for j in _jobs(d, cfg, strategy):
             if not report.sample:
                 report.sample = [dict(m) for m in j.request.messages]
