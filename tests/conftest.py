@@ -1,7 +1,9 @@
 from __future__ import annotations
 
 import os
+import shutil
 import socket
+import sqlite3
 import subprocess
 import sys
 import time
@@ -50,6 +52,37 @@ def tf(workspace):
         return runner.invoke(cli, ["-w", str(ws or workspace), *map(str, args)], catch_exceptions=False)
 
     return invoke
+
+
+@pytest.fixture(scope="session")
+def cleaned_sample_db(tmp_path_factory) -> Path:
+    """The sample archive ingested and cleaned once per test run; use `cleaned` for a private copy."""
+    from twinforge.cli.main import cli
+
+    ws = tmp_path_factory.mktemp("cleaned") / "ws"
+    runner = CliRunner()
+    assert runner.invoke(cli, ["-w", str(ws), "ingest", str(SAMPLE)]).exit_code == 0
+    r = runner.invoke(cli, ["-w", str(ws), "clean"])
+    assert r.exit_code == 0, r.output
+    return ws / "twin.db"
+
+
+@pytest.fixture
+def cleaned(cleaned_sample_db, workspace) -> Path:
+    """A workspace holding its own copy of the cleaned sample store."""
+    workspace.mkdir(parents=True)
+    shutil.copy(cleaned_sample_db, workspace / "twin.db")
+    return workspace
+
+
+def rows(ws: Path, sql: str, *args):
+    """Query a workspace's twin.db directly (sqlite3.Row results)."""
+    db = sqlite3.connect(ws / "twin.db")
+    db.row_factory = sqlite3.Row
+    try:
+        return db.execute(sql, args).fetchall()
+    finally:
+        db.close()
 
 
 def free_port() -> int:

@@ -3,11 +3,8 @@
 from __future__ import annotations
 
 import json
-import shutil
-import sqlite3
 
-import pytest
-from conftest import SAMPLE
+from conftest import SAMPLE, rows
 
 # ids from examples/sample-archive/README.md
 DISTILL = "68381a57-0c81-8008-9619-5537f94f39f9"
@@ -19,37 +16,6 @@ SECRETS = "68189391-e6de-8009-8876-28b2412a72d2"
 DUPLICATE_Q = "687d4702-7a54-800c-bd74-777ab8565a0d"
 SUBSTANCE = [DISTILL, "68564364-5ddb-8000-bc0c-75e5e20c599e", "6866aa23-8e90-8000-bf68-72da97af9daa",
              "686b6468-b737-800e-9ecb-91af0fc806fa", "683df050-0654-8003-8205-988f86e8de81"]
-
-
-@pytest.fixture(scope="module")
-def cleaned_once(tmp_path_factory):
-    """Ingest and clean the sample once per module; tests get their own copy of the store."""
-    from click.testing import CliRunner
-
-    from twinforge.cli.main import cli
-
-    ws = tmp_path_factory.mktemp("cleaned") / "ws"
-    runner = CliRunner()
-    assert runner.invoke(cli, ["-w", str(ws), "ingest", str(SAMPLE)]).exit_code == 0
-    r = runner.invoke(cli, ["-w", str(ws), "clean"])
-    assert r.exit_code == 0, r.output
-    return ws / "twin.db"
-
-
-@pytest.fixture
-def cleaned(cleaned_once, workspace):
-    workspace.mkdir(parents=True)
-    shutil.copy(cleaned_once, workspace / "twin.db")
-    return workspace
-
-
-def rows(ws, sql, *args):
-    db = sqlite3.connect(ws / "twin.db")
-    db.row_factory = sqlite3.Row
-    try:
-        return db.execute(sql, args).fetchall()
-    finally:
-        db.close()
 
 
 def verdict(ws, cid):

@@ -5,18 +5,14 @@ from __future__ import annotations
 import itertools
 import json
 import re
-import shutil
-import sqlite3
 from pathlib import Path
 
 import pytest
 import yaml
-from click.testing import CliRunner
-from conftest import SAMPLE
+from conftest import SAMPLE, rows
 
 from twinforge.backends import get_backend
 from twinforge.backends.base import BackendError, Completion, Request
-from twinforge.cli.main import cli
 from twinforge.config import BackendConfig, DistillConfig
 from twinforge.distill.assemble import match_quotes, merge
 from twinforge.distill.render import (
@@ -41,33 +37,6 @@ SUBSTANCE = [DISTILL, "68564364-5ddb-8000-bc0c-75e5e20c599e", STORE_EN, "686b646
 CHATTER = ["67d4450d-9222-8006-a8a0-cbce38b0eaca", "6803da1d-6877-8008-b95a-c77dbed494de",
            "67a9eef0-efab-800a-8f81-f2b9d27d7be1", "677a4a1e-d4db-8006-a97a-2491e471b9b0"]
 DUPLICATE_Q = "687d4702-7a54-800c-bd74-777ab8565a0d"  # its only question is a duplicate: no words of the person left
-
-
-@pytest.fixture(scope="module")
-def cleaned_once(tmp_path_factory):
-    """Ingest and clean the sample once per module; tests get their own copy of the store."""
-    ws = tmp_path_factory.mktemp("cleaned") / "ws"
-    runner = CliRunner()
-    assert runner.invoke(cli, ["-w", str(ws), "ingest", str(SAMPLE)]).exit_code == 0
-    r = runner.invoke(cli, ["-w", str(ws), "clean"])
-    assert r.exit_code == 0, r.output
-    return ws / "twin.db"
-
-
-@pytest.fixture
-def cleaned(cleaned_once, workspace):
-    workspace.mkdir(parents=True)
-    shutil.copy(cleaned_once, workspace / "twin.db")
-    return workspace
-
-
-def rows(ws: Path, sql: str, *args):
-    db = sqlite3.connect(ws / "twin.db")
-    db.row_factory = sqlite3.Row
-    try:
-        return db.execute(sql, args).fetchall()
-    finally:
-        db.close()
 
 
 def count(ws: Path, table: str) -> int:
