@@ -31,7 +31,7 @@ from .render import (
     fill,
     load_template,
 )
-from .repair import Draft, DraftError, RepairError, loads
+from .repair import Draft, DraftError, RepairError, loads, object_of
 from .rules import _SCHEMA, meta_move_by_rules, sentences
 from .schema import Module, PaperDigest, output_schema
 
@@ -181,12 +181,7 @@ class ExtractivePaperStrategy:
         return Request([{"role": "user", "content": prose}], json_schema=_SCHEMA, max_tokens=max_tokens)
 
     def draft(self, answer: str, dialog: Dialog, chunk: Chunk) -> PaperDraft:
-        try:
-            data = loads(answer)
-        except RepairError as e:
-            raise DraftError(str(e)) from e
-        if not isinstance(data, dict):
-            raise DraftError(f"expected a JSON object, found {type(data).__name__}")
+        data = object_of(answer)
         digest = extractive_digest(chunk.user_text, dialog.language, dialog.title)
         picked = [data.get(k) for k in ("phrase", "second", "third")]
         return validate_paper_draft({

@@ -156,6 +156,17 @@ class DraftError(ValueError):
     """The answer is not a usable module draft; the message says why, for the retry prompt and the failures."""
 
 
+def object_of(answer: str) -> dict:
+    """The answer as a JSON object (repaired), or DraftError saying why it is none."""
+    try:
+        data = loads(answer)
+    except RepairError as e:
+        raise DraftError(str(e)) from e
+    if not isinstance(data, dict):
+        raise DraftError(f"expected a JSON object, found {type(data).__name__}")
+    return data
+
+
 class Draft(BaseModel):
     """What a backend fills (schema.MODEL_FIELDS); quotes are still plain text here."""
 

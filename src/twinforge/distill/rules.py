@@ -12,7 +12,7 @@ import re
 
 from ..backends.base import Request
 from .render import Chunk, Dialog
-from .repair import Draft, DraftError, RepairError, loads, validate_draft
+from .repair import Draft, object_of, validate_draft
 from .schema import META_MOVES
 
 EXTRACTIVE_VERSION = "extractive.v1"
@@ -127,12 +127,7 @@ class ExtractiveStrategy:
         return Request([{"role": "user", "content": chunk.user_text}], json_schema=_SCHEMA, max_tokens=max_tokens)
 
     def draft(self, answer: str, dialog: Dialog, chunk: Chunk) -> Draft:
-        try:
-            data = loads(answer)
-        except RepairError as e:
-            raise DraftError(str(e)) from e
-        if not isinstance(data, dict):
-            raise DraftError(f"expected a JSON object, found {type(data).__name__}")
+        data = object_of(answer)
         text = chunk.user_text
         sents = sentences(text)
         picked = [data.get(k) for k in ("phrase", "second", "third")]
