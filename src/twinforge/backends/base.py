@@ -52,6 +52,18 @@ class Backend(Protocol):
         """Completions in request order, up to `concurrency` at a time; a failed one is its BackendError."""
 
 
+def complete_in_order(backend: Backend, requests: Sequence[Request]) -> list[Completion | BackendError]:
+    """`complete_many` for a backend that runs one request at a time (one local model, or no model):
+    completions in request order, a failed one as its BackendError."""
+    out: list[Completion | BackendError] = []
+    for r in requests:
+        try:
+            out.append(backend.complete(r))
+        except BackendError as e:
+            out.append(e)
+    return out
+
+
 # name -> module under twinforge.backends; each module defines `create(cfg: BackendConfig) -> Backend`
 BACKENDS = {
     "extractive": "extractive",

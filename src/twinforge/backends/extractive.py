@@ -21,7 +21,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from ..config import BackendConfig
-from .base import BackendError, Completion, Message, Request
+from .base import BackendError, Completion, Message, Request, complete_in_order
 
 TOP_SENTENCES = 3
 KEYPHRASES = 5
@@ -76,13 +76,7 @@ class ExtractiveBackend:
         return Completion(text=out, model=self.model, meta={"backend": self.name, "sentences": len(doc.sentences)})
 
     def complete_many(self, requests: Sequence[Request]) -> list[Completion | BackendError]:
-        out: list[Completion | BackendError] = []
-        for r in requests:  # instant and CPU-bound: threads would only add overhead
-            try:
-                out.append(self.complete(r))
-            except BackendError as e:
-                out.append(e)
-        return out
+        return complete_in_order(self, requests)  # instant and CPU-bound: threads would only add overhead
 
 
 def create(cfg: BackendConfig) -> ExtractiveBackend:

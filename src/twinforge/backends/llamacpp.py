@@ -17,7 +17,7 @@ from pathlib import Path
 
 from ..config import BackendConfig
 from ..errors import TwinforgeError
-from .base import BackendError, Completion, Request
+from .base import BackendError, Completion, Request, complete_in_order
 
 INSTALL_HINT = "pip install llama-cpp-python (it compiles llama.cpp: a few minutes)"
 
@@ -88,13 +88,7 @@ class LlamaCppBackend:
         )
 
     def complete_many(self, requests: Sequence[Request]) -> list[Completion | BackendError]:
-        out: list[Completion | BackendError] = []
-        for r in requests:
-            try:
-                out.append(self.complete(r))
-            except BackendError as e:
-                out.append(e)
-        return out
+        return complete_in_order(self, requests)
 
 
 def create(cfg: BackendConfig) -> LlamaCppBackend:

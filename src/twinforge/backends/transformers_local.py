@@ -26,7 +26,7 @@ from pathlib import Path
 
 from ..config import BackendConfig
 from ..errors import TwinforgeError
-from .base import BackendError, Completion, Message, Request
+from .base import BackendError, Completion, Message, Request, complete_in_order
 
 INSTALL_HINT = "pip install torch transformers (and accelerate gguf for the embedded model)"
 
@@ -170,13 +170,7 @@ class TransformersBackend:
         )
 
     def complete_many(self, requests: Sequence[Request]) -> list[Completion | BackendError]:
-        out: list[Completion | BackendError] = []
-        for r in requests:
-            try:
-                out.append(self.complete(r))
-            except BackendError as e:
-                out.append(e)
-        return out
+        return complete_in_order(self, requests)
 
 
 def _as_list(value) -> list:
