@@ -1,12 +1,13 @@
 """Distill benchmark: our `openai` backend's distill against the raw throughput of the same server.
 
-    .venv/bin/python bench/distill.py                  # 4 sample dialogs, 2 requests in flight (~2-4 min on 2 cores)
+    .venv/bin/python bench/distill.py                  # 4 sample dialogs, 2 in flight, 3 rounds (~6-10 min on 2 cores)
     .venv/bin/python bench/distill.py --n 8 --concurrency 4 --max-tokens 384
 
 Starts `python -m llama_cpp.server --model <embedded GGUF> --n_ctx 4096` on a free localhost port (a child, as
 bench/child.py's measured processes are; its log goes to bench/out/distill-server.log). The sample archive
 (examples/sample-archive) is ingested and cleaned into bench/out/ws-distill (each in a child, with wall time and
-peak RSS), then three runs over the first N dialogs clean kept:
+peak RSS), then, over the first N dialogs clean kept, R rounds (default 3) of raw and ours, alternating which goes
+first so that drift in the machine's load hits both alike, pooled at the end, and one cached re-run:
 
   ours     twinforge.distill.run.distill with the `openai` backend (render, chunk, call, repair, retry, merge,
            store, md/yaml export): output tokens / wall
@@ -89,12 +90,20 @@ def prepare(ws: Path) -> list[dict]:
     return steps
 
 
+def _pooled(runs: list[dict]) -> dict:
+    wall = sum(r["wall_s"] for r in runs)
+    tokens = sum(r["output_tokens"] for r in runs)
+    return {"wall_s": round(wall, 2), "output_tokens": tokens, "calls": sum(r["calls"] for r in runs),
+            "output_tok_s": round(tokens / wall, 2) if wall else 0.0}
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--n", type=int, default=4, help="dialogs to distill (default 4)")
     ap.add_argument("--concurrency", type=int, default=2, help="requests in flight, ours and raw (default 2)")
     ap.add_argument("--max-tokens", type=int, default=256, help="answer tokens per call (default 256)")
     ap.add_argument("--ctx", type=int, default=4096, help="server context (default 4096)")
+    ap.add_argument("--rounds", type=int, default=3, help="raw/ours rounds, alternating which goes first (default 3)")
     ap.add_argument("--base-url", help="bench this OpenAI-compatible server instead of starting llama_cpp.server")
     ap.add_argument("--model", help="model name on --base-url (default: the server's first)")
     args = ap.parse_args()
@@ -137,11 +146,13 @@ def main() -> None:
             dialogs = load_dialogs(store, cfg)[: args.n]
             strategy = PromptStrategy()
             requests = [j.request for d in dialogs for j in _jobs(d, cfg, strategy)]
-            print(f"server {url} ({backend.model}, response_format {mode}); {len(dialogs)} dialogs, "
-                  f"{len(requests)} requests, concurrency {args.concurrency}, max_tokens {args.max_tokens}")
+        print(f"server {url} ({backend.model}, response_format {mode}); {len(dialogs)} dialogs, "
+              f"{len(requests)} requests, concurrency {args.concurrency}, max_tokens {args.max_tokens}, "
+              f"{args.rounds} rounds (raw and ours alternate which goes first)")
+        bodies = [backend._body(backend.model, r, mode) for r in requests]
 
-            # raw: the same first-pass requests, same bodies, same concurrency
-            bodies = [backend._body(backend.model, r, mode) for r in requests]
+        def run_raw() -> dict:
+            """The same first-pass requests, same bodies, same concurrency, POSTed directly."""
             client = httpx.Client(timeout=600)
 
             def post(body: dict) -> dict:
@@ -152,27 +163,44 @@ def main() -> None:
             t = time.perf_counter()
             with ThreadPoolExecutor(args.concurrency) as pool:
                 usages = list(pool.map(post, bodies))
-            raw_s = time.perf_counter() - t
+            wall = time.perf_counter() - t
             client.close()
-            raw_tokens = sum(u.get("completion_tokens") or 0 for u in usages)
-            raw = {"wall_s": round(raw_s, 2), "calls": len(bodies), "output_tokens": raw_tokens,
-                   "prompt_tokens": sum(u.get("prompt_tokens") or 0 for u in usages),
-                   "output_tok_s": round(raw_tokens / raw_s, 2)}
-            print(f"  raw    {raw_s:7.1f} s  {raw_tokens:6d} output tokens  {raw['output_tok_s']:7.2f} tok/s")
+            tokens = sum(u.get("completion_tokens") or 0 for u in usages)
+            return {"wall_s": round(wall, 2), "calls": len(bodies), "output_tokens": tokens,
+                    "prompt_tokens": sum(u.get("prompt_tokens") or 0 for u in usages),
+                    "output_tok_s": round(tokens / wall, 2)}
 
-            # ours: the whole stage
-            t = time.perf_counter()
-            report = distill(store, cfg, backend=backend)
-            ours_s = time.perf_counter() - t
-            ours = {"wall_s": round(ours_s, 2), "calls": report.calls, "retries": report.retries,
-                    "distilled": report.distilled, "failed": report.failed,
-                    "prompt_tokens": report.prompt_tokens, "output_tokens": report.output_tokens,
-                    "output_tok_s": round(report.output_tokens / ours_s, 2)}
-            print(f"  ours   {ours_s:7.1f} s  {report.output_tokens:6d} output tokens  "
-                  f"{ours['output_tok_s']:7.2f} tok/s  ({report.calls} calls, {report.retries} retries, "
-                  f"{report.distilled} modules, {report.failed} failed)")
+        def run_ours(i: int) -> dict:
+            """The whole stage on a fresh copy of the cleaned workspace (empty call cache)."""
+            ws_i = OUT / f"ws-distill-round{i}"
+            shutil.rmtree(ws_i, ignore_errors=True)
+            shutil.copytree(ws, ws_i)
+            with Store(ws_i) as store:
+                t = time.perf_counter()
+                report = distill(store, cfg, backend=backend)
+                wall = time.perf_counter() - t
+            return {"wall_s": round(wall, 2), "calls": report.calls, "retries": report.retries,
+                    "distilled": report.distilled, "failed": report.failed, "prompt_tokens": report.prompt_tokens,
+                    "output_tokens": report.output_tokens, "output_tok_s": round(report.output_tokens / wall, 2),
+                    "workspace": str(ws_i)}
 
-            # re-run of the same dialogs (--force: redone, every answer from the call cache, no server call)
+        rounds = []
+        for i in range(args.rounds):
+            order = ("raw", "ours") if i % 2 == 0 else ("ours", "raw")
+            r = {}
+            for which in order:
+                r[which] = run_raw() if which == "raw" else run_ours(i)
+            r["ratio"] = round(r["ours"]["output_tok_s"] / r["raw"]["output_tok_s"], 3)
+            rounds.append(r)
+            print(f"  round {i + 1}: raw {r['raw']['output_tok_s']:6.2f} tok/s ({r['raw']['wall_s']:.1f} s), "
+                  f"ours {r['ours']['output_tok_s']:6.2f} tok/s ({r['ours']['wall_s']:.1f} s, "
+                  f"{r['ours']['calls']} calls, {r['ours']['retries']} retries, {r['ours']['failed']} failed) "
+                  f"→ {r['ratio']:.3f}")
+        raw = _pooled([r["raw"] for r in rounds])
+        ours = _pooled([r["ours"] for r in rounds])
+
+        # re-run of the last round's dialogs (--force: redone, every answer from the call cache, no server call)
+        with Store(rounds[-1]["ours"]["workspace"]) as store:
             t = time.perf_counter()
             forced = distill(store, cfg, backend=backend, force=True)
             forced_s = time.perf_counter() - t
@@ -187,15 +215,18 @@ def main() -> None:
                 proc.wait()
 
     ratio = ours["output_tok_s"] / raw["output_tok_s"] if raw["output_tok_s"] else None
+    ratios = sorted(r["ratio"] for r in rounds)
     # greedy answers still differ a little between runs (llama.cpp reuses a prompt prefix's KV cache): the same
     # requests' wall times compare the work too, at unequal output lengths
     wall_ratio = raw["wall_s"] / ours["wall_s"] if ours["wall_s"] else None
-    results |= {"ours": ours, "raw": raw, "ratio": round(ratio, 3) if ratio else None, "target": 0.9,
+    results |= {"rounds": rounds, "ours": ours, "raw": raw, "ratio": round(ratio, 3) if ratio else None,
+                "ratio_median_of_rounds": ratios[len(ratios) // 2], "target": 0.9,
                 "wall_ratio_raw_over_ours": round(wall_ratio, 3) if wall_ratio else None,
                 "rerun_cached": {"wall_s": round(forced_s, 3), "calls": forced.calls, "cache_hits": forced.cache_hits,
                                  "distilled": forced.distilled},
                 "total_s": round(time.perf_counter() - t0, 1)}
-    print(f"  ratio ours/raw = {ratio:.3f} output tok/s (target ≥ 0.9); raw wall / ours wall = {wall_ratio:.3f}"
+    print(f"  pooled over {len(rounds)} rounds: ours/raw = {ratio:.3f} output tok/s (median of rounds "
+          f"{ratios[len(ratios) // 2]:.3f}; target ≥ 0.9); raw wall / ours wall = {wall_ratio:.3f}"
           if ratio else "  ratio: no raw tokens")
     print(f"  re-run --force of the same dialogs: {forced_s:.2f} s ({forced.cache_hits} cache hits, "
           f"{forced.calls} calls)")

@@ -18,6 +18,9 @@ FIXTURES = SHARED / "fixtures" / "exports"
 SEEDS = SHARED / "seeds"
 SAMPLE = REPO / "examples" / "sample-archive"
 
+# each later stage keeps its fixtures in its own plugin module beside this file
+pytest_plugins = ["fx_dataset", "fx_train", "fx_adapters", "fx_eval", "fx_memory", "fx_serve", "fx_hyper"]
+
 
 def need_shared() -> None:
     if not FIXTURES.exists():

@@ -5,39 +5,30 @@ from __future__ import annotations
 from pathlib import Path
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import Field, ValidationError, model_validator
 
+from .backends.config import BackendConfig
+from .dataset.config import DatasetConfig
 from .errors import ConfigError
+from .eval.config import EvalConfig
+from .hyper.config import HyperConfig
+from .memory.config import MemoryConfig
+from .serve.config import ServeConfig
+from .strict import Strict
+from .train.config import TrainConfig
+
+__all__ = ["BackendConfig", "Recipe", "load_recipe"]
 
 RECIPES_DIR = Path(__file__).parent / "recipes"
 
 
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+_Strict = Strict  # the name this module grew up with
 
 
 class IngestConfig(_Strict):
     inputs: list[str] = Field(default_factory=list, description="files, folders or zips to ingest")
     max_zip_ratio: float = Field(100.0, gt=1, description="refuse zips expanding more than this many times")
     max_zip_bytes: int = Field(64 * 1024**3, gt=0, description="refuse zips expanding past this many bytes")
-
-
-class BackendConfig(_Strict):
-    """Which model answers, and how it is called. Shared by every backend (and every stage that uses one)."""
-
-    name: str = Field("extractive", description="extractive | llamacpp | openai | transformers")
-    model: str | None = Field(None, description="model name (openai), GGUF path (llamacpp), Hugging Face folder "
-                              "(transformers); local ones default to the embedded model")
-    base_urls: list[str] = Field(default_factory=list, description="OpenAI-compatible servers; work is spread "
-                                 "over all of them")
-    api_key_env: str = Field("OPENAI_API_KEY", description="environment variable holding the API key (if any)")
-    concurrency: int = Field(2, ge=1, description="requests in flight at once (per backend)")
-    timeout: float = Field(120.0, gt=0, description="seconds per request")
-    retries: int = Field(3, ge=0, description="retries after a failed request, with exponential backoff")
-    max_tokens: int = Field(1024, ge=1)
-    temperature: float = Field(0.2, ge=0)
-    context: int = Field(4096, ge=256, description="context window (llamacpp, transformers)")
-    seed: int = Field(0, description="sampling seed, for reproducible runs")
 
 
 class JudgeConfig(_Strict):
@@ -109,6 +100,12 @@ class Recipe(_Strict):
     clean: CleanConfig = Field(default_factory=CleanConfig)
     distill: DistillConfig = Field(default_factory=DistillConfig)
     expand: ExpandConfig = Field(default_factory=ExpandConfig)
+    dataset: DatasetConfig = Field(default_factory=DatasetConfig)
+    train: TrainConfig = Field(default_factory=TrainConfig)
+    eval: EvalConfig = Field(default_factory=EvalConfig)
+    memory: MemoryConfig = Field(default_factory=MemoryConfig)
+    serve: ServeConfig = Field(default_factory=ServeConfig)
+    hyper: HyperConfig = Field(default_factory=HyperConfig)
 
 
 def load_recipe(path: str | Path) -> Recipe:

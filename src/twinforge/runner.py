@@ -59,8 +59,23 @@ def _expand(store: Store, recipe: Recipe, progress: bool) -> StageResult:
     return StageResult("expand", summary, True, problems)
 
 
-STAGES: dict[str, Callable[[Store, Recipe, bool], StageResult]] = {"ingest": _ingest, "clean": _clean,
-                                                                   "distill": _distill, "expand": _expand}
+def _later(stage: str) -> Callable[[Store, Recipe, bool], StageResult]:
+    """Stages from `dataset` on keep their recipe runner as `run_stage` in `twinforge/<stage>/stage.py`
+    (the persona card's in `twinforge/memory/persona.py`), imported only when the stage runs."""
+    module_name = "twinforge.memory.persona" if stage == "persona" else f"twinforge.{stage}.stage"
+
+    def run(store: Store, recipe: Recipe, progress: bool) -> StageResult:
+        import importlib
+
+        return importlib.import_module(module_name).run_stage(store, recipe, progress)
+
+    return run
+
+
+STAGES: dict[str, Callable[[Store, Recipe, bool], StageResult]] = {
+    "ingest": _ingest, "clean": _clean, "distill": _distill, "expand": _expand,
+    **{s: _later(s) for s in ("dataset", "train", "eval", "memory", "persona", "hyper")},
+}
 
 
 def run_recipe(store: Store, recipe: Recipe, progress: bool = False) -> list[StageResult]:

@@ -55,7 +55,10 @@ def progress_wanted() -> bool:
 
 def _register() -> None:
     # the commands attach themselves to `cli` when their modules are imported
-    from . import clean, distill, expand, ingest, inspect, pipeline  # noqa: F401
+    from . import (  # noqa: F401
+        adapter_ops, adapters, clean, dataset, distill, estimate, evaluate, expand, hyper, ingest, inspect, memory, persona,
+        pipeline, serve, train,
+    )
 
 
 _register()

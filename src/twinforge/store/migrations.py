@@ -223,3 +223,18 @@ def m004_expand() -> str:
             run_id INTEGER
         );
     """
+
+
+def _sql_file(name: str) -> Callable[[], str]:
+    """Later migrations live as SQL files in `store/sql/`, one per stage, so each stage's schema reads whole."""
+    from importlib.resources import files
+
+    def fn() -> str:
+        return files("twinforge.store").joinpath("sql", f"{name}.sql").read_text(encoding="utf-8")
+
+    fn.__name__ = name
+    return fn
+
+
+for _name in ("m005_dataset", "m006_train", "m007_eval", "m008_memory", "m009_hyper"):
+    migration(_sql_file(_name))

@@ -1,0 +1,2 @@
+-- m006_train: filled in by its stage; until then a no-op
+SELECT 1;

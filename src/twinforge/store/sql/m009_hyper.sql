@@ -1,0 +1,2 @@
+-- m009_hyper: filled in by its stage; until then a no-op
+SELECT 1;

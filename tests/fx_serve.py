@@ -1,0 +1,3 @@
+"""Fixtures of the serve tests (a pytest plugin loaded by conftest.py)."""
+
+from __future__ import annotations
