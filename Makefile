@@ -4,6 +4,11 @@ VENV ?= .venv
 BIN = $(VENV)/bin
 STAMP = $(VENV)/.installed
 DEMO_WS ?= twin-demo
+# llama-cpp-python compiles on install. A portable AVX2 build: a -march=native build turns on ggml's AMX kernels on
+# Sapphire-Rapids-class CPUs, which segfault on the first decode (ggml-org/llama.cpp#20824). For a GPU build set
+# e.g. CMAKE_ARGS="-DGGML_CUDA=on" (CUDA) or "-DGGML_HIP=on" (ROCm) when running make.
+CMAKE_ARGS ?= -DGGML_NATIVE=OFF -DGGML_AVX=ON -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON -DGGML_BMI2=ON
+export CMAKE_ARGS
 
 .PHONY: venv demo test docs bench clean
 

@@ -14,7 +14,7 @@ from conftest import SAMPLE, rows
 from twinforge.backends import get_backend
 from twinforge.backends.base import BackendError, Completion, Request
 from twinforge.config import BackendConfig, DistillConfig
-from twinforge.distill.assemble import match_quotes, merge
+from twinforge.distill.assemble import ground_phrase, match_quotes, merge, top_up_quotes
 from twinforge.distill.render import (
     Dialog,
     PromptStrategy,
@@ -322,7 +322,8 @@ def test_model_quotes_that_are_not_the_persons_words_are_dropped(cleaned):
         report = distill(store, DistillConfig(limit=3), backend=Scripted(answer))
     mods = modules(cleaned)
     assert report.distilled == 3 and report.quotes_dropped == 6
-    assert assert_quotes_verbatim(cleaned, mods) == 3
+    # per module: the one verbatim quote the model gave, plus one of the person's sentences topped up
+    assert assert_quotes_verbatim(cleaned, mods) == 6
 
 
 def test_backend_down_stops_the_run_with_one_line(cleaned, tf):
@@ -593,3 +594,26 @@ def test_a_paper_answer_without_its_digest_is_retried_then_recorded(tf, workspac
     assert "paper" in model.requests[1].messages[-1]["content"]  # the retry names what is missing
     (f,) = rows(workspace, "SELECT error FROM distill_failures")
     assert "paper" in f["error"]
+
+
+def test_a_phrase_lifted_from_the_assistant_gives_way_to_the_persons_closest_sentence():
+    turns = [Turn("u1", "user", "Мне кажется, сжатие смысла работает только через цепочки понятий. Как проверить?"),
+             Turn("u2", "user", "Ещё вопрос про обучение адаптеров по сценам.")]
+    lifted = "Эффективная компрессия информации достигается посредством иерархических представлений цепочек."
+    assert ground_phrase(lifted, turns) == "Мне кажется, сжатие смысла работает только через цепочки понятий."
+    own = "Сжатие смысла работает через цепочки понятий"  # mostly the person's words: kept as the model wrote it
+    assert ground_phrase(own, turns) == own
+    unrelated = "Совершенно посторонний текст модели"
+    assert ground_phrase(unrelated, turns) == unrelated  # nothing of the person's is close: left, not invented
+
+
+def test_quotes_are_topped_up_verbatim_from_the_persons_own_sentences():
+    turns = [Turn("u1", "user", "Про погоду. Адаптеры по сценам надо обучать отдельно, по одному на сцену."),
+             Turn("u2", "user", "Сцены потом складываются как слои адаптеров.")]
+    quotes = top_up_quotes([], turns, "адаптеры сцены слои")
+    assert [q.message_id for q in quotes] == ["u2", "u1"]  # the closer sentence first; "Про погоду." never
+    for q in quotes:
+        assert q.text in next(t.text for t in turns if t.id == q.message_id)
+    kept, _ = match_quotes(["Сцены потом складываются как слои адаптеров."], turns)
+    assert len(top_up_quotes(kept, turns, "адаптеры")) == 2
+    assert top_up_quotes([], turns, "квантовая хромодинамика") == []  # nothing related: no filler quotes

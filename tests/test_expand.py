@@ -10,7 +10,7 @@ import re
 
 import pytest
 
-from twinforge.config import ExpandConfig
+from twinforge.expand.config import DEFAULT_VIEWS, ExpandConfig
 from twinforge.distill.schema import Module, PaperDigest, Quote
 from twinforge.errors import ConfigError, TwinforgeError
 from twinforge.expand.run import expand
@@ -125,27 +125,34 @@ def test_rich_module_gives_every_view_with_well_formed_messages(store):
     report = expand(store)
     assert report.expanded == 1 and not report.invalid
     views = by_view(stored(store))
-    assert set(views) == {"qa", "concept", "inversion", "hypothesis", "transition", "continue"}
+    assert set(views) == set(DEFAULT_VIEWS)
     for rows in views.values():
         for r in rows:
             msgs = r["messages"]
-            assert [m["role"] for m in msgs] == ["user", "assistant"]
+            roles = [m["role"] for m in msgs]
+            assert roles == ["user", "assistant"] * (len(roles) // 2) and roles  # alternating, ends on an answer
             assert all(isinstance(m["content"], str) and m["content"].strip() == m["content"] != "" for m in msgs)
-            assert set(msgs[0]) == {"role", "content"}
+            assert all(set(m) == {"role", "content"} for m in msgs)
             assert r["chars"] == sum(len(m["content"]) for m in msgs) and r["tokens"] > 0
-    assert len(views["concept"]) == 3  # one per concept
+    # one item per concept, each asked in `phrasings` (default 2) different wordings with the same answer
+    concept = views["concept"]
+    assert len(concept) == 3 * ExpandConfig().phrasings
+    for c in ("фраза", "концепт", "метаход"):
+        mine = [r for r in concept if r["meta"]["concept"] == c]
+        assert len(mine) == 2 and len({r["messages"][0]["content"] for r in mine}) == 2
+        assert len({r["messages"][1]["content"] for r in mine}) == 1
 
 
 @pytest.mark.parametrize("view,field", [
     ("concept", "concepts"), ("inversion", "inversions"), ("hypothesis", "hypotheses"),
-    ("transition", "transition_rules"),
+    ("transition", "transition_rules"), ("poles", "axes"), ("own_words", "quotes"),
 ])
 def test_view_only_when_module_has_its_field(store, view, field):
     put(store, rich_ru(store, **{field: []}))
     expand(store)
     got = by_view(stored(store))
     assert view not in got
-    assert len(got) == 5  # every other view still there
+    assert len(got) == len(DEFAULT_VIEWS) - 1  # every other view still there
 
 
 def test_continue_needs_details_or_quotes(store):
@@ -194,7 +201,7 @@ def test_russian_module_gets_russian_templates_english_gets_english(store):
 
 def test_transition_rule_split_into_condition_and_consequence(store):
     put(store, rich_ru(store))
-    expand(store)
+    expand(store, ExpandConfig(phrasings=1))
     (t,) = by_view(stored(store))["transition"]
     ask, answer = (m["content"] for m in t["messages"])
     assert "диалог длиннее контекста" in ask
@@ -203,7 +210,7 @@ def test_transition_rule_split_into_condition_and_consequence(store):
 
 def test_continue_splits_a_long_quote(store):
     put(store, rich_ru(store))
-    expand(store)
+    expand(store, ExpandConfig(phrasings=1))
     cont = by_view(stored(store))["continue"]
     (quoted,) = [r for r in cont if r["meta"].get("source") == "quote"]
     ask, answer = (m["content"] for m in quoted["messages"])
@@ -222,24 +229,140 @@ def test_paper_digest_feeds_continue_and_hypothesis(store):
     assert "12x expansion" in views["hypothesis"][0]["messages"][1]["content"]
 
 
+# --- the views cut from the dialog, and the newer field views --------------------------------------------
+
+
+def test_dialog_windows_are_multi_turn_slices_of_the_dialog(store):
+    put(store, rich_ru(store))
+    expand(store)
+    rows = by_view(stored(store))["dialog"]
+    msg = ids(store, "c-ru")
+    # replies at turns 1, 3, 5: windows of 2 exchanges ending at 3 and 5, and of 3 exchanges ending at 5
+    assert sorted((r["meta"]["exchanges"], r["meta"]["message_ids"][-1]) for r in rows) == sorted(
+        [(2, msg[3]), (2, msg[5]), (3, msg[5])])
+    for r in rows:
+        first = msg.index(r["meta"]["message_ids"][0])
+        assert [m["content"] for m in r["messages"]] == DIALOG[first:first + 2 * r["meta"]["exchanges"]]
+        assert [m["role"] for m in r["messages"]] == ["user", "assistant"] * r["meta"]["exchanges"]
+
+
+def test_next_move_flips_roles_so_the_person_answers(store):
+    put(store, rich_ru(store))
+    expand(store)
+    rows = by_view(stored(store))["next_move"]
+    answers = {r["messages"][-1]["content"] for r in rows}
+    assert answers == {LONG_OWN.strip(), DIALOG[4]}  # the person's turns; "Спасибо!" is too short to learn
+    for r in rows:
+        assert r["meta"]["flipped"] is True
+        first = ids(store, "c-ru").index(r["meta"]["message_ids"][0])
+        assert first % 2 == 1  # starts on the assistant's turn, asked as the user
+        assert [m["content"] for m in r["messages"]] == [t.strip() for t in DIALOG[first:first + len(r["messages"])]]
+    assert max(r["meta"]["exchanges"] for r in rows) == 2
+
+
+def test_window_setting_limits_the_exchanges(store):
+    put(store, rich_ru(store))
+    expand(store, ExpandConfig(views=["dialog", "next_move"], window=2))
+    rows = stored(store)
+    assert max(len(r["messages"]) for r in rows) == 4 and {r["view"] for r in rows} == {"dialog", "next_move"}
+
+
+def test_reverse_asks_for_the_question_behind_an_answer(store):
+    put(store, rich_ru(store))
+    expand(store)
+    qa = by_view(stored(store))["qa"]
+    rev = by_view(stored(store))["reverse"]
+    assert {r["messages"][1]["content"] for r in rev} == {r["messages"][0]["content"] for r in qa}
+    for r in rev:
+        pair = next(x for x in qa if x["meta"]["question_id"] == r["meta"]["question_id"])
+        assert pair["messages"][1]["content"] in r["messages"][0]["content"]
+
+
+def test_own_words_answers_with_the_persons_paragraph(store):
+    put(store, rich_ru(store))
+    expand(store)
+    (row, *more) = by_view(stored(store))["own_words"]
+    assert row["messages"][1]["content"] == LONG_OWN.strip()
+    assert row["meta"]["message_id"] == ids(store, "c-ru")[2]
+    assert all(r["messages"][1]["content"] == LONG_OWN.strip() for r in more)  # other wordings only
+
+
+def test_poles_and_critique(store):
+    put(store, rich_ru(store))
+    expand(store)
+    views = by_view(stored(store))
+    poles = [r for r in views["poles"] if r["meta"]["axis"] == "сжатие ↔ развёртка"]
+    assert poles and all("«сжатие»" in r["messages"][0]["content"] and "«развёртка»" in r["messages"][0]["content"]
+                         for r in poles)
+    critique = views["critique"][0]["messages"][1]["content"]
+    m = rich_ru(store)
+    assert m.phrase in critique and m.inversions[0] in critique and m.open_questions[0] in critique
+    store.db.execute("DELETE FROM expanded_modules")
+    put(store, rich_ru(store, inversions=[], open_questions=[]))  # nothing to hold against the premise
+    expand(store)
+    assert "critique" not in by_view(stored(store))
+
+
+def test_phrasings_give_distinct_wordings_and_never_duplicate_examples(store):
+    put(store, rich_ru(store, concepts=["фраза", "фраза"]))  # the same concept twice asks the same things
+    expand(store, ExpandConfig(views=["concept"], phrasings=5))
+    rows = stored(store)
+    assert len(rows) == 5  # 5 wordings of one item; the copy's identical chats were dropped
+    assert len({json.dumps(r["messages"], ensure_ascii=False) for r in rows}) == 5
+    store.db.execute("DELETE FROM expanded_modules")
+    put(store, rich_ru(store))
+    expand(store, ExpandConfig(phrasings=8))
+    everything = stored(store)
+    assert len({json.dumps(r["messages"], ensure_ascii=False) for r in everything}) == len(everything)
+
+
+def test_every_example_traces_to_its_module_and_conversation(store):
+    put(store, rich_ru(store), simple_en())
+    expand(store)
+    conversation_of = {"m-ru": "c-ru", "m-en": "c-en"}
+    for r in stored(store):
+        mids = r["meta"].get("message_ids", []) + [r["meta"][k] for k in ("question_id", "answer_id", "message_id")
+                                                    if k in r["meta"]]
+        assert set(mids) <= set(ids(store, conversation_of[r["module_id"]]))
+
+
+def test_more_wordings_add_pages_but_little_unique_content(store):
+    put(store, rich_ru(store))
+    one = expand(store, ExpandConfig(phrasings=1)).volumes["total"]
+    store.db.execute("DELETE FROM expanded_modules")
+    four = expand(store, ExpandConfig(phrasings=4)).volumes["total"]
+    assert four["pages"] > one["pages"] * 1.3
+    assert four["unique_pages"] - one["unique_pages"] < (four["pages"] - one["pages"]) / 3
+    assert one["unique_pages"] <= one["pages"] and four["unique_ratio"] < four["ratio"]
+
+
+def test_a_recipe_section_of_the_older_shape_still_runs(store):
+    from twinforge.config import ExpandConfig as RecipeExpandConfig
+
+    put(store, simple_en())
+    expand(store, RecipeExpandConfig(views=["concept"]))
+    assert {r["view"] for r in stored(store)} == {"concept"}
+
+
 # --- config, determinism, idempotency --------------------------------------------------------------------
 
 
 def test_views_and_counts_configurable_and_deterministic(store):
     many = rich_ru(store, concepts=[f"понятие {i}" for i in range(10)])
     put(store, many)
-    expand(store, ExpandConfig(views=["concept", "inversion"], per_view=4, counts={"inversion": 0}, seed=7))
+    cfg = ExpandConfig(views=["concept", "inversion"], per_view=4, counts={"inversion": 0}, seed=7, phrasings=1)
+    expand(store, cfg)
     first = stored(store)
     assert {r["view"] for r in first} == {"concept"} and len(first) == 4
     store.db.execute("DELETE FROM expanded_modules")  # forget everything: a fresh expansion must match
-    expand(store, ExpandConfig(views=["concept", "inversion"], per_view=4, counts={"inversion": 0}, seed=7))
+    expand(store, cfg)
     again = stored(store)
     assert [(r["id"], r["messages"]) for r in again] == [(r["id"], r["messages"]) for r in first]
 
 
 def test_unknown_view_is_a_config_error(store):
     put(store, simple_en())
-    with pytest.raises(ConfigError, match="available: qa, concept"):
+    with pytest.raises(ConfigError, match="available: qa, dialog, next_move, concept"):
         expand(store, ExpandConfig(views=["concept", "poetry"]))
 
 
@@ -256,7 +379,7 @@ def test_rerun_is_idempotent_and_redoes_only_changed_modules(store):
     assert (third.expanded, third.unchanged) == (1, 1)
     after = stored(store)
     assert [r for r in after if r["module_id"] == "m-ru"] == [r for r in before if r["module_id"] == "m-ru"]
-    assert len(by_view(stored(store, "m-en"))["concept"]) == 3
+    assert len(by_view(stored(store, "m-en"))["concept"]) == 3 * ExpandConfig().phrasings
     # a module distill no longer holds takes its examples with it
     store.db.execute("DELETE FROM modules WHERE id = 'm-en'")
     expand(store)
@@ -311,8 +434,10 @@ def test_cli_expand_json_keys_and_examples_listing(store, tf):
     data = json.loads(r.output)
     assert set(data) >= {"modules", "expanded", "unchanged", "pending", "invalid", "pages_in", "chars_in",
                          "views", "total"}
-    assert set(data["total"]) == {"examples", "chars", "tokens", "pages", "ratio"}
-    assert set(data["views"]) == {"qa", "concept", "inversion", "hypothesis", "transition", "continue"}
+    assert set(data["total"]) == {"examples", "chars", "tokens", "pages", "ratio", "unique_pages", "unique_ratio"}
+    from twinforge.config import load_recipe
+
+    assert set(data["views"]) == set(load_recipe("default").expand.views)
     text = tf("expand", ws=store.workspace).output
     assert "pages in →" in text and "unchanged" in text
     lines = [json.loads(x) for x in tf("examples", "--view", "concept", "--json", "--limit", "0",

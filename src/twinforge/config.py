@@ -10,6 +10,7 @@ from pydantic import Field, ValidationError, model_validator
 from .backends.config import BackendConfig
 from .dataset.config import DatasetConfig
 from .errors import ConfigError
+from .expand.config import ExpandConfig
 from .eval.config import EvalConfig
 from .hyper.config import HyperConfig
 from .memory.config import MemoryConfig
@@ -76,20 +77,6 @@ class DistillConfig(_Strict):
             raise ValueError(f"overlap_chars ({self.overlap_chars}) must be at most half of chunk_chars "
                              f"({self.chunk_chars})")
         return self
-
-
-class ExpandConfig(_Strict):
-    """Modules → training examples in several views (names checked by the expand stage)."""
-
-    views: list[str] = Field(
-        default_factory=lambda: ["qa", "concept", "inversion", "hypothesis", "transition", "continue"],
-        description="views to produce: qa, concept, inversion, hypothesis, transition, continue")
-    per_view: int = Field(8, ge=0, description="at most this many examples of each view per module")
-    counts: dict[str, int] = Field(default_factory=dict, description="per-view overrides of per_view, "
-                                   "e.g. {qa: 20, continue: 4}")
-    seed: int = Field(0, description="picks each example's wording and, past the cap, which items are kept")
-    own_words_min_chars: int = Field(200, ge=0, description="qa: the person's own later statement answers "
-                                     "their question when at least this long; otherwise the assistant's reply")
 
 
 class Recipe(_Strict):

@@ -1,3 +1,74 @@
-"""CLI: filled in by its stage (see twinforge/cli/main.py for the group and the error boundary)."""
+"""`twinforge dataset`."""
 
 from __future__ import annotations
+
+import json
+
+import click
+from pydantic import ValidationError
+
+from ..config import load_recipe
+from ..dataset.build import build_dataset
+from ..dataset.config import FORMATS, DatasetConfig
+from ..errors import ConfigError
+from .main import Ctx, cli, progress_wanted
+
+
+@cli.command()
+@click.option("--config", "-c", "config", default="default", show_default=True,
+              help="Recipe whose `dataset:` section to use (YAML file or bundled recipe name).")
+@click.option("--name", default="default", show_default=True, help="Dataset folder: WORKSPACE/datasets/NAME.")
+@click.option("--val-fraction", type=float, help="Share of conversations held out for validation (0 to <1).")
+@click.option("--system-prompt", help="System message put first in every example.")
+@click.option("--system-prompt-file", type=click.Path(dir_okay=False), help="Read the system message from a file.")
+@click.option("--persona", "use_persona", is_flag=True, help="Use the persona card as the system message.")
+@click.option("--format", "formats", multiple=True, type=click.Choice(["all", *FORMATS]),
+              help="What to write besides train/val JSONL (repeatable; default: the recipe's, all).")
+@click.option("--tokenizer", type=click.Path(file_okay=False), help="Hugging Face tokenizer folder for the token "
+              "counts (default: the Qwen tokenizer).")
+@click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
+@click.pass_obj
+def dataset(obj: Ctx, config: str, name: str, val_fraction: float | None, system_prompt: str | None,
+            system_prompt_file: str | None, use_persona: bool, formats: tuple[str, ...], tokenizer: str | None,
+            as_json: bool) -> None:
+    """Write the expanded examples as a training dataset: train.jsonl and val.jsonl split by conversation
+    (no conversation on both sides), ShareGPT and Alpaca exports with LLaMA-Factory's dataset_info.json,
+    a Hugging Face `datasets` folder, a dataset card, stats.json and a length histogram (lengths.png).
+
+    Tokens are counted in the target tokenizer; 1 A4 page = 1,800 characters. Unchanged inputs leave the
+    folder as it is.
+    """
+    cfg = load_recipe(config).dataset
+    changes: dict = {}
+    if val_fraction is not None:
+        changes["val_fraction"] = val_fraction
+    if system_prompt is not None or system_prompt_file or use_persona:
+        changes |= {"system_prompt": system_prompt, "system_prompt_file": system_prompt_file,
+                    "use_persona": use_persona}
+    if formats:
+        changes["formats"] = list(FORMATS) if "all" in formats else list(dict.fromkeys(["jsonl", *formats]))
+    if tokenizer:
+        changes["tokenizer"] = tokenizer
+    try:
+        cfg = DatasetConfig.model_validate(cfg.model_dump() | changes)
+    except ValidationError as e:
+        err = e.errors()[0]
+        where = ".".join(str(x) for x in err["loc"])
+        raise ConfigError(f"dataset{'.' + where if where else ''}: {err['msg'].removeprefix('Value error, ')}") from e
+    with obj.store(create=False) as store:
+        report = build_dataset(store, cfg, name=name, progress=progress_wanted())
+    if as_json:
+        click.echo(json.dumps(report.as_dict(), ensure_ascii=False, indent=2))
+        return
+    s = report.stats
+    click.echo(f"dataset {report.name}: {report.path}" + ("  (unchanged)" if report.unchanged else ""))
+    click.echo(f"\n{'split':<12}{'examples':>10}{'convs':>7}{'tokens':>12}{'pages':>10}{'lines':>9}")
+    for label, b in (("train", s["splits"]["train"]), ("validation", s["splits"]["val"]), ("total", s["total"])):
+        click.echo(f"{label:<12}{b['examples']:>10,}{b['conversations']:>7,}{b['tokens']:>12,}{b['pages']:>10,}"
+                   f"{b['lines']:>9,}")
+    L = s["lengths"]
+    click.echo(f"\ntokens ({s['tokenizer']}) per example: median {L['p50']:,}, p90 {L['p90']:,}, max {L['max']:,}"
+               f"; hash {report.hash[:12]}")
+    for p in report.problems:
+        if not report.unchanged:
+            click.echo(f"note: {p}", err=True)

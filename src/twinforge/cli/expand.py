@@ -8,7 +8,7 @@ import click
 
 from ..config import load_recipe
 from ..expand.run import expand as run_expand
-from ..expand.run import require_modules
+from ..expand.run import as_config, require_modules
 from ..expand.views import VIEWS
 from .main import Ctx, cli, progress_wanted
 
@@ -18,24 +18,31 @@ from .main import Ctx, cli, progress_wanted
               help="Recipe whose `expand:` section to use (YAML file or bundled recipe name).")
 @click.option("--view", "views", multiple=True, type=click.Choice(list(VIEWS)),
               help="Only these views (repeatable; default: the recipe's).")
-@click.option("--per-view", type=click.IntRange(min=0), help="At most this many examples of each view per module.")
+@click.option("--per-view", type=click.IntRange(min=0), help="At most this many items of each view per module.")
+@click.option("--phrasings", type=click.IntRange(1, 8), help="Wordings per item in the template-asked views.")
 @click.option("--limit", type=click.IntRange(min=1), help="Expand at most this many new or changed modules.")
 @click.option("--dry-run", is_flag=True, help="Compute and report, write nothing.")
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
 @click.pass_obj
-def expand(obj: Ctx, config: str, views: tuple[str, ...], per_view: int | None, limit: int | None,
-           dry_run: bool, as_json: bool) -> None:
+def expand(obj: Ctx, config: str, views: tuple[str, ...], per_view: int | None, phrasings: int | None,
+           limit: int | None, dry_run: bool, as_json: bool) -> None:
     """Turn thinking modules into training examples in several views, and report the expansion ratio.
 
     Views: qa (the person's question → their own later words, or the assistant's reply when theirs are
-    short), concept, inversion, hypothesis, transition, continue. A re-run redoes only modules that changed.
-    Pages in are the source dialogs' kept characters; 1 page = 1,800 characters.
+    short), dialog (multi-turn windows of the original dialog), next_move (roles flipped: the person's next
+    turn), concept, inversion, hypothesis, transition, continue, poles (an axis's two poles compared),
+    critique (of the module's own premise), own_words (the person's paragraph behind a quote), reverse
+    (answer → question). Template-asked views word each item `--phrasings` ways; no two examples are equal.
+    A re-run redoes only modules that changed. Pages in are the source dialogs' kept characters; 1 page =
+    1,800 characters; "unique" counts only distinct text (repeated wording and reused answers excluded).
     """
-    cfg = load_recipe(config).expand
+    cfg = as_config(load_recipe(config).expand)
     if views:
         cfg.views = list(views)
     if per_view is not None:
         cfg.per_view = per_view
+    if phrasings is not None:
+        cfg.phrasings = phrasings
     with obj.store(create=False) as store:
         report = run_expand(store, cfg, limit=limit, dry_run=dry_run, progress=progress_wanted())
     data = report.as_dict()
@@ -46,11 +53,13 @@ def expand(obj: Ctx, config: str, views: tuple[str, ...], per_view: int | None, 
                + (f", {report.pending} left for the next run" if report.pending else "") + ")")
     for bad in report.invalid:
         click.echo(f"  invalid module {bad['module_id']}: {bad['error']}", err=True)
-    click.echo(f"\n{'view':<12}{'examples':>10}{'pages':>10}{'tokens':>12}{'ratio':>8}")
+    click.echo(f"\n{'view':<12}{'examples':>10}{'pages':>10}{'tokens':>12}{'ratio':>8}{'unique':>8}")
     for view, b in [*data["views"].items(), ("total", data["total"])]:
         ratio = f"{b['ratio']:.2f}" if b["ratio"] is not None else "-"
-        click.echo(f"{view:<12}{b['examples']:>10,}{b['pages']:>10,}{b['tokens']:>12,}{ratio:>8}")
-    click.echo(f"\n{data['pages_in']:,} pages in → {data['total']['pages']:,} pages out")
+        unique = f"{b['unique_ratio']:.2f}" if b["unique_ratio"] is not None else "-"
+        click.echo(f"{view:<12}{b['examples']:>10,}{b['pages']:>10,}{b['tokens']:>12,}{ratio:>8}{unique:>8}")
+    click.echo(f"\n{data['pages_in']:,} pages in → {data['total']['pages']:,} pages out"
+               f" ({data['total']['unique_pages']:,} of them distinct text)")
     if dry_run:
         click.echo("dry run: nothing was written")
 

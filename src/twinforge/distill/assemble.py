@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import hashlib
+import re
 
 from .render import Dialog, Turn
 from .repair import Draft
-from .rules import normalize_meta_move
+from .rules import normalize_meta_move, sentences
 from .schema import Module, Quote
 
 MIN_QUOTE_CHARS = 10  # shorter "quotes" ("Да.", "ok") say nothing about the person
 MAX_QUOTES = 8
+MIN_QUOTES = 2  # fewer surviving quotes are topped up with the person's own closest sentences
+PHRASE_OWN_WORDS = 0.5  # a phrase sharing less of its words with the person's text is not in their words
 MAX_ITEMS = {"concepts": 12}  # after merging chunks
 MAX_OTHER_ITEMS = 8
 LIST_FIELDS = ("concepts", "axes", "inversions", "hypotheses", "transition_rules", "open_questions")
@@ -60,6 +63,50 @@ def match_quotes(quotes: list[str], user_turns: list[Turn]) -> tuple[list[Quote]
     return out, dropped
 
 
+_WORD = re.compile(r"\w{4,}")
+
+
+def _stems(text: str) -> set[str]:
+    # five-letter prefixes: a crude stem that lets Russian case endings and English suffixes meet
+    return {w[:5] for w in _WORD.findall(text.lower()) if not w.isdigit()}
+
+
+def _user_sentences(user_turns: list[Turn]) -> list[tuple[str, Turn]]:
+    return [(s, t) for t in user_turns for s in sentences(t.text) if MIN_QUOTE_CHARS <= len(s) <= 400]
+
+
+def ground_phrase(phrase: str, user_turns: list[Turn]) -> str:
+    """The phrase in the person's words. Small models often lift it from the assistant's reply; when most of its
+    words are not the person's, the person's own sentence closest to it stands in (ties: the earlier one)."""
+    own = set().union(*(_stems(t.text) for t in user_turns)) if user_turns else set()
+    words = _stems(phrase)
+    if not words or len(words & own) / len(words) >= PHRASE_OWN_WORDS:
+        return phrase
+    best, score = None, 0.0
+    for sent, _ in _user_sentences(user_turns):
+        ws = _stems(sent)
+        sc = len(ws & words) / len(ws | words) if ws else 0.0
+        if sc > score:
+            best, score = sent, sc
+    return best if best is not None else phrase
+
+
+def top_up_quotes(quotes: list[Quote], user_turns: list[Turn], about: str) -> list[Quote]:
+    """Up to MIN_QUOTES, the person's sentences that share most words with the module (verbatim, with ids)."""
+    if len(quotes) >= MIN_QUOTES:
+        return quotes
+    topic = _stems(about)
+    ranked = sorted(((len(_stems(s) & topic), -i, s, t) for i, (s, t) in enumerate(_user_sentences(user_turns))),
+                    reverse=True)
+    out = list(quotes)
+    for overlap, _, sent, turn in ranked:
+        if len(out) >= MIN_QUOTES or overlap == 0:
+            break
+        if all(sent != q.text for q in out):
+            out.append(Quote(text=sent, message_id=turn.id))
+    return out
+
+
 def merge(drafts: list[tuple[Draft, int]]) -> Draft:
     """One draft from the chunks' drafts: title, phrase and meta-move from the chunk with the most of the
     person's text (the first on a tie); lists united, first mention first, without repeats."""
@@ -84,16 +131,18 @@ def merge(drafts: list[tuple[Draft, int]]) -> Draft:
 def build_module(dialog: Dialog, draft: Draft, backend: str, prompt_version: str) -> tuple[Module, int]:
     """The module for a dialog from its merged draft; returns it and how many quotes were dropped."""
     quotes, dropped = match_quotes(draft.quotes, dialog.user_turns)
-    if not any(q.text == draft.phrase for q in quotes):  # a phrase in the person's exact words is a quote too
-        quotes += match_quotes([draft.phrase], dialog.user_turns)[0][: MAX_QUOTES - len(quotes)]
+    phrase = ground_phrase(draft.phrase, dialog.user_turns)
+    if not any(q.text == phrase for q in quotes):  # a phrase in the person's exact words is a quote too
+        quotes += match_quotes([phrase], dialog.user_turns)[0][: MAX_QUOTES - len(quotes)]
     lists = {name: getattr(draft, name)[: MAX_ITEMS.get(name, MAX_OTHER_ITEMS)] for name in LIST_FIELDS}
+    quotes = top_up_quotes(quotes, dialog.user_turns, " ".join([phrase, *lists["concepts"]]))
     module = Module(
         id=module_id(dialog.conversation_id),
         conversation_id=dialog.conversation_id,
         message_ids=list(dict.fromkeys(t.id for t in dialog.turns)),
         title=draft.title or dialog.title,
         language=dialog.language,
-        phrase=draft.phrase,
+        phrase=phrase,
         meta_move=normalize_meta_move(draft.meta_move),
         quotes=quotes,
         backend=backend,

@@ -3,7 +3,9 @@
 Each module is expanded from its JSON, its source dialog (as clean kept it), the templates of its language and
 the config. A hash of those four is its signature: a re-run skips modules whose signature is unchanged and
 replaces the examples of the others, so it is idempotent and cheap. Modules that distill no longer holds take
-their examples with them. The whole stage is one transaction: an interrupted run leaves the previous results,
+their examples with them. Within a module no two examples are the same chat (deduplicated by content hash);
+`volumes` also reports how much of the output is distinct text, so repeated wording is never mistaken for
+new content. The whole stage is one transaction: an interrupted run leaves the previous results,
 and a dry run rolls back after computing its report.
 """
 
@@ -18,16 +20,16 @@ import orjson
 from pydantic import ValidationError
 from tqdm import tqdm
 
-from ..config import ExpandConfig
 from ..distill.schema import Module
 from ..errors import ConfigError, TwinforgeError
 from ..records import PAGE_CHARS
 from ..store import Store
 from ..tokens import count_tokens_batch
-from . import source, templates
+from . import source, templates, uniqueness
+from .config import ExpandConfig
 from .views import VIEWS, Context, Example
 
-VERSION = 1  # bump when a view's code changes what it produces: every module is expanded again
+VERSION = 2  # bump when a view's code changes what it produces: every module is expanded again
 
 
 @dataclass
@@ -48,6 +50,19 @@ class _DryRun(Exception):
     """Raised at the end of a dry run's transaction to roll it back."""
 
 
+def as_config(cfg) -> ExpandConfig:
+    """The recipe's `expand:` section as this stage's config (a recipe section of an older shape is re-read)."""
+    if cfg is None:
+        return ExpandConfig()
+    if isinstance(cfg, ExpandConfig):
+        return cfg
+    try:
+        return ExpandConfig.model_validate(cfg.model_dump())
+    except ValidationError as e:
+        err = e.errors()[0]
+        raise ConfigError(f"expand.{'.'.join(map(str, err['loc']))}: {err['msg']}") from e
+
+
 def check_views(cfg: ExpandConfig) -> list[str]:
     unknown = [v for v in [*cfg.views, *cfg.counts] if v not in VIEWS]
     if unknown:
@@ -64,7 +79,7 @@ def require_modules(db: sqlite3.Connection, workspace) -> None:
 def expand(store: Store, cfg: ExpandConfig | None = None, limit: int | None = None, dry_run: bool = False,
            progress: bool = False) -> ExpandReport:
     """Expand every new or changed module (at most `limit` of them). With dry_run, report but write nothing."""
-    cfg = cfg or ExpandConfig()
+    cfg = as_config(cfg)
     views = check_views(cfg)
     require_modules(store.db, store.workspace)
     report = ExpandReport()
@@ -113,9 +128,9 @@ def _expand_all(db: sqlite3.Connection, cfg: ExpandConfig, views: list[str], lim
         if limit is not None and report.expanded >= limit:
             report.pending += 1
             continue
-        ctx = Context(module, turns, tpl, cfg.seed, cfg.own_words_min_chars)
-        examples = {v: _capped(VIEWS[v](ctx), cfg.counts.get(v, cfg.per_view), cfg.seed, module_id, v)
-                    for v in views}
+        ctx = Context(module, turns, tpl, cfg.seed, cfg.own_words_min_chars, cfg.phrasings, cfg.window)
+        examples = _unique({v: _capped(VIEWS[v](ctx), cfg.counts.get(v, cfg.per_view), cfg.seed, module_id, v)
+                            for v in views})
         _write(db, module_id, module, examples, tpl.language, run_id)
         db.execute("INSERT OR REPLACE INTO expanded_modules VALUES (?, ?, ?, ?, ?, ?)",
                    (module_id, module.conversation_id, sig, source.chars(turns),
@@ -129,11 +144,30 @@ def _signature(raw: str, turns: list[source.Turn], tpl: templates.Templates, cfg
 
 
 def _capped(examples: list[Example], n: int, seed: int, module_id: str, view: str) -> list[Example]:
-    """At most n, chosen by seed when there are more, in their original order."""
-    if len(examples) <= n:
+    """The examples of at most n items (all wordings of each), items chosen by seed when there are more."""
+    items = list(dict.fromkeys(ex.item for ex in examples))
+    if len(items) <= n:
         return examples
-    keep = sorted(random.Random(f"{seed}:{module_id}:{view}").sample(range(len(examples)), n))
-    return [examples[i] for i in keep]
+    keep = set(random.Random(f"{seed}:{module_id}:{view}").sample(items, n))
+    return [ex for ex in examples if ex.item in keep]
+
+
+def content_key(messages: list[dict]) -> bytes:
+    return hashlib.sha1(orjson.dumps(messages)).digest()
+
+
+def _unique(examples: dict[str, list[Example]]) -> dict[str, list[Example]]:
+    """Each chat once: a later view's (or wording's) exact copy of an earlier example is dropped."""
+    seen: set[bytes] = set()
+    out = {}
+    for view, exs in examples.items():
+        out[view] = []
+        for ex in exs:
+            key = content_key(ex.messages)
+            if key not in seen:
+                seen.add(key)
+                out[view].append(ex)
+    return out
 
 
 def example_id(module_id: str, view: str, position: int) -> str:
@@ -172,18 +206,38 @@ def volumes(db: sqlite3.Connection) -> dict:
     """Pages in (the source dialogs' kept characters, each conversation once) → pages out, per view and total.
 
     A view's ratio is its pages out over all pages in, so the views' ratios add up to the total ratio.
+    `unique_ratio` counts only distinct text (see uniqueness.py): per view, text that view does not repeat;
+    in total, text no example repeats from another. `duplicates`: examples whose whole chat equals an earlier
+    example of another module.
     """
     chars_in = db.execute("SELECT coalesce(sum(c), 0) FROM (SELECT max(source_chars) AS c FROM expanded_modules"
                           " GROUP BY conversation_id)").fetchone()[0]
 
-    def block(n: int, chars: int, tokens: int) -> dict:
-        return {"examples": n, "chars": chars, "tokens": tokens, "pages": _pages(chars),
-                "ratio": round(chars / chars_in, 2) if chars_in else None}
+    def ratio(chars: int) -> float | None:
+        return round(chars / chars_in, 2) if chars_in else None
 
-    per_view = {view: block(n, chars or 0, tokens or 0) for view, n, chars, tokens in db.execute(
-        "SELECT view, count(*), sum(chars), sum(tokens) FROM examples GROUP BY view")}
-    ordered = {v: per_view.pop(v) for v in list(VIEWS) if v in per_view} | per_view
-    n, chars, tokens = db.execute("SELECT count(*), coalesce(sum(chars), 0), coalesce(sum(tokens), 0)"
-                                  " FROM examples").fetchone()
-    return {"pages_in": _pages(chars_in), "chars_in": chars_in, "views": ordered, "total": block(n, chars, tokens)}
+    def block(n: int, chars: int, tokens: int, distinct: uniqueness.Distinct) -> dict:
+        return {"examples": n, "chars": chars, "tokens": tokens, "pages": _pages(chars), "ratio": ratio(chars),
+                "unique_pages": _pages(distinct.chars), "unique_ratio": ratio(distinct.chars)}
 
+    per_view: dict[str, list] = {}
+    overall, seen, duplicates = uniqueness.Distinct(), set(), 0
+    for view, raw, chars, tokens in db.execute(
+            "SELECT view, messages, chars, tokens FROM examples ORDER BY module_id, view, position"):
+        acc = per_view.setdefault(view, [0, 0, 0, uniqueness.Distinct()])
+        acc[0] += 1
+        acc[1] += chars or 0
+        acc[2] += tokens or 0
+        key = hashlib.sha1(raw.encode("utf-8", "surrogatepass")).digest()
+        duplicates += key in seen
+        seen.add(key)
+        for m in orjson.loads(raw):
+            acc[3].add(m["content"])
+            overall.add(m["content"])
+    blocks = {v: block(*acc) for v, acc in per_view.items()}
+    ordered = {v: blocks.pop(v) for v in list(VIEWS) if v in blocks} | blocks
+    n = sum(b["examples"] for b in ordered.values())
+    chars = sum(b["chars"] for b in ordered.values())
+    tokens = sum(b["tokens"] for b in ordered.values())
+    return {"pages_in": _pages(chars_in), "chars_in": chars_in, "views": ordered,
+            "total": block(n, chars, tokens, overall), "duplicates": duplicates}
