@@ -27,6 +27,7 @@ class MemoryConfig(Strict):
     expand_graph: bool = Field(False, description="`ask` expands the question through the concept graph")
     backend: BackendConfig = Field(default_factory=BackendConfig, description="who writes `ask` answers "
                                    "(default: extractive, no model)")
+    answer_tokens: int = Field(400, ge=16, description="longest `ask` answer, in tokens")
     max_evidence_chars: int = Field(700, ge=100, description="characters of each evidence piece shown to the model")
 
     @model_validator(mode="after")

@@ -1,0 +1,184 @@
+"""`ask`: retrieve evidence from memory, then answer with a backend, citing the evidence by number.
+
+The answer is in the question's language: a Russian question gets the Russian prompt, any other the English one
+told to answer in that language. Prompts are versioned files in `prompts/` (`ask.<version>.<lang>.txt`).
+`no_llm=True` skips the model and returns the evidence itself. The extractive backend (no model) is shown only the
+evidence, so its "answer" is the evidence's key sentences, not a copy of the instructions.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from dataclasses import asdict, dataclass, field
+from datetime import datetime, timezone
+from importlib.resources import files
+
+from ..backends import get_backend
+from ..backends.base import BackendError, Request
+from ..backends.config import BackendConfig
+from ..clean.language import detect
+from ..store import Store
+from .config import MemoryConfig
+from .search import Hit, search, validate
+
+PROMPT_VERSION = "v1"
+_LANGUAGE_NAMES = {
+    "en": "English", "ru": "Russian", "uk": "Ukrainian", "de": "German", "fr": "French", "es": "Spanish",
+    "it": "Italian", "pt": "Portuguese", "pl": "Polish", "nl": "Dutch", "zh": "Chinese", "ja": "Japanese",
+}
+_NOTHING = {
+    "ru": "В памяти нет ничего по этому вопросу.",
+    "en": "Nothing in memory answers this question.",
+}
+_EVIDENCE_HEADER = {"ru": "Фрагменты из памяти:", "en": "Evidence from memory:"}
+
+
+@dataclass
+class Source:
+    conversation_id: str
+    message_id: str | None
+    title: str
+    date: str | None  # ISO date (UTC) of the message or conversation
+    score: float
+    snippet: str
+    n: int = 0  # the number the answer cites it by: [n]
+    kind: str = "message"
+    item_id: str = ""
+    module_id: str | None = None
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+
+@dataclass
+class Answer:
+    answer: str
+    language: str
+    sources: list[Source] = field(default_factory=list)
+    backend: str = ""
+    model: str = ""
+    prompt_version: str = PROMPT_VERSION
+
+    def as_dict(self) -> dict:
+        return {"answer": self.answer, "language": self.language, "backend": self.backend, "model": self.model,
+                "prompt_version": self.prompt_version, "sources": [s.as_dict() for s in self.sources]}
+
+
+def iso_date(ts: float | None) -> str | None:
+    if ts is None:
+        return None
+    return datetime.fromtimestamp(ts, tz=timezone.utc).date().isoformat()
+
+
+def _snippet(text: str, limit: int) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[:limit].rsplit(" ", 1)[0] + "…"
+
+
+def to_sources(hits: list[Hit], limit: int) -> list[Source]:
+    return [Source(conversation_id=h.conversation_id, message_id=h.message_id, title=h.title, date=iso_date(h.date),
+                   score=h.score, snippet=_snippet(h.text, limit), n=i, kind=h.kind, item_id=h.item_id,
+                   module_id=h.module_id)
+            for i, h in enumerate(hits, start=1)]
+
+
+def prompt_language(language: str) -> str:
+    return "ru" if language == "ru" else "en"
+
+
+def load_prompt(language: str, version: str = PROMPT_VERSION) -> str:
+    return files("twinforge.memory").joinpath("prompts", f"ask.{version}.{prompt_language(language)}.txt").read_text(
+        encoding="utf-8")
+
+
+def format_evidence(sources: list[Source]) -> str:
+    lines = []
+    for s in sources:
+        where = ", ".join(x for x in (f"«{s.title}»" if s.title else "", s.date or "") if x)
+        lines.append(f"[{s.n}] {where}\n{s.snippet}")
+    return "\n\n".join(lines)
+
+
+def build_messages(question: str, language: str, sources: list[Source], system_prompt: str | None,
+                   backend_name: str) -> list[dict]:
+    if backend_name == "extractive":  # no model reads instructions: show it the evidence only
+        return [{"role": "user", "content": "\n\n".join(s.snippet for s in sources)}]
+    lang_name = _LANGUAGE_NAMES.get(language, language if language != "und" else "the question's language")
+    user = load_prompt(language).format(evidence=format_evidence(sources), question=question, language=lang_name)
+    msgs = [{"role": "system", "content": system_prompt}] if system_prompt else []
+    return [*msgs, {"role": "user", "content": user}]
+
+
+def evidence_text(language: str, sources: list[Source]) -> str:
+    lang = prompt_language(language)
+    if not sources:
+        return _NOTHING[lang]
+    return _EVIDENCE_HEADER[lang] + "\n\n" + format_evidence(sources)
+
+
+_CITE = re.compile(r"\[(\d+)\]")
+
+
+def cited(answer: str, n_sources: int) -> list[int]:
+    """The source numbers an answer cites, in order of first citation, ignoring numbers with no source."""
+    return list(dict.fromkeys(int(m) for m in _CITE.findall(answer) if 1 <= int(m) <= n_sources))
+
+
+def _prepare(store: Store, question: str, k: int, cfg: MemoryConfig, mode: str | None, expand_graph: bool | None):
+    question = validate(question, k, mode or cfg.mode)
+    language = detect(question)
+    hits = search(store, question, k=k, mode=mode or cfg.mode,
+                  expand_graph=cfg.expand_graph if expand_graph is None else expand_graph, rrf_k=cfg.rrf_k)
+    return question, language, to_sources(hits, cfg.max_evidence_chars)
+
+
+def _backend(backend, cfg: MemoryConfig):
+    """A BackendConfig (or None: the config's) becomes a backend; a ready backend object (e.g. base + adapters,
+    adapted.py) is used as it is."""
+    if backend is not None and hasattr(backend, "complete"):
+        return backend
+    return get_backend(backend or cfg.backend)
+
+
+def ask(store: Store, question: str, *, backend: BackendConfig | None = None, k: int = 6, no_llm: bool = False,
+        system_prompt: str | None = None, cfg: MemoryConfig | None = None, mode: str | None = None,
+        expand_graph: bool | None = None) -> Answer:
+    """Answer `question` from memory. `backend`: a BackendConfig, a ready backend object, or None for the
+    config's (default extractive). `no_llm`: the evidence only, no model call."""
+    cfg = cfg or MemoryConfig()
+    question, language, sources = _prepare(store, question, k, cfg, mode, expand_graph)
+    if no_llm or not sources:
+        return Answer(evidence_text(language, sources), language, sources, backend="none", model="")
+    b = _backend(backend, cfg)
+    msgs = build_messages(question, language, sources, system_prompt, b.name)
+    out = b.complete(Request(messages=msgs, max_tokens=cfg.answer_tokens))
+    text = out.text.strip()
+    if not text:
+        raise BackendError(f"the {b.name} backend returned an empty answer", "try another backend or model")
+    return Answer(text, language, sources, backend=b.name, model=out.model)
+
+
+def ask_stream(store: Store, question: str, *, backend: BackendConfig | None = None, k: int = 6,
+               no_llm: bool = False, system_prompt: str | None = None, cfg: MemoryConfig | None = None,
+               mode: str | None = None, expand_graph: bool | None = None) -> tuple[Iterator[str], list[Source]]:
+    """Like `ask`, but the answer comes as an iterator of text pieces; sources are known before the first piece.
+
+    A backend with a `stream(request)` method streams token by token; the others yield their whole answer once.
+    """
+    cfg = cfg or MemoryConfig()
+    question, language, sources = _prepare(store, question, k, cfg, mode, expand_graph)
+    if no_llm or not sources:
+        return iter([evidence_text(language, sources)]), sources
+    b = _backend(backend, cfg)
+    request = Request(messages=build_messages(question, language, sources, system_prompt, b.name),
+                      max_tokens=cfg.answer_tokens)
+    stream = getattr(b, "stream", None)
+
+    def tokens() -> Iterator[str]:
+        if stream is not None:
+            yield from stream(request)
+        else:
+            yield b.complete(request).text.strip()
+
+    return tokens(), sources
