@@ -158,6 +158,13 @@ def test_llamacpp_many_in_order_and_errors_as_values(llama):
     assert isinstance(results[3], BackendError) and "context" in str(results[3])
 
 
+def test_llamacpp_streams_the_same_answer_piece_by_piece(llama):
+    req = Request(user("Count from 1 to 20, separated by commas."), max_tokens=24)
+    pieces = list(llama.stream(req))
+    assert len(pieces) > 3  # token by token, not one block
+    assert "".join(pieces) == llama.complete(req).text
+
+
 def test_llamacpp_missing_model_file():
     with pytest.raises(BackendError, match="not found"):
         get_backend(BackendConfig(name="llamacpp", model="/nonexistent/model.gguf"))
@@ -192,6 +199,13 @@ def test_openai_json_schema(server):
     # This server refuses type=json_schema; the backend steps down to json_object with the schema and remembers.
     assert c.meta["response_format"] == "json_object"
     assert b._mode[server] == 1
+
+
+def test_openai_streams_server_sent_events(server):
+    b = openai([server], max_tokens=24)
+    req = Request(user("Count from 1 to 20, separated by commas."))
+    pieces = list(b.stream(req))
+    assert len(pieces) > 3 and "".join(pieces) == b.complete(req).text
 
 
 def test_openai_many_in_order_over_two_urls(server):

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import os
 import threading
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from functools import lru_cache
 from pathlib import Path
 
@@ -89,6 +89,26 @@ class LlamaCppBackend:
 
     def complete_many(self, requests: Sequence[Request]) -> list[Completion | BackendError]:
         return complete_in_order(self, requests)
+
+    def stream(self, request: Request) -> Iterator[str]:
+        """Token pieces of a plain-text answer as llama.cpp produces them; JSON requests use complete()."""
+        if request.json_schema is not None:
+            yield self.complete(request).text
+            return
+        llm, lock = self._llm()
+        with lock:
+            try:
+                chunks = llm.create_chat_completion(
+                    messages=request.messages, max_tokens=request.max_tokens or self.cfg.max_tokens,
+                    temperature=self.cfg.temperature if request.temperature is None else request.temperature,
+                    seed=self.cfg.seed, stream=True)
+                for chunk in chunks:
+                    piece = chunk["choices"][0]["delta"].get("content")
+                    if piece:
+                        yield piece
+            except ValueError as e:
+                raise BackendError(f"llama.cpp refused the request: {e}",
+                                   "raise backend.context, or send a shorter prompt / smaller max_tokens") from e
 
 
 def create(cfg: BackendConfig) -> LlamaCppBackend:

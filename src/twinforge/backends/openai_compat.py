@@ -21,7 +21,7 @@ import json
 import os
 import threading
 import time
-from collections.abc import Collection, Sequence
+from collections.abc import Collection, Iterator, Sequence
 from urllib.parse import urlsplit
 
 import httpx
@@ -128,6 +128,34 @@ class OpenAICompatBackend:
     def complete_many(self, requests: Sequence[Request]) -> list[Completion | BackendError]:
         pool = _Pool(self.urls, start=next(self._rr))
         return run_bounded(lambda r: self._complete(r, pool), list(requests), self.cfg.concurrency)
+
+    def stream(self, request: Request) -> Iterator[str]:
+        """Token pieces of a plain-text answer as the server sends them (SSE); JSON requests use complete()."""
+        if request.json_schema is not None:
+            yield self.complete(request).text
+            return
+        body = self._body(self.model, request, None) | {"stream": True}
+        url = self.urls[next(self._rr) % len(self.urls)]
+        try:
+            with self.client.stream("POST", f"{url}/chat/completions", json=body) as r:
+                if r.status_code >= 400:
+                    r.read()
+                    raise BackendError(f"{url}: HTTP {r.status_code}: {_error_text(r)}")
+                for line in r.iter_lines():
+                    if not line.startswith("data:"):
+                        continue
+                    data = line[5:].strip()
+                    if data == "[DONE]":
+                        break
+                    try:
+                        delta = json.loads(data)["choices"][0].get("delta") or {}
+                    except (ValueError, KeyError, IndexError, TypeError):
+                        raise BackendError(f"{url}: unexpected stream chunk {data[:200]!r}") from None
+                    if delta.get("content"):
+                        yield delta["content"]
+        except httpx.HTTPError as e:
+            raise BackendError(f"{url}: streaming failed ({type(e).__name__}: {e})",
+                               "check that the server is up, or ask without streaming") from None
 
     def close(self) -> None:
         self.client.close()
