@@ -1,0 +1,648 @@
+"""The persona card: the twin's core card ("ядро ИИ-двойника"), generated from the corpus and kept editable.
+
+`<ws>/persona.md` has three generated sections — recurring themes, the kinds of questions the person asks, their
+characteristic thinking moves — each item backed by verbatim user lines with conversation and message ids, plus
+a short summary and a machine-readable JSON block. Every generated section sits between markers carrying a hash of
+the body as generated:
+
+    <!-- twinforge:begin themes sha=1a2b3c4d5e6f -->
+    ## Recurring themes
+    …
+    <!-- twinforge:end themes -->
+
+A rebuild regenerates a section only while its body still matches that hash; a section the person edited keeps
+their text (and its old hash, so it stays "edited" on later rebuilds too). Text outside the markers — the
+`## My notes` section, or anything the person added — is never touched. `rebuild(discard_edits=True)` replaces
+edited sections as well. The JSON block is always regenerated: it is data, not prose.
+
+`system_prompt(store)` turns the card as it stands (edits and notes included) into a system prompt for `ask`,
+`serve` and the dataset's system message.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+from collections import Counter, defaultdict
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from ..errors import TwinforgeError
+from ..store import Store
+
+if TYPE_CHECKING:
+    from ..backends.config import BackendConfig
+    from ..config import Recipe
+
+PERSONA_FILE = "persona.md"
+VERSION = 1
+SECTIONS = ("summary", "themes", "questions", "moves")  # prose sections, in card order; then "data"
+MAX_THEMES = 8
+EXAMPLES = 3  # evidence quotes per item
+QUOTE_MAX_CHARS = 320  # longer sentences are not picked as evidence (verbatim quotes are never cut)
+PROMPT_MAX_CHARS = 4000
+
+_BEGIN = re.compile(r"<!-- twinforge:begin ([a-z][a-z-]*) sha=([0-9a-f]{12}) -->\n")
+_END = "<!-- twinforge:end {} -->"
+_HEADER = """# Persona card
+
+<!-- twinforge:persona — written by `twinforge persona` from your conversations. Edit anything: a generated
+section you change keeps your text on every rebuild (its stored sha no longer matches); add your own under
+"My notes". `twinforge persona --rebuild --discard-edits` regenerates the sections you edited. -->
+"""
+_NOTES = """## My notes
+
+<!-- Yours: rebuilds never touch this section, and it goes into the twin's system prompt. -->
+"""
+
+_PROMPT_INTRO = ("You are the thinking twin of the person described below, built from their own conversations with "
+                 "AI assistants. Think the way they think: their themes, their kinds of questions, their moves. "
+                 "Answer in the language of the question, plainly, in their voice, and ground claims in the "
+                 "sources you are given.")
+
+
+class PersonaError(TwinforgeError):
+    """The persona card cannot be built or read."""
+
+
+# --- evidence: the person's own lines ------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Line:
+    """One verbatim sentence of the person, with where it came from."""
+
+    text: str
+    conversation_id: str
+    message_id: str
+    title: str
+
+    def cite(self) -> dict:
+        return {"text": self.text, "conversation_id": self.conversation_id, "message_id": self.message_id,
+                "title": self.title}
+
+
+_CODE_FENCE = re.compile(r"```.*?(?:```|$)", re.S)
+_SENTENCE = re.compile(r"[^.!?…\n]+(?:[.!?…]+[\"'»”)\]]*|$)", re.M)
+_WORD = re.compile(r"[^\W\d_][^\W_]*(?:-[^\W\d_]+)*")
+_CYR = re.compile(r"[а-яёА-ЯЁ]")
+
+
+def _user_messages(store: Store) -> list[tuple[str, str, str, str]]:
+    """(message id, conversation id, title, cleaned text) of every kept user message, in conversation order."""
+    return [tuple(r) for r in store.db.execute(
+        "SELECT m.id, m.conversation_id, c.title, cm.text FROM clean_messages cm"
+        " JOIN messages m ON m.id = cm.message_id JOIN conversations c ON c.id = m.conversation_id"
+        " WHERE cm.keep = 1 AND m.role = 'user' AND cm.text != ''"
+        " ORDER BY c.created_at IS NULL, c.created_at, c.id, m.position")]
+
+
+def _sentences(messages) -> list[Line]:
+    out = []
+    for mid, cid, title, text in messages:
+        for s in _SENTENCE.findall(_CODE_FENCE.sub("\n", text)):
+            s = s.strip()
+            if len(_WORD.findall(s)) >= 3:
+                out.append(Line(s, cid, mid, title))
+    return out
+
+
+def _stemmer(word: str):
+    import snowballstemmer
+
+    return snowballstemmer.stemmer("russian" if _CYR.search(word) else "english")
+
+
+def _stem(word: str) -> str:
+    w = word.casefold()
+    return _stemmer(w).stemWord(w)
+
+
+def _stems(text: str) -> set[str]:
+    return {_stem(w) for w in _WORD.findall(text)}
+
+
+@lru_cache(maxsize=1)
+def _stop_stems() -> frozenset[str]:
+    """Stems of function words: a concept made only of these ("таких", "this") is no theme. The extractive
+    backend's list is the one distill used to pick concepts, so it is the one that matches them."""
+    from ..backends.extractive import _STOP
+
+    return frozenset(_stem(w) for w in _STOP)
+
+
+# --- kinds of questions --------------------------------------------------------------------------------------
+
+# First match wins, so the more specific kinds come first. Patterns see the lowercased sentence.
+QUESTION_KINDS: tuple[tuple[str, str, re.Pattern], ...] = tuple((k, d, re.compile(p)) for k, d, p in (
+    ("what-if", "what if / suppose — thought experiments",
+     r"что,? если|а если|что будет,? если|представь|допустим|предположим|\bwhat if\b|\bsuppose\b|\bimagine\b"
+     r"|what would happen"),
+    ("critique", "critique and inversion — turning a claim over, looking for blind spots",
+     r"переверн|инверси|наоборот|слаб\w* мест|слеп\w* пятн|что не так|ошиба|где ошибк|не прав|контраргумент"
+     r"|опроверг|критик|возрази|\bcounter|\bcritique|\bflaw|\bweak|what'?s wrong|devil'?s advocate|push back"
+     r"|blind spot|\binvert"),
+    ("hypothesis", "hypothesis — proposing an idea to test",
+     r"\bможет\b|может быть|стоит ли|нужн\w* ли|гипотез|\bmaybe\b|\bshould (?:i|we)\b|would it|is it worth"
+     r"|hypothes"),
+    ("compare", "compare — this or that, differences, trade-offs",
+     r"сравни|разниц|отлича|\bили\b|\bvs\.?\b|\bversus\b|\bcompare|\bdifference|better than|\bor\b"),
+    ("estimate", "estimate — how much, how many, how long",
+     r"посчитай|сколько|оцени|прикинь|how many|how much|how long|\bestimate|\bcalculate"),
+    ("why", "why — causes and purposes",
+     r"почему|зачем|отчего|с чего бы|\bwhy\b|what for\b|what makes"),
+    ("how", "how — methods and mechanisms",
+     r"\bкак\b|каким образом|\bhow\b"),
+    ("explain", "explain — asking to show or explain",
+     r"^(?:покажи|объясни|расскажи|разверни|explain|show|walk me)"),
+    ("check", "check — testing a claim on a case",
+     r"провер|\bverify|\btest\b|\bvalidate"),
+    ("what", "what — definitions and identification",
+     r"что такое|что значит|что это|\bчто\b|\bкакой|\bкакая|\bкакое|\bкакие|\bwhat\b|\bwhich\b|\bdefine"),
+))
+OTHER_KIND = ("other", "other questions and requests")
+# Sentences without "?" still count as asks when they open with one of these requests.
+_ASK_VERB = re.compile(
+    r"^(?:(?:да|ну|хорошо|ок|тогда|а|но|yes|ok|so|now|then)[,.]?\s+(?:но\s+|but\s+)?)*"
+    r"(посчитай|сравни|переверни|оцени|прикинь|проверь|проверим|объясни|представь|возрази|покажи|докажи|опровергни"
+    r"|calculate|compare|estimate|invert|check|explain|imagine|critique|prove|show)\b", re.I)
+
+
+def classify_question(sentence: str) -> str:
+    """The kind of one question sentence (see QUESTION_KINDS), or "other"."""
+    low = sentence.casefold()
+    for kind, _, pattern in QUESTION_KINDS:
+        if pattern.search(low):
+            return kind
+    return OTHER_KIND[0]
+
+
+def is_question(sentence: str) -> bool:
+    return sentence.rstrip("\"'»”)] ").endswith("?") or bool(_ASK_VERB.match(sentence.strip()))
+
+
+def question_kinds(lines: list[Line]) -> list[dict]:
+    """Kinds of questions by count, each with a description, its share and example questions."""
+    by_kind: dict[str, list[Line]] = defaultdict(list)
+    for line in lines:
+        if is_question(line.text):
+            by_kind[classify_question(line.text)].append(line)
+    total = sum(len(v) for v in by_kind.values())
+    described = {k: d for k, d, _ in QUESTION_KINDS} | {OTHER_KIND[0]: OTHER_KIND[1]}
+    out = []
+    for kind, found in sorted(by_kind.items(), key=lambda kv: (-len(kv[1]), kv[0])):
+        out.append({"kind": kind, "description": described[kind], "count": len(found),
+                    "share": round(len(found) / total, 3), "examples": [x.cite() for x in _pick(found)]})
+    return out
+
+
+def _pick(lines: list[Line], n: int = EXAMPLES) -> list[Line]:
+    """Up to n lines, from different conversations first, skipping ones too long to quote whole."""
+    fit = [x for x in lines if len(x.text) <= QUOTE_MAX_CHARS] or lines
+    picked, seen = [], set()
+    for x in fit:
+        if x.conversation_id not in seen:
+            picked.append(x)
+            seen.add(x.conversation_id)
+    for x in fit:
+        if x not in picked:
+            picked.append(x)
+    return picked[:n]
+
+
+# --- recurring themes ----------------------------------------------------------------------------------------
+
+def _modules(store: Store):
+    from ..distill.export import load_modules
+
+    return [m for m, _ in load_modules(store, kind="dialog")]
+
+
+def _graph_communities(store: Store) -> list[list[str]] | None:
+    """The memory's concept-graph communities (normalised concepts), largest first; None before `memory build`."""
+    try:
+        from .graph import graph_json
+    except ImportError:
+        return None
+    groups = [c["concepts"] for c in graph_json(store)["communities"] if c["concepts"]]
+    return groups or None
+
+
+def themes(store: Store, modules, lines: list[Line]) -> tuple[list[dict], str]:
+    """Recurring themes and where they came from ("graph" communities or "concepts" frequencies).
+
+    A concept is matched to the person's lines by word stems (Russian or English Snowball), so inflected forms
+    count: «гиперфраза», «гиперфразы» and «гиперфраз» are one theme.
+    """
+    line_stems = [(line, _stems(line.text)) for line in lines]
+    forms: dict[tuple, Counter] = defaultdict(Counter)  # stem key -> surface forms seen
+    in_modules: dict[tuple, set[str]] = defaultdict(set)
+    for m in modules:
+        for c in m.concepts:
+            words = _WORD.findall(c)
+            if not words or len(c) < 3:
+                continue
+            key = tuple(sorted({_stem(w) for w in words}))
+            if set(key) <= _stop_stems():
+                continue
+            forms[key][c.strip()] += 1
+            in_modules[key].add(m.id)
+    per_key = {}
+    for key in forms:
+        hits = [line for line, st in line_stems if set(key) <= st]
+        per_key[key] = hits
+
+    def label(key) -> str:
+        return forms[key].most_common(1)[0][0]
+
+    communities = _graph_communities(store)
+    source = "graph" if communities else "concepts"
+    groups: list[list[tuple]] = []
+    if communities:
+        from .graph import normalize_concept
+
+        index = {normalize_concept(f): key for key in forms for f in forms[key]}
+        used: set[tuple] = set()
+        for community in communities:  # a stem key the lemmatiser split over two communities joins the first
+            keys = [k for k in dict.fromkeys(index[c] for c in community if c in index) if k not in used]
+            used.update(keys)
+            if keys:
+                groups.append(keys)
+    else:
+        groups = [[k] for k in forms]
+
+    out = []
+    for keys in groups:
+        hits = list(dict.fromkeys(x for k in keys for x in per_key[k]))
+        convs = {x.conversation_id for x in hits}
+        mods = set().union(*(in_modules[k] for k in keys))
+        if not convs and not mods:
+            continue
+        keys = sorted(keys, key=lambda k: (-len(per_key[k]), label(k)))
+        related = Counter()
+        for m in modules:
+            if m.id in mods:
+                for c in m.concepts:
+                    ck = tuple(sorted({_stem(w) for w in _WORD.findall(c)}))
+                    if ck in forms and ck not in keys:
+                        related[label(ck)] += 1
+        out.append({
+            "theme": label(keys[0]), "concepts": [label(k) for k in keys], "conversations": len(convs),
+            "modules": len(mods), "mentions": len(hits),
+            "related": [c for c, _ in sorted(related.items(), key=lambda kv: (-kv[1], kv[0]))[:5]],
+            "evidence": [x.cite() for x in _pick(hits)],
+        })
+    out.sort(key=lambda t: (-t["conversations"], -t["modules"], -t["mentions"], t["theme"].casefold()))
+    return out[:MAX_THEMES], source
+
+
+# --- thinking moves ------------------------------------------------------------------------------------------
+
+def thinking_moves(modules, lines: list[Line]) -> list[dict]:
+    """The modules' meta-moves by count, each with the phrases that show it and the person's own lines."""
+    from ..distill.schema import META_MOVES
+
+    by_message = defaultdict(list)
+    for line in lines:
+        by_message[line.message_id].append(line)
+    counts = Counter(m.meta_move.strip() or "other" for m in modules)
+    total = sum(counts.values())
+    out = []
+    for move, n in sorted(counts.items(), key=lambda kv: (kv[0] == "other", -kv[1], kv[0])):
+        mods = [m for m in modules if (m.meta_move.strip() or "other") == move]
+        evidence = []
+        for m in mods:  # the module's own verbatim quotes, matched back to whole kept sentences
+            for q in m.quotes:
+                evidence += [x for x in by_message.get(q.message_id, []) if q.text.strip() in x.text
+                             or x.text in q.text]
+        evidence = list(dict.fromkeys(evidence))
+        out.append({"move": move, "known": move in META_MOVES, "count": n, "share": round(n / total, 3),
+                    "modules": [{"module_id": m.id, "conversation_id": m.conversation_id, "title": m.title,
+                                 "phrase": m.phrase} for m in mods[:EXAMPLES]],
+                    "evidence": [x.cite() for x in _pick(evidence)]})
+    return out
+
+
+# --- the card ------------------------------------------------------------------------------------------------
+
+def collect(store: Store) -> dict:
+    """Everything the card says, computed from the store (the machine-readable block)."""
+    messages = _user_messages(store)
+    if not messages:
+        raise PersonaError(f"no kept user messages in {store.workspace}",
+                           "run `twinforge ingest PATH` and `twinforge clean` first (and `twinforge distill` for "
+                           "themes and thinking moves)")
+    lines = _sentences(messages)
+    modules = _modules(store)
+    found_themes, source = themes(store, modules, lines)
+    return {
+        "version": VERSION,
+        "corpus": {"user_messages": len(messages), "conversations": len({m[1] for m in messages}),
+                   "sentences": len(lines), "modules": len(modules)},
+        "themes_from": source,
+        "themes": found_themes,
+        "questions": question_kinds(lines),
+        "moves": thinking_moves(modules, lines),
+    }
+
+
+def _quote_md(q: dict) -> list[str]:
+    return [f"  > {q['text']}", f"  > — «{q['title']}», conversation `{q['conversation_id']}`, "
+                                f"message `{q['message_id']}`"]
+
+
+def _summary_md(data: dict, written: str | None) -> str:
+    lines = ["## In short", ""]
+    if written:
+        return "\n".join(lines + [written.strip()])
+    c = data["corpus"]
+    parts = [f"Drawn from {c['user_messages']} user messages in {c['conversations']} conversations"
+             f" and {c['modules']} thinking modules."]
+    if data["themes"]:
+        parts.append("Recurring themes: " + ", ".join(t["theme"] for t in data["themes"][:5]) + ".")
+    asked = [q for q in data["questions"] if q["kind"] != "other"][:3]
+    if asked:
+        parts.append("Most questions are " + ", ".join(f"{q['kind']} ({q['count']})" for q in asked) + ".")
+    moves = [m for m in data["moves"] if m["move"] != "other"][:3]
+    if moves:
+        parts.append("Characteristic moves: " + ", ".join(f"{m['move']} ({m['count']})" for m in moves) + ".")
+    return "\n".join(lines + [" ".join(parts)])
+
+
+def _themes_md(data: dict) -> str:
+    out = ["## Recurring themes", ""]
+    if not data["themes"]:
+        out.append("No concepts yet: run `twinforge distill`, then rebuild the card.")
+    for t in data["themes"]:
+        also = f" (with {', '.join(t['concepts'][1:])})" if len(t["concepts"]) > 1 else ""
+        out.append(f"- **{t['theme']}**{also} — in {t['conversations']} conversations, {t['modules']} modules"
+                   + (f"; related: {', '.join(t['related'])}" if t["related"] else ""))
+        for q in t["evidence"]:
+            out += _quote_md(q)
+    return "\n".join(out)
+
+
+def _questions_md(data: dict) -> str:
+    out = ["## Kinds of questions asked", ""]
+    if not data["questions"]:
+        out.append("No questions found in the kept messages.")
+    for q in data["questions"]:
+        out.append(f"- **{q['kind']}** — {q['description']}: {q['count']} ({q['share']:.0%})")
+        for e in q["examples"]:
+            out += _quote_md(e)
+    return "\n".join(out)
+
+
+def _moves_md(data: dict) -> str:
+    out = ["## Characteristic thinking moves", ""]
+    if not data["moves"]:
+        out.append("No modules yet: run `twinforge distill`, then rebuild the card.")
+    for m in data["moves"]:
+        out.append(f"- **{m['move']}** — {m['count']} modules ({m['share']:.0%})")
+        for mod in m["modules"]:
+            out.append(f"  - «{mod['title']}»: {mod['phrase']}")
+        for e in m["evidence"]:
+            out += _quote_md(e)
+    return "\n".join(out)
+
+
+def _data_md(data: dict) -> str:
+    return ("## Data\n\n<!-- machine-readable; regenerated on every rebuild, edits here are not kept -->\n\n"
+            "```json\n" + json.dumps(data, ensure_ascii=False, indent=1) + "\n```")
+
+
+def _sha(body: str) -> str:
+    norm = "\n".join(line.rstrip() for line in body.strip().splitlines())
+    return hashlib.sha256(norm.encode()).hexdigest()[:12]
+
+
+def _section(name: str, body: str, sha: str | None = None) -> str:
+    if sha is None:  # generated: a quote that happens to contain a marker must not end the section early
+        body = body.replace("<!-- twinforge:", "<!- twinforge:")
+    body = body.strip()
+    return f"<!-- twinforge:begin {name} sha={sha or _sha(body)} -->\n{body}\n{_END.format(name)}"
+
+
+def parse(text: str) -> list[tuple]:
+    """The card as segments: ("text", str) for free text, ("section", name, sha, body) for generated ones."""
+    out: list[tuple] = []
+    pos = 0
+    while True:
+        m = _BEGIN.search(text, pos)
+        if not m:
+            break
+        end = text.find(_END.format(m.group(1)), m.end())
+        if end < 0:  # an unclosed marker: leave the rest as the person's text
+            break
+        out.append(("text", text[pos:m.start()]))
+        out.append(("section", m.group(1), m.group(2), text[m.end():end].strip("\n")))
+        pos = end + len(_END.format(m.group(1)))
+    out.append(("text", text[pos:]))
+    return [s for s in out if s[0] == "section" or s[1]]
+
+
+def edited_sections(text: str) -> list[str]:
+    """Names of generated sections whose body no longer matches the hash they were written with."""
+    return [s[1] for s in parse(text) if s[0] == "section" and _sha(s[3]) != s[2]]
+
+
+def render(generated: dict[str, str], old: str | None = None, discard_edits: bool = False) -> tuple[str, list[str]]:
+    """The card text from freshly generated section bodies, merged into the old card: edited sections and free
+    text are kept. Returns (text, names of sections kept as edited)."""
+    order = [*SECTIONS, "data"]
+    if old is None:
+        segments = [("text", _HEADER), *(("section", n, None, generated[n]) for n in SECTIONS),
+                    ("text", "\n\n" + _NOTES), ("section", "data", None, generated["data"])]
+        return _compose(segments), []
+    out: list[tuple] = []
+    kept = []
+    for seg in parse(old):
+        if seg[0] == "text":
+            out.append(seg)
+            continue
+        _, name, sha, body = seg
+        edited = _sha(body) != sha and name != "data"
+        if edited and not discard_edits:
+            out.append(seg)
+            kept.append(name)
+        elif name in generated:
+            out.append(("section", name, None, generated[name]))
+        # a generated section this version no longer writes, never edited: dropped
+    present = {s[1] for s in out if s[0] == "section"}
+    for name in order:
+        if name in present:
+            continue
+        # a section missing from the old card (new, or its markers deleted) goes after its predecessor
+        before = [n for n in order[:order.index(name)] if n in present]
+        at = 0 if not out or out[0][0] == "section" else 1
+        if before:
+            at = max(i for i, s in enumerate(out) if s[0] == "section" and s[1] == before[-1]) + 1
+        if name == "data":
+            at = len(out)
+        out.insert(at, ("section", name, None, generated[name]))
+        present.add(name)
+    return _compose(out), kept
+
+
+def _compose(segments: list[tuple]) -> str:
+    """Segments back to text: free text verbatim, a blank line before a section and after it."""
+    text = ""
+    for seg in segments:
+        if seg[0] == "text":
+            piece = seg[1]
+            if text and not piece.startswith("\n"):
+                piece = "\n" + piece
+        else:
+            piece = _section(seg[1], seg[3], seg[2])
+            if text:
+                text = text.rstrip("\n") + "\n\n"
+        text += piece
+    return text.rstrip("\n") + "\n"
+
+
+def persona_path(store: Store) -> Path:
+    return store.workspace / PERSONA_FILE
+
+
+def build_persona(store: Store, backend: BackendConfig | None = None, *, discard_edits: bool = False,
+                  progress: bool = False) -> Path:
+    """Write (or update) `<ws>/persona.md` from the corpus, keeping hand edits. Returns its path.
+
+    With a model backend (not extractive) the summary is written by the model from the card's data; otherwise it
+    is composed from the counts. The rest never needs a model: it is counted and quoted from the store.
+    """
+    data = collect(store)
+    path = persona_path(store)
+    written = _model_summary(store, backend, data) if backend and backend.name != "extractive" else None
+    generated = {"summary": _summary_md(data, written), "themes": _themes_md(data),
+                 "questions": _questions_md(data), "moves": _moves_md(data)}
+    old = path.read_text(encoding="utf-8") if path.exists() else None
+    # the data block names what was kept as edited, so computing it needs the merge first
+    _, kept = render(generated | {"data": ""}, old, discard_edits)
+    data["edited"] = kept
+    text, _ = render(generated | {"data": _data_md(data)}, old, discard_edits)
+    tmp = path.with_suffix(".md.tmp")
+    tmp.write_text(text, encoding="utf-8")
+    os.replace(tmp, path)
+    return path
+
+
+def _model_summary(store: Store, backend: BackendConfig, data: dict) -> str | None:
+    """Three sentences about the person as a thinker, from the card's data; None when the model fails."""
+    from ..backends.base import BackendError, Request
+    from ..distill.cache import CachedBackend
+    from ..backends import get_backend
+
+    brief = {"themes": [t["theme"] for t in data["themes"]],
+             "questions": {q["kind"]: q["count"] for q in data["questions"]},
+             "moves": {m["move"]: m["count"] for m in data["moves"]},
+             "examples": [e["text"] for t in data["themes"][:3] for e in t["evidence"][:1]]}
+    request = Request(messages=[
+        {"role": "system", "content": "You describe a person as a thinker from statistics of their conversations. "
+                                      "Write three plain sentences in the second person, in the language of the "
+                                      "examples. No lists, no praise."},
+        {"role": "user", "content": json.dumps(brief, ensure_ascii=False)}], max_tokens=200)
+    try:
+        answer = CachedBackend(store, get_backend(backend), "persona.v1").complete_many([request])[0]
+    except BackendError:
+        return None
+    return answer.text.strip() if answer.text else None
+
+
+def read_data(store: Store) -> dict | None:
+    """The card's machine-readable block, or None when there is no card."""
+    path = persona_path(store)
+    if not path.exists():
+        return None
+    for seg in parse(path.read_text(encoding="utf-8")):
+        if seg[0] == "section" and seg[1] == "data":
+            m = re.search(r"```json\n(.*)\n```", seg[3], re.S)
+            if m:
+                try:
+                    return json.loads(m.group(1))
+                except json.JSONDecodeError as e:
+                    raise PersonaError(f"the data block of {path} is not valid JSON ({e})",
+                                       "run `twinforge persona --rebuild` to regenerate it") from e
+    return None
+
+
+_COMMENT = re.compile(r"<!--.*?-->\n?", re.S)
+_CITATION = re.compile(r"^\s*> — .*$\n?", re.M)
+
+
+def system_prompt(store: Store, max_chars: int = PROMPT_MAX_CHARS) -> str | None:
+    """The card as it stands (hand edits and notes included) as a system prompt; None when there is no card.
+
+    The data block, comments and citation lines are left out; quotes stay, as samples of the person's voice.
+    Past max_chars the generated sections are shortened — first to one quote per item, then to no quotes, then by
+    dropping their last lines — those the person left alone before those they edited; their notes never.
+    """
+    path = persona_path(store)
+    if not path.exists():
+        return None
+    parts: list[list] = []  # [text, kind]
+    for seg in parse(path.read_text(encoding="utf-8")):
+        if seg[0] == "section" and seg[1] == "data":
+            continue
+        body = seg[1] if seg[0] == "text" else seg[3]
+        body = _CITATION.sub("", _COMMENT.sub("", body))
+        body = re.sub(r"^# Persona card\s*$", "", body, flags=re.M).strip()
+        if body and body != "## My notes":
+            # True: generated and untouched, False: generated and edited, None: the person's own text
+            parts.append([body, (_sha(seg[3]) == seg[2]) if seg[0] == "section" else None])
+    if not parts:
+        return None
+    _shorten(parts, max_chars - len(_PROMPT_INTRO) - 2)
+    return _PROMPT_INTRO + "\n\n" + "\n\n".join(p[0] for p in parts)
+
+
+def _shorten(parts: list[list], budget: int) -> None:
+    """Generated sections the person left alone shrink first, the ones they edited only if that is not enough;
+    free text (notes, their own sections) never."""
+    def size() -> int:
+        return sum(len(p[0]) + 2 for p in parts)
+
+    for tier in (True, False):  # untouched sections, then edited ones
+        for keep in (1, 0):
+            if size() <= budget:
+                return
+            for p in parts:
+                if p[1] is tier:
+                    p[0] = _thin_quotes(p[0], keep)
+        while size() > budget:
+            cuttable = [p for p in parts if p[1] is tier and "\n" in p[0]]
+            if not cuttable:
+                break
+            longest = max(cuttable, key=lambda p: len(p[0]))
+            longest[0] = longest[0].rsplit("\n", 1)[0]
+
+
+def _thin_quotes(text: str, keep: int) -> str:
+    """At most `keep` quote lines after each item."""
+    out, run = [], 0
+    for line in text.splitlines():
+        if line.lstrip().startswith("> "):
+            run += 1
+            if run > keep:
+                continue
+        else:
+            run = 0
+        out.append(line)
+    return "\n".join(out)
+
+
+def run_stage(store: Store, recipe: Recipe, progress: bool):
+    """The runner's `persona` stage: build or update the card (hand edits kept)."""
+    from ..runner import StageResult
+
+    path = build_persona(store, recipe.serve.persona_backend, progress=progress)
+    data = read_data(store) or {}
+    summary = {"path": str(path), "themes": len(data.get("themes", [])),
+               "question kinds": len(data.get("questions", [])), "moves": len(data.get("moves", [])),
+               "edited sections kept": len(data.get("edited", []))}
+    problems = [] if data.get("corpus", {}).get("modules") else ["no modules: themes and moves are empty "
+                                                                   "(run distill before persona)"]
+    return StageResult("persona", summary, True, problems)

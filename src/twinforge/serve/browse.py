@@ -1,0 +1,243 @@
+"""The JSON API behind the web UI (`/api/...`): read-only views of the workspace.
+
+Conversations with every branch and every clean verdict, modules and paper digests, the concept graph, the clean
+funnel, the persona card, eval reports, and memory search. Message texts are shown as clean left them (boilerplate
+stripped, secrets redacted); texts clean never processed (other branches, rejects, hidden kinds) are redacted
+here before they leave the server, so the UI never shows a secret even to someone holding the token.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime, timezone
+from pathlib import Path
+from urllib.parse import quote
+
+import orjson
+from fastapi import APIRouter, HTTPException, Query, Request
+
+from ..clean import secrets
+from ..errors import TwinforgeError
+from ..store import Store
+
+router = APIRouter(prefix="/api")
+PAGE = 50
+
+
+def _store(request: Request) -> Store:
+    return Store(request.app.state.twin.workspace, create=False)
+
+
+def _iso(t: float | None) -> str | None:
+    return datetime.fromtimestamp(t, timezone.utc).isoformat(timespec="seconds") if t else None
+
+
+def _count(store: Store, sql: str, *args) -> int:
+    return store.db.execute(sql, args).fetchone()[0]
+
+
+@router.get("/overview")
+def overview(request: Request) -> dict:
+    twin = request.app.state.twin
+    with _store(request) as store:
+        memory_built = store.db.execute("SELECT 1 FROM memory_meta WHERE key = 'embedder'").fetchone() is not None
+        counts = {
+            "conversations": _count(store, "SELECT count(*) FROM conversations"),
+            "messages": _count(store, "SELECT count(*) FROM messages"),
+            "kept": _count(store, "SELECT count(*) FROM clean_messages WHERE keep = 1"),
+            "rejected": _count(store, "SELECT count(*) FROM clean_messages WHERE keep = 0"),
+            "modules": _count(store, "SELECT count(*) FROM modules WHERE kind = 'dialog'"),
+            "papers": _count(store, "SELECT count(*) FROM modules WHERE kind = 'paper'"),
+            "memory_items": _count(store, "SELECT count(*) FROM memory_items"),
+        }
+    return {"workspace": twin.workspace.name, "counts": counts, "memory_built": memory_built,
+            "persona": (twin.workspace / "persona.md").exists(), "models": [m["id"] for m in twin.models()],
+            "no_llm": twin.cfg.no_llm, "reports": len(_reports(twin.workspace))}
+
+
+@router.get("/conversations")
+def conversations(request: Request, q: str = "", label: str = Query("all", pattern="^(all|substance|chatter)$"),
+                  offset: int = Query(0, ge=0), limit: int = Query(PAGE, ge=1, le=500)) -> dict:
+    where, args = [], []
+    if q.strip():
+        pattern = "%" + q.strip().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+        where.append("(c.title LIKE ? ESCAPE '\\' OR c.id = ?)")
+        args += [pattern, q.strip()]
+    if label != "all":
+        where.append("cc.label = ?")
+        args.append(label)
+    clause = f" WHERE {' AND '.join(where)}" if where else ""
+    base = "FROM conversations c LEFT JOIN clean_conversations cc ON cc.conversation_id = c.id" + clause
+    with _store(request) as store:
+        total = store.db.execute(f"SELECT count(*) {base}", args).fetchone()[0]
+        rows = store.db.execute(
+            "SELECT c.id, c.title, c.provider, c.created_at, c.message_count, cc.label, cc.score, cc.reason,"
+            " (SELECT count(*) FROM clean_messages cm WHERE cm.conversation_id = c.id AND cm.keep = 1) AS kept,"
+            " (SELECT group_concat(m.id) FROM modules m WHERE m.conversation_id = c.id) AS modules"
+            f" {base} ORDER BY c.created_at IS NULL, c.created_at DESC, c.id LIMIT ? OFFSET ?",
+            [*args, limit, offset]).fetchall()
+    items = [{"id": r["id"], "title": r["title"], "provider": r["provider"], "created_at": _iso(r["created_at"]),
+              "messages": r["message_count"], "kept": r["kept"], "label": r["label"],
+              "chatter_score": r["score"], "verdict": r["reason"],
+              "modules": r["modules"].split(",") if r["modules"] else []} for r in rows]
+    return {"total": total, "offset": offset, "limit": limit, "items": items}
+
+
+@router.get("/conversations/{conversation_id}")
+def conversation(conversation_id: str, request: Request) -> dict:
+    with _store(request) as store:
+        c = store.db.execute(
+            "SELECT c.*, cc.label, cc.score, cc.reason AS verdict FROM conversations c"
+            " LEFT JOIN clean_conversations cc ON cc.conversation_id = c.id WHERE c.id = ?",
+            (conversation_id,)).fetchone()
+        if c is None:
+            raise HTTPException(404, f"no conversation {conversation_id!r}")
+        rows = store.db.execute(
+            "SELECT m.id, m.uid, m.parent_uid, m.position, m.role, m.kind, m.canonical, m.created_at, m.model,"
+            " m.text, cm.keep, cm.reason, cm.score, cm.duplicate_of, cm.language, cm.text AS cleaned,"
+            " cm.stripped, cm.redacted FROM messages m LEFT JOIN clean_messages cm ON cm.message_id = m.id"
+            " WHERE m.conversation_id = ? ORDER BY m.position", (conversation_id,)).fetchall()
+        modules = [r[0] for r in store.db.execute("SELECT id FROM modules WHERE conversation_id = ? ORDER BY id",
+                                                  (conversation_id,))]
+    messages = []
+    for r in rows:
+        kept = bool(r["keep"])
+        text = r["cleaned"] if kept and r["cleaned"] else secrets.redact(r["text"])[0]
+        messages.append({
+            "id": r["id"], "uid": r["uid"], "parent_uid": r["parent_uid"], "position": r["position"],
+            "role": r["role"], "kind": r["kind"], "canonical": bool(r["canonical"]),
+            "created_at": _iso(r["created_at"]), "model": r["model"], "text": text,
+            "keep": kept if r["keep"] is not None else None, "reason": r["reason"], "score": r["score"],
+            "duplicate_of": r["duplicate_of"], "language": r["language"],
+            "stripped": len(orjson.loads(r["stripped"])) if r["stripped"] else 0,
+            "redacted": [x["kind"] for x in orjson.loads(r["redacted"])] if r["redacted"] else [],
+        })
+    return {"id": c["id"], "title": c["title"], "provider": c["provider"], "created_at": _iso(c["created_at"]),
+            "label": c["label"], "chatter_score": c["score"], "verdict": c["verdict"], "lossy": bool(c["lossy"]),
+            "modules": modules, "messages": messages}
+
+
+def _module_rows(store: Store, kind: str | None = None, module_id: str | None = None):
+    sql = ("SELECT m.id, m.json, m.kind, m.language, c.title AS conversation_title FROM modules m"
+           " LEFT JOIN conversations c ON c.id = m.conversation_id")
+    where, args = [], []
+    if kind:
+        where.append("m.kind = ?")
+        args.append(kind)
+    if module_id:
+        where.append("m.id = ?")
+        args.append(module_id)
+    sql += (f" WHERE {' AND '.join(where)}" if where else "") + " ORDER BY c.created_at DESC, m.id"
+    return store.db.execute(sql, args).fetchall()
+
+
+@router.get("/modules")
+def modules(request: Request, kind: str = Query("dialog", pattern="^(dialog|paper|all)$")) -> dict:
+    with _store(request) as store:
+        rows = _module_rows(store, None if kind == "all" else kind)
+    items = []
+    for r in rows:
+        m = orjson.loads(r["json"])
+        items.append({"id": r["id"], "kind": r["kind"], "title": m["title"], "language": r["language"],
+                      "phrase": m["phrase"], "meta_move": m["meta_move"], "concepts": m["concepts"],
+                      "conversation_id": m["conversation_id"], "conversation_title": r["conversation_title"],
+                      "problem": (m.get("paper") or {}).get("problem")})
+    return {"items": items}
+
+
+@router.get("/modules/{module_id}")
+def module(module_id: str, request: Request) -> dict:
+    with _store(request) as store:
+        rows = _module_rows(store, module_id=module_id)
+    if not rows:
+        raise HTTPException(404, f"no module {module_id!r}")
+    return orjson.loads(rows[0]["json"]) | {"conversation_title": rows[0]["conversation_title"]}
+
+
+@router.get("/graph")
+def graph(request: Request) -> dict:
+    """The concept graph as an adjacency list: communities of concepts, each concept with its co-occurring
+    neighbours (by weight) and the modules naming it."""
+    from ..memory.graph import graph_json
+
+    with _store(request) as store:
+        g = graph_json(store)
+    concepts = {n["id"]: {"id": n["id"], "label": n["label"], "modules": n["modules"], "community": n["community"],
+                          "neighbours": [], "module_ids": []}
+                for n in g["nodes"] if n["type"] == "concept"}
+    titles = {n["id"]: n["label"] for n in g["nodes"] if n["type"] == "module"}
+    for e in g["edges"]:
+        a, b = e["source"], e["target"]
+        if e["kind"] == "co-occurs":
+            concepts[a]["neighbours"].append({"id": b, "weight": e["weight"]})
+            concepts[b]["neighbours"].append({"id": a, "weight": e["weight"]})
+        else:
+            c, mod = (a, b) if a in concepts else (b, a)
+            concepts[c]["module_ids"].append({"id": mod.removeprefix("module:"), "title": titles.get(mod, "")})
+    for c in concepts.values():
+        c["neighbours"].sort(key=lambda x: (-x["weight"], x["id"]))
+    return {"stats": g["stats"], "communities": g["communities"],
+            "concepts": sorted(concepts.values(), key=lambda c: (-c["modules"], c["id"]))}
+
+
+@router.get("/funnel")
+def funnel(request: Request) -> dict:
+    from ..clean.funnel import funnel as clean_funnel
+
+    with _store(request) as store:
+        steps = clean_funnel(store)
+        reasons = [dict(r) for r in store.db.execute(
+            "SELECT reason, keep, count(*) AS messages, coalesce(sum(chars), 0) AS chars FROM clean_messages"
+            " GROUP BY reason, keep ORDER BY keep DESC, messages DESC")]
+    return {"steps": steps, "reasons": reasons}
+
+
+@router.get("/persona")
+def persona_card(request: Request) -> dict:
+    from ..memory import persona
+
+    with _store(request) as store:
+        path = persona.persona_path(store)
+        if not path.exists():
+            return {"exists": False, "markdown": "", "data": None, "edited": [], "system_prompt": None}
+        text = path.read_text(encoding="utf-8")
+        return {"exists": True, "markdown": text, "data": persona.read_data(store),
+                "edited": persona.edited_sections(text), "system_prompt": persona.system_prompt(store)}
+
+
+def _reports(workspace: Path) -> list[dict]:
+    folder = workspace / "reports"
+    out = []
+    for index in sorted(folder.glob("eval-*/index.html"), key=lambda p: p.stat().st_mtime, reverse=True):
+        name = index.parent.name
+        summary = None
+        for candidate in ("report.json", "summary.json"):
+            f = index.parent / candidate
+            if f.is_file():
+                try:
+                    data = json.loads(f.read_text(encoding="utf-8"))
+                    summary = data.get("summary") if isinstance(data, dict) else None
+                except (OSError, ValueError):
+                    summary = None
+                break
+        out.append({"name": name, "url": f"/reports/{quote(name)}/index.html",
+                    "modified": _iso(index.stat().st_mtime), "summary": summary})
+    return out
+
+
+@router.get("/reports")
+def reports(request: Request) -> dict:
+    return {"items": _reports(request.app.state.twin.workspace)}
+
+
+@router.get("/search")
+def search(request: Request, q: str = Query(..., min_length=1, max_length=4000),
+           k: int = Query(8, ge=1, le=50), mode: str = Query("hybrid", pattern="^(hybrid|bm25|dense)$")) -> dict:
+    from ..memory.search import search as memory_search
+
+    with _store(request) as store:
+        try:
+            hits = memory_search(store, q, k=k, mode=mode)
+        except TwinforgeError as e:
+            raise HTTPException(400, str(e)) from e
+    return {"items": [h.as_dict() | {"date": _iso(h.date)} for h in hits]}

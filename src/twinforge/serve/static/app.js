@@ -1,0 +1,415 @@
+// twinforge web UI: plain JavaScript, no build step.
+// Every piece of data from the server goes into the page as text (textContent / text nodes), never as HTML:
+// conversation titles and messages are the user's archive and may contain anything, markup included.
+"use strict";
+
+const view = () => document.getElementById("view");
+
+// --- tiny DOM helpers -------------------------------------------------------------------------------------------
+
+// el("a", {href: "#/x", class: "c", onclick: fn}, "text", child) — strings become text nodes, nothing is parsed.
+function el(tag, props, ...children) {
+  const node = document.createElement(tag);
+  for (const [key, value] of Object.entries(props || {})) {
+    if (value === null || value === undefined || value === false) continue;
+    if (key === "class") node.className = value;
+    else if (key.startsWith("on") && typeof value === "function") node.addEventListener(key.slice(2), value);
+    else if (key === "dataset") Object.assign(node.dataset, value);
+    else node.setAttribute(key, String(value));
+  }
+  append(node, children);
+  return node;
+}
+
+function append(node, children) {
+  for (const child of children.flat(Infinity)) {
+    if (child === null || child === undefined || child === false) continue;
+    node.appendChild(child instanceof Node ? child : document.createTextNode(String(child)));
+  }
+  return node;
+}
+
+function show(...children) {
+  const v = view();
+  v.replaceChildren();
+  append(v, children);
+  window.scrollTo(0, 0);
+}
+
+function hash(path, params) {
+  const query = new URLSearchParams();
+  for (const [k, v] of Object.entries(params || {})) if (v !== "" && v !== null && v !== undefined) query.set(k, v);
+  const q = query.toString();
+  return "#" + path + (q ? "?" + q : "");
+}
+
+const convLink = (cid, mid) => hash("/c/" + encodeURIComponent(cid), mid ? {m: mid} : {});
+const moduleLink = (id) => hash("/m/" + encodeURIComponent(id));
+const date = (iso) => (iso ? String(iso).slice(0, 10) : "");
+const badge = (text, kind) => el("span", {class: "badge " + (kind || "")}, text);
+const num = (n) => (typeof n === "number" ? n.toLocaleString("en-US") : "");
+
+async function api(path) {
+  const r = await fetch(path, {credentials: "same-origin", headers: {Accept: "application/json"}});
+  let body = null;
+  try { body = await r.json(); } catch (e) { body = null; }
+  if (!r.ok) throw new Error((body && body.error && body.error.message) || r.status + " " + r.statusText);
+  return body;
+}
+
+function failed(err) {
+  show(el("p", {class: "error"}, "Error: " + err.message));
+}
+
+// --- chat -------------------------------------------------------------------------------------------------------
+
+const chat = {history: [], models: null};  // kept while the page lives, so leaving the chat keeps it
+
+// The answer's [n] markers become links to the cited conversation, scrolled to the cited message.
+function citedText(text, sources) {
+  const byN = new Map((sources || []).map((s) => [s.n, s]));
+  const out = [];
+  let last = 0;
+  const re = /\[(\d+)\]/g;
+  let m;
+  while ((m = re.exec(text)) !== null) {
+    const s = byN.get(Number(m[1]));
+    if (!s) continue;
+    out.push(text.slice(last, m.index));
+    out.push(el("a", {class: "cite", href: convLink(s.conversation_id, s.message_id),
+                      title: s.title + (s.date ? ", " + s.date : "")}, "[" + m[1] + "]"));
+    last = m.index + m[0].length;
+  }
+  out.push(text.slice(last));
+  return out;
+}
+
+function sourceList(sources) {
+  if (!sources || !sources.length) return null;
+  return el("ol", {class: "sources"}, sources.map((s) => el("li", {value: s.n},
+    el("a", {class: "source-link", href: convLink(s.conversation_id, s.message_id)}, "«" + s.title + "»"),
+    " ", el("span", {class: "muted"}, [date(s.date), s.kind, "score " + Number(s.score).toFixed(3)].filter(Boolean).join(" · ")),
+    el("div", {class: "snippet"}, s.snippet))));
+}
+
+function turnNode(turn) {
+  if (turn.role === "user") return el("div", {class: "turn user"}, el("div", {class: "who"}, "You"), el("div", {class: "text"}, turn.content));
+  const body = el("div", {class: "text"}, turn.done ? citedText(turn.content, turn.sources) : turn.content);
+  return el("div", {class: "turn twin" + (turn.error ? " failed" : "")},
+    el("div", {class: "who"}, "Twin", turn.model ? el("span", {class: "muted"}, " · " + turn.model) : null),
+    body, turn.error ? el("p", {class: "error"}, turn.error) : null, turn.done ? sourceList(turn.sources) : null);
+}
+
+async function renderChat() {
+  if (!chat.models) {
+    try { chat.models = (await api("/v1/models")).data.map((m) => m.id); } catch (e) { chat.models = ["twin"]; }
+  }
+  const log = el("div", {id: "chat-log"}, chat.history.map(turnNode));
+  const input = el("textarea", {id: "question", rows: 3, placeholder: "Ask your twin… (Ctrl+Enter to send)"});
+  const model = el("select", {id: "model"}, chat.models.map((m) => el("option", {value: m}, m)));
+  const evidence = el("input", {type: "checkbox", id: "evidence-only"});
+  const send = el("button", {type: "submit", id: "ask"}, "Ask");
+  const form = el("form", {id: "chat-form", onsubmit: (e) => { e.preventDefault(); ask(input, model.value, evidence.checked, log, send); }},
+    input, el("div", {class: "row"}, el("label", {}, "Model ", model),
+      el("label", {}, evidence, " evidence only (no model)"), send));
+  input.addEventListener("keydown", (e) => { if (e.key === "Enter" && (e.ctrlKey || e.metaKey)) form.requestSubmit(); });
+  show(el("h1", {}, "Chat with your twin"),
+    el("p", {class: "muted"}, "Answers come from your own conversations; [n] opens the cited message."), log, form);
+  input.focus();
+}
+
+async function ask(input, model, evidenceOnly, log, send) {
+  const question = input.value.trim();
+  if (!question) return;
+  input.value = "";
+  send.disabled = true;
+  const user = {role: "user", content: question};
+  chat.history.push(user);
+  log.appendChild(turnNode(user));
+  const turn = {role: "assistant", content: "", sources: [], model: model, done: false};
+  chat.history.push(turn);
+  let node = turnNode(turn);
+  log.appendChild(node);
+  const text = node.querySelector(".text");
+  const messages = chat.history.filter((t) => !t.error && t !== turn).map((t) => ({role: t.role, content: t.content}));
+  try {
+    const r = await fetch("/v1/chat/completions", {
+      method: "POST", credentials: "same-origin", headers: {"Content-Type": "application/json"},
+      body: JSON.stringify({model: model, messages: messages, stream: true,
+                            twinforge: {footer: false, no_llm: evidenceOnly || null}}),
+    });
+    if (!r.ok) {
+      let msg = r.status + " " + r.statusText;
+      try { msg = (await r.json()).error.message; } catch (e) { /* keep the status */ }
+      throw new Error(msg);
+    }
+    const reader = r.body.getReader();
+    const decoder = new TextDecoder();
+    let buffer = "";
+    for (;;) {
+      const {value, done} = await reader.read();
+      if (done) break;
+      buffer += decoder.decode(value, {stream: true});
+      let cut;
+      while ((cut = buffer.indexOf("\n\n")) >= 0) {
+        const event = buffer.slice(0, cut);
+        buffer = buffer.slice(cut + 2);
+        for (const line of event.split("\n")) {
+          if (!line.startsWith("data: ")) continue;
+          const data = line.slice(6);
+          if (data === "[DONE]") continue;
+          const chunk = JSON.parse(data);
+          if (chunk.error) throw new Error(chunk.error.message);
+          if (chunk.twinforge) turn.sources = chunk.twinforge.sources;
+          const delta = chunk.choices && chunk.choices[0] && chunk.choices[0].delta;
+          if (delta && delta.content) {
+            turn.content += delta.content;
+            text.textContent = turn.content;
+          }
+        }
+      }
+    }
+  } catch (err) {
+    turn.error = err.message;
+  }
+  turn.done = true;
+  const fresh = turnNode(turn);
+  log.replaceChild(fresh, node);
+  node = fresh;
+  send.disabled = false;
+  node.scrollIntoView({block: "nearest"});
+}
+
+// --- conversations ----------------------------------------------------------------------------------------------
+
+async function renderConversations(params) {
+  const q = params.get("q") || "";
+  const label = params.get("label") || "all";
+  const offset = Number(params.get("offset") || 0);
+  const data = await api("/api/conversations?" + new URLSearchParams({q: q, label: label, offset: offset, limit: 50}));
+  const search = el("input", {type: "search", name: "q", value: q, placeholder: "title or id"});
+  const pick = el("select", {name: "label"}, ["all", "substance", "chatter"].map((l) =>
+    el("option", {value: l, selected: l === label}, l)));
+  const form = el("form", {class: "filters", onsubmit: (e) => {
+    e.preventDefault();
+    location.hash = hash("/conversations", {q: search.value.trim(), label: pick.value});
+  }}, search, pick, el("button", {type: "submit"}, "Filter"));
+  const rows = data.items.map((c) => el("tr", {},
+    el("td", {}, el("a", {class: "conv-link", href: convLink(c.id)}, c.title || "(untitled)")),
+    el("td", {}, date(c.created_at)), el("td", {}, c.provider),
+    el("td", {}, c.label ? badge(c.label, c.label) : ""),
+    el("td", {class: "num"}, c.messages), el("td", {class: "num"}, c.kept),
+    el("td", {}, c.modules.map((m) => el("a", {href: moduleLink(m)}, "module")))));
+  const pager = el("p", {class: "pager"},
+    offset > 0 ? el("a", {href: hash("/conversations", {q: q, label: label, offset: Math.max(0, offset - 50)})}, "← newer") : null,
+    " " + (data.total ? (offset + 1) + "–" + Math.min(offset + 50, data.total) : 0) + " of " + data.total + " ",
+    offset + 50 < data.total ? el("a", {href: hash("/conversations", {q: q, label: label, offset: offset + 50})}, "older →") : null);
+  show(el("h1", {}, "Conversations"), form,
+    el("table", {id: "conversations"}, el("thead", {}, el("tr", {}, ["title", "date", "source", "clean verdict",
+      "messages", "kept", ""].map((h) => el("th", {}, h)))), el("tbody", {}, rows)), pager);
+}
+
+function messageNode(m) {
+  const flags = [];
+  if (m.keep === true) flags.push(badge(m.reason === "kept-by-user" ? "kept by you" : "kept", "kept"));
+  if (m.keep === false) flags.push(badge("rejected: " + m.reason, "rejected"));
+  if (m.keep === null) flags.push(badge("not cleaned", ""));
+  if (m.duplicate_of) flags.push(badge("duplicate of " + m.duplicate_of, ""));
+  if (m.stripped) flags.push(badge(m.stripped + " boilerplate spans stripped", ""));
+  if (m.redacted.length) flags.push(badge("redacted: " + m.redacted.join(", "), ""));
+  if (m.kind !== "dialog") flags.push(badge(m.kind, ""));
+  return el("article", {class: "msg " + m.role + (m.keep === false ? " rejected" : ""), id: "msg-" + m.id, dataset: {id: m.id}},
+    el("div", {class: "msg-head"}, el("strong", {}, m.role), " ", el("span", {class: "muted"},
+      [date(m.created_at), m.model, m.language, "id " + m.id].filter(Boolean).join(" · ")), " ", flags),
+    el("div", {class: "text"}, m.text));
+}
+
+function focusMessage(id) {
+  const node = document.getElementById("msg-" + id);
+  if (!node) return false;
+  for (let p = node.parentElement; p; p = p.parentElement) if (p.tagName === "DETAILS") p.open = true;
+  document.querySelectorAll(".msg.highlight").forEach((n) => n.classList.remove("highlight"));
+  node.classList.add("highlight");
+  node.scrollIntoView({block: "center"});
+  return true;
+}
+
+async function renderConversation(id, params) {
+  const c = await api("/api/conversations/" + encodeURIComponent(id));
+  const dialog = c.messages.filter((m) => m.kind === "dialog");
+  const canonical = dialog.filter((m) => m.canonical);
+  const branches = dialog.filter((m) => !m.canonical);
+  const structural = c.messages.filter((m) => m.kind !== "dialog");
+  const rejects = c.messages.filter((m) => m.keep === false && m.reason !== "other-branch" && m.kind === "dialog");
+  show(
+    el("p", {}, el("a", {href: "#/conversations"}, "← conversations")),
+    el("h1", {id: "conv-title"}, c.title || "(untitled)"),
+    el("p", {class: "muted"}, [c.provider, date(c.created_at), c.id, c.lossy ? "lossy copy" : ""].filter(Boolean).join(" · "), " ",
+      c.label ? badge(c.label + (c.chatter_score !== null ? " " + Number(c.chatter_score).toFixed(2) : ""), c.label) : null,
+      c.verdict ? el("span", {class: "muted"}, " " + c.verdict) : null),
+    c.modules.length ? el("p", {}, "Modules: ", c.modules.map((m) => [el("a", {href: moduleLink(m)}, m), " "])) : null,
+    rejects.length ? el("section", {id: "rejects"}, el("h2", {}, "Rejected here (" + rejects.length + ")"),
+      el("ul", {}, rejects.map((m) => el("li", {}, el("a", {href: "#msg-" + m.id, onclick: (e) => {
+        e.preventDefault(); focusMessage(m.id); }}, m.role + " " + m.id), ": " + m.reason)))) : null,
+    el("section", {id: "canonical"}, el("h2", {}, "Conversation (" + canonical.length + " messages on the displayed branch)"),
+      canonical.map(messageNode)),
+    branches.length ? el("details", {id: "branches"}, el("summary", {}, "Other branches (" + branches.length + " edits and regenerations)"),
+      branches.map(messageNode)) : null,
+    structural.length ? el("details", {id: "structural"}, el("summary", {}, "Hidden, system, tool and reasoning (" + structural.length + ")"),
+      structural.map(messageNode)) : null);
+  const target = params.get("m");
+  if (target && !focusMessage(target)) {
+    view().insertBefore(el("p", {class: "error"}, "Message " + target + " is not in this conversation."), view().firstChild);
+  }
+}
+
+// --- modules, papers --------------------------------------------------------------------------------------------
+
+function moduleCard(m) {
+  return el("article", {class: "card module"},
+    el("h3", {}, el("a", {href: moduleLink(m.id)}, m.title)),
+    el("p", {}, badge(m.meta_move, "move"), " ", m.phrase),
+    m.problem ? el("p", {class: "muted"}, "Problem: " + m.problem) : null,
+    el("p", {class: "chips"}, m.concepts.map((c) => el("a", {class: "chip", href: hash("/graph", {c: c})}, c))),
+    el("p", {class: "muted"}, "From ", el("a", {href: convLink(m.conversation_id)}, m.conversation_title || m.conversation_id)));
+}
+
+async function renderModules(kind) {
+  const data = await api("/api/modules?kind=" + kind);
+  const title = kind === "paper" ? "Paper digests" : "Thinking modules";
+  show(el("h1", {}, title + " (" + data.items.length + ")"),
+    data.items.length ? data.items.map(moduleCard) : el("p", {class: "muted"}, "None yet: run `twinforge distill`."));
+}
+
+function list(title, items) {
+  if (!items || !items.length) return null;
+  return [el("h2", {}, title), el("ul", {}, items.map((x) => el("li", {}, x)))];
+}
+
+async function renderModule(id) {
+  const m = await api("/api/modules/" + encodeURIComponent(id));
+  const p = m.paper;
+  show(el("p", {}, el("a", {href: m.kind === "paper" ? "#/papers" : "#/modules"}, "← " + (m.kind === "paper" ? "papers" : "modules"))),
+    el("h1", {}, m.title),
+    el("p", {class: "phrase"}, m.phrase),
+    el("p", {}, "Meta-move: ", badge(m.meta_move, "move"), " · language " + m.language + " · " + m.backend),
+    el("p", {class: "chips"}, "Concepts: ", m.concepts.map((c) => el("a", {class: "chip", href: hash("/graph", {c: c})}, c))),
+    p ? [el("h2", {}, "Paper digest"), el("dl", {},
+      el("dt", {}, "Problem"), el("dd", {}, p.problem), el("dt", {}, "Method"), el("dd", {}, p.method),
+      el("dt", {}, "Results"), el("dd", {}, el("ul", {}, p.results.map((r) => el("li", {}, r)))),
+      el("dt", {}, "Limitations"), el("dd", {}, el("ul", {}, p.limitations.map((r) => el("li", {}, r)))),
+      el("dt", {}, "Application to the twin"), el("dd", {}, p.application))] : null,
+    list("Axes", m.axes), list("Inversions", m.inversions), list("Hypotheses", m.hypotheses),
+    list("Transition rules", m.transition_rules), list("Open questions", m.open_questions),
+    m.quotes.length ? [el("h2", {}, "Quotes"), m.quotes.map((q) => el("blockquote", {},
+      el("div", {}, q.text), el("a", {href: convLink(m.conversation_id, q.message_id)}, "message " + q.message_id)))] : null,
+    el("p", {class: "muted"}, "From ", el("a", {href: convLink(m.conversation_id)}, m.conversation_title || m.conversation_id)));
+}
+
+// --- concept graph ----------------------------------------------------------------------------------------------
+
+async function renderGraph(params) {
+  const g = await api("/api/graph");
+  if (!g.stats.concepts) {
+    show(el("h1", {}, "Concept graph"), el("p", {class: "muted"}, "No graph yet: run `twinforge memory build`."));
+    return;
+  }
+  const byId = new Map(g.concepts.map((c) => [c.id, c]));
+  const wanted = (params.get("c") || "").toLowerCase();
+  const selected = byId.get(wanted) || g.concepts.find((c) => c.label.toLowerCase() === wanted) || null;
+  const chip = (id) => { const c = byId.get(id); return el("a", {class: "chip" + (selected && selected.id === id ? " on" : ""),
+    href: hash("/graph", {c: id}), title: c ? c.modules + " modules" : ""}, c ? c.label : id); };
+  const panel = selected ? el("section", {id: "concept"},
+    el("h2", {}, selected.label), el("p", {class: "muted"}, "named by " + selected.modules + " modules · community " + selected.community),
+    el("h3", {}, "Goes together with"),
+    selected.neighbours.length ? el("p", {class: "chips"}, selected.neighbours.map((n) => [chip(n.id), el("sub", {}, "×" + n.weight), " "]))
+      : el("p", {class: "muted"}, "no co-occurring concepts"),
+    el("h3", {}, "Modules"), el("ul", {}, selected.module_ids.map((m) => el("li", {}, el("a", {href: moduleLink(m.id)}, m.title || m.id)))))
+    : (wanted ? el("p", {class: "muted"}, "No concept “" + wanted + "” in the graph.") : null);
+  show(el("h1", {}, "Concept graph"),
+    el("p", {class: "muted"}, g.stats.concepts + " concepts, " + g.stats.modules + " modules, " + g.stats.edges + " edges, " + g.stats.communities + " communities"),
+    panel,
+    el("h2", {}, "Communities"),
+    g.communities.map((c) => el("div", {class: "community"}, el("h3", {}, "#" + c.id + " (" + c.size + ")"),
+      el("p", {class: "chips"}, c.concepts.map((id) => [chip(id), " "])))));
+}
+
+// --- funnel, persona, reports -----------------------------------------------------------------------------------
+
+async function renderFunnel() {
+  const f = await api("/api/funnel");
+  if (!f.steps.length) { show(el("h1", {}, "Funnel"), el("p", {class: "muted"}, "Nothing cleaned yet: run `twinforge clean`.")); return; }
+  const top = Math.max(...f.steps.map((s) => s.pages), 1);
+  const bars = f.steps.map((s) => {
+    const bar = el("div", {class: "bar"});
+    bar.style.width = (100 * s.pages / top).toFixed(1) + "%";
+    return el("div", {class: "bar-row"}, el("span", {class: "bar-label"}, s.step), el("div", {class: "bar-track"}, bar),
+      el("span", {class: "bar-value"}, num(s.pages) + " pages"));
+  });
+  show(el("h1", {}, "Clean funnel"), el("div", {class: "bars"}, bars),
+    el("table", {id: "funnel"}, el("thead", {}, el("tr", {}, ["step", "conversations", "messages", "characters", "pages", "tokens", "removed by this step"].map((h) => el("th", {}, h)))),
+      el("tbody", {}, f.steps.map((s) => el("tr", {}, el("td", {}, s.step), el("td", {class: "num"}, num(s.conversations)),
+        el("td", {class: "num"}, num(s.messages)), el("td", {class: "num"}, num(s.characters)), el("td", {class: "num"}, num(s.pages)),
+        el("td", {class: "num"}, num(s.tokens)), el("td", {}, s.removed))))),
+    el("h2", {}, "Verdicts by reason"),
+    el("table", {}, el("tbody", {}, f.reasons.map((r) => el("tr", {}, el("td", {}, r.keep ? badge(r.reason, "kept") : badge(r.reason, "rejected")),
+      el("td", {class: "num"}, num(r.messages) + " messages"), el("td", {class: "num"}, num(r.chars) + " chars"))))));
+}
+
+async function renderPersona() {
+  const p = await api("/api/persona");
+  if (!p.exists) { show(el("h1", {}, "Persona card"), el("p", {class: "muted"}, "No card yet: run `twinforge persona`.")); return; }
+  show(el("h1", {}, "Persona card"),
+    p.edited.length ? el("p", {}, badge("kept as you edited: " + p.edited.join(", "), "kept")) : null,
+    el("p", {class: "muted"}, "Edit persona.md in the workspace; `twinforge persona --rebuild` keeps your edits."),
+    el("pre", {id: "persona-md", class: "markdown"}, p.markdown),
+    el("details", {}, el("summary", {}, "As the twin's system prompt"), el("pre", {class: "markdown"}, p.system_prompt || "")));
+}
+
+async function renderReports() {
+  const r = await api("/api/reports");
+  show(el("h1", {}, "Eval reports"),
+    r.items.length ? el("ul", {id: "reports"}, r.items.map((x) => el("li", {},
+      el("a", {href: x.url, target: "_blank", rel: "noopener"}, x.name), " ", el("span", {class: "muted"}, date(x.modified)),
+      x.summary ? el("pre", {class: "summary"}, JSON.stringify(x.summary, null, 1)) : null)))
+      : el("p", {class: "muted"}, "No reports yet: run `twinforge eval`."));
+}
+
+// --- router -----------------------------------------------------------------------------------------------------
+
+async function route() {
+  const raw = location.hash.replace(/^#/, "") || "/chat";
+  if (raw.startsWith("msg-")) { focusMessage(raw.slice(4)); return; }  // in-page jump inside a conversation
+  const [path, query] = raw.split("?");
+  const params = new URLSearchParams(query || "");
+  const parts = path.split("/").filter(Boolean).map(decodeURIComponent);
+  const name = parts[0] || "chat";
+  document.querySelectorAll("#nav a").forEach((a) => a.classList.toggle("on",
+    a.dataset.route === name || (a.dataset.route === "conversations" && name === "c") || (a.dataset.route === "modules" && name === "m")));
+  try {
+    if (name === "chat") await renderChat();
+    else if (name === "conversations") await renderConversations(params);
+    else if (name === "c" && parts[1]) await renderConversation(parts[1], params);
+    else if (name === "modules") await renderModules("dialog");
+    else if (name === "papers") await renderModules("paper");
+    else if (name === "m" && parts[1]) await renderModule(parts[1]);
+    else if (name === "graph") await renderGraph(params);
+    else if (name === "funnel") await renderFunnel();
+    else if (name === "persona") await renderPersona();
+    else if (name === "reports") await renderReports();
+    else show(el("p", {class: "error"}, "No page " + raw));
+  } catch (err) { failed(err); }
+  document.body.dataset.ready = name;  // lets tests (and people) see the page finished loading
+}
+
+async function status() {
+  try {
+    const o = await api("/api/overview");
+    const c = o.counts;
+    document.getElementById("status").textContent = o.workspace + ": " + num(c.conversations) + " conversations, " +
+      num(c.modules) + " modules" + (o.memory_built ? ", memory built" : ", no memory (run twinforge memory build)");
+  } catch (err) { document.getElementById("status").textContent = err.message; }
+}
+
+window.addEventListener("hashchange", route);
+window.addEventListener("DOMContentLoaded", () => { status(); route(); });
