@@ -39,9 +39,12 @@ def run(obj: Ctx, config: str) -> None:
               type=click.Path(), help="Archive folder, zip or file to run the demo pipeline on.")
 @click.option("--backend", type=click.Choice(sorted(BACKENDS)), help="Distill with this backend instead of the "
               "recipe's embedded model (extractive: instant, no model).")
+@click.option("--question", "-q", help="Question the twin answers at the end, from memory with citations "
+              "(default: one about the archive's most recurring theme).")
 @click.pass_obj
-def demo(obj: Ctx, input_: str, backend: str | None) -> None:
-    """Run the whole pipeline (the bundled `demo` recipe) on an archive, then show its volumes."""
+def demo(obj: Ctx, input_: str, backend: str | None, question: str | None) -> None:
+    """Run the whole pipeline (the bundled `demo` recipe) on an archive, show its volumes, and answer one
+    question from the twin's memory with citations."""
     if not Path(input_).exists():
         raise ConfigError(f"demo input {input_} not found", "run from the repository root, or pass --input DIR")
     recipe = load_recipe("demo")
@@ -57,3 +60,27 @@ def demo(obj: Ctx, input_: str, backend: str | None) -> None:
 
     click.get_current_context().invoke(stats)
     click.get_current_context().invoke(funnel)
+    if "memory" in recipe.stages:
+        with obj.store() as store:
+            _answer_one(store, recipe, question)
+
+
+def _answer_one(store, recipe, question: str | None) -> None:
+    """The twin answers one question from memory, with the persona card as its system prompt."""
+    from ..memory.ask import ask
+    from ..memory.persona import read_data, system_prompt
+
+    data = read_data(store) or {}
+    if not question:
+        themes = [t["theme"] for t in data.get("themes") or []]
+        topic = themes[0] if themes else None
+        if topic is None or any("а" <= ch <= "я" or ch == "ё" for ch in topic.lower()):  # the theme's language
+            question = f"Что я думал о теме «{topic}»?" if topic else "О чём я думал больше всего?"
+        else:
+            question = f"What did I think about {topic}?" if topic else "What did I think about most?"
+    answer = ask(store, question, backend=recipe.distill.backend, cfg=recipe.memory,
+                 system_prompt=system_prompt(store))
+    click.echo(f"\nQ: {question}\nA ({answer.backend}): {answer.answer}")
+    for src in answer.sources:
+        click.echo(f"  [{src.n}] {src.title} ({src.date or 'no date'}) conversation {src.conversation_id} "
+                   f"message {src.message_id}")
