@@ -81,7 +81,7 @@ def start_server(ctx: int, log: Path) -> tuple[subprocess.Popen, str]:
 def prepare(ws: Path) -> list[dict]:
     """The sample archive ingested and cleaned into a fresh workspace, each step a measured child."""
     shutil.rmtree(ws, ignore_errors=True)
-    tf = [sys.executable, "-m", "twinforge.cli.main"] if not (ROOT / ".venv/bin/twinforge").exists() \
+    tf = [sys.executable, "-m", "twinforge"] if not (ROOT / ".venv/bin/twinforge").exists() \
         else [str(ROOT / ".venv/bin/twinforge")]
     steps = [run_child("ingest", [*tf, "-w", str(ws), "ingest", str(SAMPLE)]),
              run_child("clean", [*tf, "-w", str(ws), "clean"])]
