@@ -1,3 +1,75 @@
-"""CLI: filled in by its stage (see twinforge/cli/main.py for the group and the error boundary)."""
+"""`twinforge train`: LoRA/QLoRA adapters from a workspace dataset."""
 
 from __future__ import annotations
+
+import json
+
+import click
+
+from ..config import load_recipe
+from .main import Ctx, cli, progress_wanted
+
+
+@cli.command()
+@click.option("--config", "-c", "config", default="default", show_default=True,
+              help="Recipe whose `train:` section to start from (YAML file or bundled recipe name).")
+@click.option("--base", help="Base model: 'embedded' (Gemma 3 270M, the default), a Hugging Face folder, a .gguf "
+              "file, or a recipe name such as qwen3-8b-base (its weights must be on this machine).")
+@click.option("--dataset", help="Dataset name (WORKSPACE/datasets/NAME/train.jsonl); default: default.")
+@click.option("--per-scene", is_flag=True, help="One adapter per module/scene (examples grouped by meta.module_id).")
+@click.option("--batch-lines", type=click.IntRange(min=1), help="One adapter per batch of N examples.")
+@click.option("--on-top-of", "on_top_of", multiple=True, help="Adapter id kept frozen underneath the new one "
+              "(repeat to stack several, in order).")
+@click.option("--qlora", is_flag=True, help="Load the base in 4-bit NF4 (bitsandbytes; CUDA/ROCm GPU only).")
+@click.option("--max-steps", type=click.IntRange(min=1), help="Optimizer steps in all (overrides --epochs).")
+@click.option("--epochs", type=click.FloatRange(min=0, min_open=True), help="Passes over the data.")
+@click.option("--lr", type=click.FloatRange(min=0, min_open=True), help="Peak learning rate.")
+@click.option("--r", "rank", type=click.IntRange(min=1), help="LoRA rank (alpha follows as 2×r unless the recipe "
+              "says otherwise).")
+@click.option("--max-len", type=click.IntRange(min=16), help="Tokens per packed row; longer examples are cut.")
+@click.option("--batch-size", type=click.IntRange(min=1), help="Rows per optimizer step.")
+@click.option("--name", help="Adapter id (per-scene/batch adapters get it as a prefix).")
+@click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
+@click.pass_obj
+def train(obj: Ctx, config: str, base: str | None, dataset: str | None, per_scene: bool, batch_lines: int | None,
+          on_top_of: tuple[str, ...], qlora: bool, max_steps: int | None, epochs: float | None, lr: float | None,
+          rank: int | None, max_len: int | None, batch_size: int | None, name: str | None, as_json: bool) -> None:
+    """Train LoRA (or QLoRA) adapters on the workspace dataset: assistant-only loss, packed rows, checkpoints.
+
+    Adapters go to WORKSPACE/adapters/<id>/ (PEFT files, twinforge.json, loss.png) and into `twinforge
+    adapters`. Re-running the same command skips finished adapters and resumes an interrupted one from its
+    last checkpoint.
+    """
+    from ..train.stage import train_in_workspace
+
+    cfg = load_recipe(config).train
+    given = {"base": base, "dataset": dataset, "batch_lines": batch_lines, "max_steps": max_steps, "epochs": epochs,
+             "lr": lr, "r": rank, "max_len": max_len, "batch_size": batch_size, "name": name}
+    update = {k: v for k, v in given.items() if v is not None}
+    if per_scene:
+        update |= {"per_scene": True, "batch_lines": None}
+    elif batch_lines:
+        update["per_scene"] = False
+    if on_top_of:
+        update["on_top_of"] = list(on_top_of)
+    if qlora:
+        update["qlora"] = True
+    cfg = type(cfg).model_validate(cfg.model_dump() | update)
+    with obj.store(create=False) as store:
+        report = train_in_workspace(store, cfg, progress=progress_wanted())
+    if as_json:
+        click.echo(json.dumps(report.as_dict(), ensure_ascii=False, indent=2))
+        raise SystemExit(1 if report.problems else 0)
+    for a in report.adapters:
+        if a.status == "failed":
+            click.echo(f"{a.id}: failed — {a.error}")
+            continue
+        r = a.result
+        val = f", val loss {r.val_loss:.3f}" if r.val_loss is not None else ""
+        click.echo(f"{a.id}: {a.status} — {r.steps} steps, {r.tokens:,} tokens, {r.tokens_per_second:.0f} tok/s, "
+                   f"loss {r.train_loss_first:.3f} → {r.train_loss_last:.3f}{val}"
+                   + (f" (resumed at step {r.resumed_from_step})" if r.resumed_from_step else ""))
+    click.echo(f"{len(report.adapters)} adapter(s) on {report.base}, dataset {report.dataset}"
+               " (next: twinforge adapters, twinforge eval)")
+    if report.problems:
+        raise SystemExit(1)

@@ -1,0 +1,136 @@
+"""The adapter registry: table `adapters` (m006_train.sql) indexing the folders WORKSPACE/adapters/<id>/.
+
+A folder is an adapter once its twinforge.json exists (train_adapter writes it last). Listing picks up finished
+folders the table does not know yet (trained through the library, or copied in) and forgets rows whose folder is
+gone, so the table never disagrees with the disk for long.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from dataclasses import asdict, dataclass, field
+from datetime import datetime, timezone
+from importlib.resources import files
+from pathlib import Path
+
+from ..errors import ConfigError
+from .sft import META
+
+ADAPTERS_DIR = "adapters"
+
+
+@dataclass
+class Adapter:
+    id: str
+    path: Path  # absolute
+    kind: str
+    scene: str | None
+    base: str
+    base_hash: str
+    dataset: str | None
+    dataset_hash: str | None
+    parents: list[str] = field(default_factory=list)
+    metrics: dict = field(default_factory=dict)
+    created_at: str = ""
+
+    def meta(self) -> dict:
+        """The whole twinforge.json (hyperparameters, data stats, loss history, ...)."""
+        return json.loads((self.path / META).read_text(encoding="utf-8"))
+
+    def as_dict(self) -> dict:
+        return {**asdict(self), "path": str(self.path)}
+
+
+def adapters_dir(store) -> Path:
+    return store.workspace / ADAPTERS_DIR
+
+
+def _ensure_table(store) -> None:
+    # a workspace migrated while m006 was still a placeholder has no table: create it (the SQL is idempotent)
+    if not store.db.execute("SELECT 1 FROM sqlite_master WHERE type='table' AND name='adapters'").fetchone():
+        store.db.executescript(files("twinforge.store").joinpath("sql", "m006_train.sql").read_text(encoding="utf-8"))
+
+
+def register(store, adapter_dir: str | Path) -> Adapter:
+    """Record a finished adapter folder (again, if it was: the row is replaced)."""
+    _ensure_table(store)
+    folder = Path(adapter_dir).resolve()
+    meta_file = folder / META
+    if not meta_file.is_file():
+        raise ConfigError(f"{folder} is not a finished adapter (no {META})",
+                          "train it to the end first: run the same `twinforge train` command again")
+    m = json.loads(meta_file.read_text(encoding="utf-8"))
+    ws = store.workspace.resolve()
+    rel = str(folder.relative_to(ws)) if folder.is_relative_to(ws) else str(folder)
+    now = datetime.now(timezone.utc).isoformat(timespec="seconds")
+    with store.transaction() as db:
+        db.execute(
+            "INSERT OR REPLACE INTO adapters (id, path, kind, scene, base, base_hash, dataset, dataset_hash, parents,"
+            " metrics, created_at, registered_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (m["id"], rel, m.get("kind", "full"), m.get("scene"), m.get("base", ""), m.get("base_hash", ""),
+             m.get("dataset"), m.get("dataset_hash"), json.dumps(m.get("parents", [])),
+             json.dumps(m.get("metrics", {})), m.get("created_at", now), now))
+    return get(store, m["id"])
+
+
+def _row(store, row) -> Adapter:
+    path = Path(row["path"])
+    return Adapter(row["id"], path if path.is_absolute() else (store.workspace / path).resolve(), row["kind"],
+                   row["scene"], row["base"], row["base_hash"], row["dataset"], row["dataset_hash"],
+                   json.loads(row["parents"]), json.loads(row["metrics"]), row["created_at"])
+
+
+def _sync(store) -> None:
+    known = {r["id"]: r for r in store.db.execute("SELECT * FROM adapters")}
+    root = adapters_dir(store)
+    on_disk = sorted(p.parent for p in root.glob(f"*/{META}")) if root.is_dir() else []
+    for folder in on_disk:
+        if folder.name not in known:
+            register(store, folder)
+    gone = [i for i, r in known.items() if not (_row(store, r).path / META).is_file()]
+    if gone:
+        with store.transaction() as db:
+            db.executemany("DELETE FROM adapters WHERE id = ?", [(i,) for i in gone])
+
+
+def list_adapters(store) -> list[Adapter]:
+    _ensure_table(store)
+    _sync(store)
+    return [_row(store, r) for r in store.db.execute("SELECT * FROM adapters ORDER BY created_at, id")]
+
+
+def get(store, adapter_id: str) -> Adapter:
+    _ensure_table(store)
+    row = store.db.execute("SELECT * FROM adapters WHERE id = ?", (adapter_id,)).fetchone()
+    if row is None:
+        folder = adapters_dir(store) / adapter_id
+        if (folder / META).is_file():
+            return register(store, folder)
+        ids = [r[0] for r in store.db.execute("SELECT id FROM adapters ORDER BY id LIMIT 8")]
+        raise ConfigError(f"no adapter {adapter_id!r} in {store.workspace}",
+                          f"known: {', '.join(ids)}" if ids else "train one first: `twinforge train`")
+    return _row(store, row)
+
+
+def children(store, adapter_id: str) -> list[str]:
+    """Adapters trained on top of this one."""
+    _ensure_table(store)
+    return [r["id"] for r in store.db.execute("SELECT id, parents FROM adapters")
+            if adapter_id in json.loads(r["parents"])]
+
+
+def remove(store, adapter_id: str, force: bool = False) -> Adapter:
+    """Forget an adapter and delete its folder (only a folder inside the workspace; one registered from
+    elsewhere is left on disk). Refuses while another adapter was trained on top of it, unless `force`."""
+    adapter = get(store, adapter_id)
+    kids = children(store, adapter_id)
+    if kids and not force:
+        raise ConfigError(f"adapter {adapter_id} is the frozen base of {', '.join(kids)}",
+                          "remove those first, or pass --force (they will not load without it)")
+    with store.transaction() as db:
+        db.execute("DELETE FROM adapters WHERE id = ?", (adapter_id,))
+    if adapter.path.is_relative_to(adapters_dir(store).resolve()):
+        (adapter.path / META).unlink(missing_ok=True)  # first: a half-deleted folder is no longer an adapter
+        shutil.rmtree(adapter.path, ignore_errors=True)
+    return adapter
