@@ -42,11 +42,13 @@ class HyperConfig(Strict):
     backend: BackendConfig = Field(default_factory=lambda: BackendConfig(name="llamacpp", max_tokens=160,
                                                                          temperature=0.0),
                                    description="the plain backend that expands a hyperphrase into text")
+    decode_max_tokens: int = Field(160, ge=1, description="longest decoded text, in tokens (also capped at 24 + "
+                                   "14 per concept, so a short chain gets a short answer)")
     bridge_base: str | None = Field(None, description="base model of the bridge adapter (None = the embedded "
                                     "Gemma 3 270M)")
     bridge_steps: int = Field(200, ge=1, description="training steps of the bridge adapter")
     bridge_max_len: int = Field(256, ge=32, description="tokens per training example")
     bridge: bool = Field(False, description="recipe stage: train the bridge adapter too (slow on CPU)")
     report_limit: int = Field(40, ge=1, description="held-out scenes the report decodes")
-    fidelity_threshold: float = Field(0.75, gt=0, le=1, description="embedding cosine of decode(encode(x)) to x "
+    fidelity_threshold: float = Field(0.7, gt=0, le=1, description="embedding cosine of decode(encode(x)) to x "
                                       "at and above which meaning counts as preserved")

@@ -1,2 +1,3 @@
--- m009_hyper: filled in by its stage; until then a no-op
+-- m009_hyper: the hyper stage keeps its state as files in WORKSPACE/hyper/ (tokenizer.json, idf.json,
+-- hypertrain.jsonl, bridge.json) and its decoded answers in llm_calls (m003); it needs no table of its own.
 SELECT 1;
