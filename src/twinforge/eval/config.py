@@ -44,8 +44,8 @@ class EvalConfig(Strict):
                                     "besides the greedy one ([] for greedy only)")
     temperature: float = Field(0.8, gt=0, description="for the sampled answers")
     top_p: float = Field(0.95, gt=0, le=1)
-    engine: str = Field("auto", description="auto | transformers | llamacpp (GGUF base + GGUF LoRA); auto picks "
-                        "the faster one that can run the model (bench/eval.py measured it)")
+    engine: str = Field("auto", description="auto | transformers | llamacpp (GGUF base + GGUF LoRA, one adapter at "
+                        "most); auto = transformers, measured faster here by bench/eval.py")
     ppl_max_len: int = Field(256, ge=16, description="tokens per perplexity text (longer ones are cut)")
     ppl_texts: int = Field(24, ge=1, description="at most this many texts per perplexity set")
     judge: BackendConfig | None = Field(None, description="optional LLM judge for pairwise preference vs the base")

@@ -1,0 +1,51 @@
+"""Generation engines: which one `auto` picks, and the llama.cpp + GGUF-LoRA path on the trained seeds adapter."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from twinforge.errors import ConfigError
+from twinforge.eval.generate import ModelSpec, llamacpp_available, pick_engine
+from twinforge.eval.probes import Probe
+
+
+def test_pick_engine():
+    one = ModelSpec("a", "adapter", adapters=[(Path("x"), 1.0)])
+    stack = ModelSpec("s", "stack", adapters=[(Path("x"), 1.0), (Path("y"), 0.5)])
+    assert pick_engine("transformers", one) == "transformers"
+    assert pick_engine("auto", stack) == "transformers"
+    assert pick_engine("auto", one) == "transformers"  # measured faster by bench/eval.py
+    if llamacpp_available():
+        assert pick_engine("llamacpp", one) == "llamacpp"
+    with pytest.raises(ConfigError, match="cannot run it"):
+        pick_engine("llamacpp", stack)
+    with pytest.raises(ConfigError, match="unknown eval engine"):
+        pick_engine("vllm", one)
+
+
+def test_llamacpp_runs_the_adapter_as_gguf_lora(seeds_adapter, tmp_path):
+    if not llamacpp_available():
+        pytest.skip("llama-cpp-python or twinforge.train.gguf_lora not installed")
+    from twinforge.eval.generate import LlamaCppRunner
+    from twinforge.train.base import load_base
+
+    _, tok = load_base(None)
+    probe = Probe("p", "user", [{"role": "user", "content": "Что такое адаптер?"}], "ru")
+    base = LlamaCppRunner(ModelSpec("base", "base"), tok, tmp_path)
+    try:
+        base_text, _ = base.generate(probe, None, 12, 0.8, 0.95)
+    finally:
+        base.close()
+    runner = LlamaCppRunner(ModelSpec("seeds-demo", "adapter", adapters=[(seeds_adapter, 1.0)]), tok, tmp_path)
+    try:
+        a, n = runner.generate(probe, None, 12, 0.8, 0.95)
+        b, _ = runner.generate(probe, None, 12, 0.8, 0.95)
+        s1, _ = runner.generate(probe, 7, 12, 0.8, 0.95)
+        s2, _ = runner.generate(probe, 7, 12, 0.8, 0.95)
+    finally:
+        runner.close()
+    assert (tmp_path / f"{seeds_adapter.name}.gguf").is_file()
+    assert a == b and s1 == s2 and 0 < n <= 12  # greedy and fixed-seed sampling are reproducible
+    assert a != base_text  # the LoRA is applied: trained on the seeds, it answers differently from the base
