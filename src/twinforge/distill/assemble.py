@@ -102,7 +102,7 @@ def top_up_quotes(quotes: list[Quote], user_turns: list[Turn], about: str) -> li
     for overlap, _, sent, turn in ranked:
         if len(out) >= MIN_QUOTES or overlap == 0:
             break
-        if all(sent != q.text for q in out):
+        if all(sent not in q.text and q.text not in sent for q in out):  # no quote twice, even trimmed
             out.append(Quote(text=sent, message_id=turn.id))
     return out
 
@@ -128,14 +128,18 @@ def merge(drafts: list[tuple[Draft, int]]) -> Draft:
     return main.model_copy(update=fields)
 
 
-def build_module(dialog: Dialog, draft: Draft, backend: str, prompt_version: str) -> tuple[Module, int]:
-    """The module for a dialog from its merged draft; returns it and how many quotes were dropped."""
+def build_module(dialog: Dialog, draft: Draft, backend: str, prompt_version: str,
+                 person: bool = True) -> tuple[Module, int]:
+    """The module for a dialog from its merged draft; returns it and how many quotes were dropped. `person`: the
+    text is the person's own (a dialog), so the phrase is grounded in their words and quotes topped up; a paper's
+    text is its authors', so neither applies."""
     quotes, dropped = match_quotes(draft.quotes, dialog.user_turns)
-    phrase = ground_phrase(draft.phrase, dialog.user_turns)
+    phrase = ground_phrase(draft.phrase, dialog.user_turns) if person else draft.phrase
     if not any(q.text == phrase for q in quotes):  # a phrase in the person's exact words is a quote too
         quotes += match_quotes([phrase], dialog.user_turns)[0][: MAX_QUOTES - len(quotes)]
     lists = {name: getattr(draft, name)[: MAX_ITEMS.get(name, MAX_OTHER_ITEMS)] for name in LIST_FIELDS}
-    quotes = top_up_quotes(quotes, dialog.user_turns, " ".join([phrase, *lists["concepts"]]))
+    if person:
+        quotes = top_up_quotes(quotes, dialog.user_turns, " ".join([phrase, *lists["concepts"]]))
     module = Module(
         id=module_id(dialog.conversation_id),
         conversation_id=dialog.conversation_id,

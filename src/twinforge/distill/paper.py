@@ -318,6 +318,6 @@ def merge_papers(drafts: list[PaperDraft]) -> PaperDigest:
 
 def build_paper_module(dialog: Dialog, good: list[tuple[PaperDraft, int]], backend: str,
                        prompt_version: str) -> tuple[Module, int]:
-    module, dropped = build_module(dialog, merge(good), backend, prompt_version)
+    module, dropped = build_module(dialog, merge(good), backend, prompt_version, person=False)
     digest = merge_papers([d for d, _ in good])
     return module.model_copy(update={"kind": KIND, "paper": digest}), dropped
