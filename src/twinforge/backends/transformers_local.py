@@ -114,16 +114,7 @@ class TransformersBackend:
         return _load(str(self.folder))
 
     def _encode(self, tokenizer, messages: list[Message]):
-        if getattr(tokenizer, "chat_template", None):
-            try:
-                ids = tokenizer.apply_chat_template(messages, add_generation_prompt=True, return_dict=True,
-                                                    return_tensors="pt")
-                return ids, True
-            except Exception as e:  # templates are Jinja code: a role they reject raises anything
-                raise BackendError(f"the chat template of {self.model} rejected the messages ({e})",
-                                   "some templates allow no system message, or need user/assistant turns to "
-                                   "alternate") from e
-        return tokenizer(_plain_prompt(messages), return_tensors="pt"), False
+        return encode_chat(tokenizer, messages, self.model)
 
     def complete(self, request: Request) -> Completion:
         import torch
@@ -171,6 +162,21 @@ class TransformersBackend:
 
     def complete_many(self, requests: Sequence[Request]) -> list[Completion | BackendError]:
         return complete_in_order(self, requests)
+
+
+def encode_chat(tokenizer, messages: list[Message], model: str = "the model") -> tuple[dict, bool]:
+    """Token ids for a chat: the tokenizer's chat template when it has one, else the plain `role: content` prompt.
+    Returns them and whether the template was used (a plain prompt's answer must be cut at the next turn)."""
+    if getattr(tokenizer, "chat_template", None):
+        try:
+            ids = tokenizer.apply_chat_template(messages, add_generation_prompt=True, return_dict=True,
+                                                return_tensors="pt")
+            return ids, True
+        except Exception as e:  # templates are Jinja code: a role they reject raises anything
+            raise BackendError(f"the chat template of {model} rejected the messages ({e})",
+                               "some templates allow no system message, or need user/assistant turns to "
+                               "alternate") from e
+    return tokenizer(_plain_prompt(messages), return_tensors="pt"), False
 
 
 def _as_list(value) -> list:

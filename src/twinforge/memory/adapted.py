@@ -63,15 +63,10 @@ class AdaptedBackend:
     def complete(self, request: Request) -> Completion:
         import torch
 
-        from ..backends.transformers_local import _cut_at_next_turn, _plain_prompt
+        from ..backends.transformers_local import _cut_at_next_turn, encode_chat
 
         model, tok = self._load()
-        templated = bool(getattr(tok, "chat_template", None))
-        if templated:
-            inputs = tok.apply_chat_template(request.messages, add_generation_prompt=True, return_dict=True,
-                                             return_tensors="pt")
-        else:
-            inputs = tok(_plain_prompt(request.messages), return_tensors="pt")
+        inputs, templated = encode_chat(tok, request.messages)
         device = next(model.parameters()).device
         inputs = {k: v.to(device) for k, v in inputs.items()}
         n = int(inputs["input_ids"].shape[1])

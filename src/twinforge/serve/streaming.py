@@ -84,15 +84,10 @@ def _transformers(backend, request: Request) -> Iterator[str]:
     import torch
     from transformers import TextIteratorStreamer
 
-    from ..backends.transformers_local import _plain_prompt
+    from ..backends.transformers_local import encode_chat
 
     model, tok = backend._load()  # loaded once per adapter set and kept by the backend
-    templated = bool(getattr(tok, "chat_template", None))
-    if templated:
-        inputs = tok.apply_chat_template(request.messages, add_generation_prompt=True, return_dict=True,
-                                         return_tensors="pt")
-    else:
-        inputs = tok(_plain_prompt(request.messages), return_tensors="pt")
+    inputs, templated = encode_chat(tok, request.messages)
     device = next(model.parameters()).device
     inputs = {k: v.to(device) for k, v in inputs.items()}
     streamer = TextIteratorStreamer(tok, skip_prompt=True, skip_special_tokens=True, timeout=600)
