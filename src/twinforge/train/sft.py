@@ -15,11 +15,15 @@ import os
 import random
 import shutil
 import time
+import warnings
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from ..errors import ConfigError, InputError
 from .data import IGNORE, PLAIN_TEMPLATE, collate, encode, file_hash, plan_rows, read_examples
+
+# peft 0.21 still asks transformers 5 for `is_gradient_checkpointing`, which warns on every run: nothing for a user
+warnings.filterwarnings("ignore", message=r".*`is_gradient_checkpointing` is deprecated", category=FutureWarning)
 
 META = "twinforge.json"
 
