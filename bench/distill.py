@@ -29,6 +29,7 @@ from __future__ import annotations
 import argparse
 import json
 import shutil
+import signal
 import subprocess
 import sys
 import time
@@ -107,6 +108,8 @@ def main() -> None:
     ap.add_argument("--base-url", help="bench this OpenAI-compatible server instead of starting llama_cpp.server")
     ap.add_argument("--model", help="model name on --base-url (default: the server's first)")
     args = ap.parse_args()
+    # a `timeout` or kill must still stop the server this starts (finally runs on SystemExit, not on a bare SIGTERM)
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
 
     from twinforge.backends import get_backend
     from twinforge.backends.base import Request
