@@ -40,3 +40,13 @@ def test_run_unknown_stage_is_one_line(tf, tmp_path):
     r = tf("run", "--config", p)
     assert r.exit_code == 1
     assert r.stderr.strip() == f"error: unknown stage(s) in recipe default: teleport — available: {', '.join(STAGES)}"
+
+
+def test_a_command_line_backend_drops_the_recipes_model_but_keeps_its_settings():
+    from twinforge.backends.config import BackendConfig
+
+    cfg = BackendConfig(name="llamacpp", model="/m/qwen.gguf", context=8192)
+    assert cfg.overridden("openai").model is None and cfg.overridden("openai").context == 8192
+    assert cfg.overridden("llamacpp").model == "/m/qwen.gguf"  # same backend: its model stays
+    assert cfg.overridden("openai", "Qwen/Qwen3-32B").model == "Qwen/Qwen3-32B"
+    assert cfg.overridden() == cfg

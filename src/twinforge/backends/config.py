@@ -23,3 +23,13 @@ class BackendConfig(Strict):
     temperature: float = Field(0.2, ge=0)
     context: int = Field(4096, ge=256, description="context window (llamacpp, transformers)")
     seed: int = Field(0, description="sampling seed, for reproducible runs")
+
+    def overridden(self, name: str | None = None, model: str | None = None) -> BackendConfig:
+        """This config with a backend and/or model given on the command line. Another backend drops the recipe's
+        model (a GGUF path means nothing to an OpenAI server); other settings are kept."""
+        cfg = self
+        if name and name != cfg.name:
+            cfg = cfg.model_copy(update={"name": name, "model": None})
+        if model:
+            cfg = cfg.model_copy(update={"model": model})
+        return cfg

@@ -43,10 +43,7 @@ def distill(obj: Ctx, config: str, backend: str | None, model: str | None, limit
     unusable after repair and one retry are listed by `twinforge failures`.
     """
     cfg = load_recipe(config).distill
-    if backend and backend != cfg.backend.name:
-        cfg.backend = cfg.backend.model_copy(update={"name": backend, "model": None})
-    if model:
-        cfg.backend = cfg.backend.model_copy(update={"model": model})
+    cfg.backend = cfg.backend.overridden(backend, model)
     if limit:
         cfg.limit = limit
     with obj.store(create=False) as store:

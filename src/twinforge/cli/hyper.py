@@ -82,11 +82,7 @@ def decode(obj: Ctx, hyperphrase: str, backend: str | None, model: str | None, a
     if hyperphrase == "-":
         hyperphrase = sys.stdin.read()
     cfg = _cfg(config)
-    bcfg = cfg.backend
-    if backend and backend != bcfg.name:
-        bcfg = bcfg.model_copy(update={"name": backend, "model": None})
-    if model:
-        bcfg = bcfg.model_copy(update={"model": model})
+    bcfg = cfg.backend.overridden(backend, model)
     store = _workspace_store(obj)
     try:
         out = decoder(store, cfg, backend=bcfg, adapter=adapter).decode_many([hyperphrase])[0]
@@ -188,11 +184,7 @@ def report(obj: Ctx, backend: str | None, model: str | None, adapter: str | None
     from ..hyper.report import build_report
 
     cfg = _cfg(config)
-    bcfg = cfg.backend
-    if backend and backend != bcfg.name:
-        bcfg = bcfg.model_copy(update={"name": backend, "model": None})
-    if model:
-        bcfg = bcfg.model_copy(update={"model": model})
+    bcfg = cfg.backend.overridden(backend, model)
     with obj.store(create=False) as store:
         r = build_report(store, cfg, backend=bcfg, adapter=adapter, limit=limit, use_backend=not no_backend,
                          use_bridge=not no_bridge, progress=progress_wanted())

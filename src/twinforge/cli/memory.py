@@ -126,10 +126,7 @@ def ask(obj: Ctx, question: str, config: str, no_llm: bool, as_json: bool, k: in
     from ..memory.ask import ask as run_ask
 
     cfg = _recipe_memory(config)
-    if backend and backend != cfg.backend.name:
-        cfg.backend = cfg.backend.model_copy(update={"name": backend, "model": None})
-    if model:
-        cfg.backend = cfg.backend.model_copy(update={"model": model})
+    cfg.backend = cfg.backend.overridden(backend, model)
     with obj.store(create=False) as store:
         system = None if (no_persona or no_llm) else _persona(store)
         bcfg = cfg.backend

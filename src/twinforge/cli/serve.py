@@ -37,10 +37,8 @@ def serve(obj: Ctx, config: str, host: str | None, port: int | None, token: str 
     recipe = load_recipe(config)
     cfg = recipe.serve
     update = {k: v for k, v in {"host": host, "port": port}.items() if v is not None}
-    if backend and backend != cfg.backend.name:
-        update["backend"] = cfg.backend.model_copy(update={"name": backend, "model": None})
-    if model:
-        update["backend"] = update.get("backend", cfg.backend).model_copy(update={"model": model})
+    if backend or model:
+        update["backend"] = cfg.backend.overridden(backend, model)
     if adapters:
         update["adapters"] = list(adapters)
     if no_llm:
