@@ -41,38 +41,36 @@ def _window(bs: list[Block], start: int, end: int, flip: bool) -> list[dict] | N
     return [{"role": swap[b.role] if flip else b.role, "content": b.text.strip()} for b in part]
 
 
-def dialog_windows(turns: list[Turn], most: int) -> list[tuple[list[dict], dict]]:
-    """Windows of 2..`most` exchanges ending on each reply, in the dialog's own roles (one exchange alone is
-    the qa view's)."""
+def _windows(turns: list[Turn], ends_on: str, fewest: int, most: int, min_chars: int = 0
+             ) -> list[tuple[list[dict], dict]]:
+    """Windows of `fewest`..`most` exchanges ending on each turn of role `ends_on` (at least `min_chars` long);
+    ending on the person's turn flips the roles, so the person's reply is the answer."""
+    flip = ends_on == "user"
+    opener = "assistant" if flip else "user"
     bs = blocks(turns)
     out = []
     for end, b in enumerate(bs):
-        if b.role != "assistant":
+        if b.role != ends_on or len(b.text.strip()) < min_chars:
             continue
-        for n in range(2, most + 1):
+        for n in range(fewest, most + 1):
             start = end - 2 * n + 1
-            if start < 0 or bs[start].role != "user":
+            if start < 0 or bs[start].role != opener:
                 break
-            msgs = _window(bs, start, end, flip=False)
+            msgs = _window(bs, start, end, flip=flip)
             if msgs:
-                out.append((msgs, {"exchanges": n, "message_ids": [i for x in bs[start:end + 1] for i in x.ids]}))
+                meta = {"exchanges": n, **({"flipped": True} if flip else {}),
+                        "message_ids": [i for x in bs[start:end + 1] for i in x.ids]}
+                out.append((msgs, meta))
     return out
+
+
+def dialog_windows(turns: list[Turn], most: int) -> list[tuple[list[dict], dict]]:
+    """Windows of 2..`most` exchanges ending on each reply, in the dialog's own roles (one exchange alone is
+    the qa view's)."""
+    return _windows(turns, "assistant", 2, most)
 
 
 def next_moves(turns: list[Turn], most: int) -> list[tuple[list[dict], dict]]:
     """Windows of 1..`most` exchanges ending on each of the person's turns, roles flipped: what the other side
     said is asked, the person's reply is the answer."""
-    bs = blocks(turns)
-    out = []
-    for end, b in enumerate(bs):
-        if b.role != "user" or len(b.text.strip()) < MIN_TURN_CHARS:
-            continue
-        for n in range(1, most + 1):
-            start = end - 2 * n + 1
-            if start < 0 or bs[start].role != "assistant":
-                break
-            msgs = _window(bs, start, end, flip=True)
-            if msgs:
-                out.append((msgs, {"exchanges": n, "flipped": True,
-                                   "message_ids": [i for x in bs[start:end + 1] for i in x.ids]}))
-    return out
+    return _windows(turns, "user", 1, most, MIN_TURN_CHARS)
