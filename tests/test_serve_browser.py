@@ -18,7 +18,13 @@ DUPLICATE_CONV = "687d4702-7a54-800c-bd74-777ab8565a0d"  # its first question re
 
 
 def ready(page, name: str) -> None:
-    page.wait_for_selector(f"body[data-ready='{name}']", timeout=15000)
+    """Wait until the page named `name` rendered for the current hash (not a previous page of the same name)."""
+    page.wait_for_function(
+        """name => {
+             const raw = location.hash.replace(/^#/, "") || "/chat";
+             const b = document.body.dataset;
+             return b.ready === name && (raw.startsWith("msg-") || b.route === raw);
+           }""", arg=name, timeout=15000)
 
 
 def test_browse_conversations_branches_and_rejects(page, twin_server, serve_ws):

@@ -399,7 +399,10 @@ async function route() {
     else if (name === "reports") await renderReports();
     else show(el("p", {class: "error"}, "No page " + raw));
   } catch (err) { failed(err); }
-  document.body.dataset.ready = name;  // lets tests (and people) see the page finished loading
+  // lets tests (and people) see which page finished loading: the route too, since going from one conversation to
+  // another keeps the same name and a stale "c" would look ready before the new one rendered
+  document.body.dataset.route = raw;
+  document.body.dataset.ready = name;
 }
 
 async function status() {
