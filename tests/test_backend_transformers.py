@@ -66,3 +66,23 @@ def test_missing_folder():
 def test_folder_without_config(tmp_path):
     with pytest.raises(BackendError, match="config.json"):
         get_backend(BackendConfig(name="transformers", model=str(tmp_path)))
+
+
+def test_streams_the_same_greedy_answer_piece_by_piece(tf):
+    req = Request(user("Name three colors."), max_tokens=8)
+    pieces = list(tf.stream(req))
+    assert len(pieces) > 1  # as generated, not one block
+    assert "".join(pieces).strip() == tf.complete(req).text
+    with pytest.raises(BackendError, match="context"):
+        list(tf.stream(Request(user("word " * 1100), max_tokens=4)))
+
+
+@pytest.mark.parametrize("pieces, expected", [
+    (["Blue and", " red.\nus", "er: and you?"], "Blue and red."),  # the next turn's marker split over pieces
+    (["Blue", " and red."], "Blue and red."),  # no next turn: everything, held-back tail included
+    (["\nassistant: again"], ""),
+])
+def test_a_plain_prompt_stream_stops_where_the_model_starts_the_next_turn(pieces, expected):
+    from twinforge.backends.transformers_local import _cut_at_next_turn, _until_next_turn
+
+    assert "".join(_until_next_turn(iter(pieces))) == expected == _cut_at_next_turn("".join(pieces))

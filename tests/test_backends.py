@@ -165,6 +165,18 @@ def test_llamacpp_streams_the_same_answer_piece_by_piece(llama):
     assert "".join(pieces) == llama.complete(req).text
 
 
+def test_llamacpp_stream_closed_early_stops_and_frees_the_model(llama):
+    req = Request(user("Count from 1 to 200, separated by commas."), max_tokens=400)
+    it = llama.stream(req)
+    first = [next(it), next(it)]
+    it.close()  # a client that went away: the decode thread stops at its next token and releases the lock
+    assert all(first)
+    _, lock = llama._llm()
+    assert lock.acquire(timeout=30), "the decode kept the model after the consumer stopped"
+    lock.release()
+    assert llama.complete(Request(user("Say hi."), max_tokens=2)).completion_tokens <= 2
+
+
 def test_llamacpp_missing_model_file():
     with pytest.raises(BackendError, match="not found"):
         get_backend(BackendConfig(name="llamacpp", model="/nonexistent/model.gguf"))

@@ -51,6 +51,10 @@ class Backend(Protocol):
     def complete_many(self, requests: Sequence[Request]) -> list[Completion | BackendError]:
         """Completions in request order, up to `concurrency` at a time; a failed one is its BackendError."""
 
+    # Optional: `stream(request) -> Iterator[str]`, the answer's pieces as they are written, stopping early when
+    # the consumer close()s the iterator (llamacpp, openai, transformers, a base with adapters have it);
+    # `memory.ask.ask_stream` falls back to one whole `complete` for a backend without it.
+
 
 def complete_in_order(backend: Backend, requests: Sequence[Request]) -> list[Completion | BackendError]:
     """`complete_many` for a backend that runs one request at a time (one local model, or no model):

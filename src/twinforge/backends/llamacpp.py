@@ -10,6 +10,7 @@ the output is valid JSON of that shape, cut short only by max_tokens.
 from __future__ import annotations
 
 import os
+import queue
 import threading
 from collections.abc import Iterator, Sequence
 from functools import lru_cache
@@ -91,24 +92,46 @@ class LlamaCppBackend:
         return complete_in_order(self, requests)
 
     def stream(self, request: Request) -> Iterator[str]:
-        """Token pieces of a plain-text answer as llama.cpp produces them; JSON requests use complete()."""
+        """Token pieces of a plain-text answer as llama.cpp produces them; JSON requests use complete().
+
+        llama.cpp decodes in a thread of its own and pieces cross over a queue: a web server's consumer may call
+        next() from different threads (a lock held across yields would be released by the wrong one), and a
+        consumer that stops early (`close()`) makes the decode stop at the next token and free the model."""
         if request.json_schema is not None:
             yield self.complete(request).text
             return
         llm, lock = self._llm()
-        with lock:
+        pieces: queue.Queue = queue.Queue()
+        stop = threading.Event()
+
+        def produce() -> None:
             try:
-                chunks = llm.create_chat_completion(
-                    messages=request.messages, max_tokens=request.max_tokens or self.cfg.max_tokens,
-                    temperature=self.cfg.temperature if request.temperature is None else request.temperature,
-                    seed=self.cfg.seed, stream=True)
-                for chunk in chunks:
-                    piece = chunk["choices"][0]["delta"].get("content")
-                    if piece:
-                        yield piece
-            except ValueError as e:
-                raise BackendError(f"llama.cpp refused the request: {e}",
-                                   "raise backend.context, or send a shorter prompt / smaller max_tokens") from e
+                with lock:
+                    for chunk in llm.create_chat_completion(
+                            messages=request.messages, max_tokens=request.max_tokens or self.cfg.max_tokens,
+                            temperature=self.cfg.temperature if request.temperature is None else request.temperature,
+                            seed=self.cfg.seed, stream=True):
+                        if stop.is_set():
+                            break
+                        piece = chunk["choices"][0].get("delta", {}).get("content")
+                        if piece:
+                            pieces.put(piece)
+            except ValueError as e:  # e.g. the prompt exceeds the context window
+                pieces.put(BackendError(f"llama.cpp refused the request: {e}",
+                                        "raise backend.context, or send a shorter prompt / smaller max_tokens"))
+            except RuntimeError as e:
+                pieces.put(BackendError(f"llama.cpp failed: {e}"))
+            finally:
+                pieces.put(None)
+
+        threading.Thread(target=produce, daemon=True, name="llama-stream").start()
+        try:
+            while (item := pieces.get()) is not None:
+                if isinstance(item, BackendError):
+                    raise item
+                yield item
+        finally:
+            stop.set()
 
 
 def create(cfg: BackendConfig) -> LlamaCppBackend:

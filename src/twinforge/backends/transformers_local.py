@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import json
 import threading
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from functools import lru_cache
 from pathlib import Path
 
@@ -75,14 +75,64 @@ def _plain_prompt(messages: list[Message]) -> str:
     return "\n\n".join(lines) + "\n\nassistant:"
 
 
+# a base model on a plain prompt tends to write the next turn itself after its answer
+_TURNS = ("\nuser:", "\nsystem:", "\nassistant:")
+_HOLD = max(map(len, _TURNS))
+
+
 def _cut_at_next_turn(text: str) -> str:
-    """A base model on a plain prompt tends to write the next turn itself; keep only the assistant's."""
-    cut = len(text)
-    for role in ("user", "system", "assistant"):
-        i = text.find(f"\n{role}:")
-        if i != -1:
-            cut = min(cut, i)
-    return text[:cut]
+    """Keep only the assistant's turn of a plain-prompt answer."""
+    return text[:min((i for i in (text.find(t) for t in _TURNS) if i >= 0), default=len(text))]
+
+
+def _until_next_turn(pieces: Iterator[str]) -> Iterator[str]:
+    """`_cut_at_next_turn` for a stream: pass text through, holding back just enough to see a turn coming."""
+    text, sent = "", 0
+    for piece in pieces:
+        text += piece
+        cut = min((i for i in (text.find(t) for t in _TURNS) if i >= 0), default=-1)
+        if cut >= 0:
+            if cut > sent:
+                yield text[sent:cut]
+            return
+        if len(text) - _HOLD > sent:
+            yield text[sent:len(text) - _HOLD]
+            sent = len(text) - _HOLD
+    if len(text) > sent:
+        yield text[sent:]
+
+
+def stream_generate(model, tokenizer, messages: list[Message], *, max_new_tokens: int, lock,
+                    name: str = "the model", context: int | None = None) -> Iterator[str]:
+    """Greedy answer pieces as `generate` writes them (a `TextIteratorStreamer`; generation runs in its own
+    thread behind `lock`). Used by the transformers backend and by a base model with adapters."""
+    import torch
+    from transformers import TextIteratorStreamer
+
+    inputs, templated = encode_chat(tokenizer, messages, name)
+    prompt_tokens = int(inputs["input_ids"].shape[1])
+    if context is not None and prompt_tokens + max_new_tokens > context:
+        raise BackendError(f"the prompt ({prompt_tokens} tokens) plus max_tokens ({max_new_tokens}) exceed the "
+                           f"context of {context}",
+                           "raise backend.context, or send a shorter prompt / smaller max_tokens")
+    device = next(model.parameters()).device
+    inputs = {k: v.to(device) for k, v in inputs.items()}
+    streamer = TextIteratorStreamer(tokenizer, skip_prompt=True, skip_special_tokens=True, timeout=600)
+    failed: list[BaseException] = []
+
+    def generate() -> None:
+        try:
+            with lock, torch.inference_mode():
+                model.generate(**inputs, streamer=streamer, do_sample=False, max_new_tokens=max_new_tokens,
+                               pad_token_id=tokenizer.pad_token_id or tokenizer.eos_token_id)
+        except (RuntimeError, ValueError) as e:  # e.g. CUDA out of memory
+            failed.append(e)
+            streamer.end()
+
+    threading.Thread(target=generate, daemon=True, name="transformers-stream").start()
+    yield from (iter(streamer) if templated else _until_next_turn(iter(streamer)))
+    if failed:
+        raise BackendError(f"transformers failed to generate: {failed[0]}")
 
 
 class TransformersBackend:
@@ -162,6 +212,16 @@ class TransformersBackend:
 
     def complete_many(self, requests: Sequence[Request]) -> list[Completion | BackendError]:
         return complete_in_order(self, requests)
+
+    def stream(self, request: Request) -> Iterator[str]:
+        """Greedy answer pieces as they are generated; JSON requests and sampling use complete()."""
+        temperature = self.cfg.temperature if request.temperature is None else request.temperature
+        if request.json_schema is not None or temperature > 0:
+            yield self.complete(request).text
+            return
+        model, tokenizer, _, lock = self._loaded()
+        yield from stream_generate(model, tokenizer, request.messages, lock=lock, name=self.model,
+                                   max_new_tokens=request.max_tokens or self.cfg.max_tokens, context=self.cfg.context)
 
 
 def encode_chat(tokenizer, messages: list[Message], model: str = "the model") -> tuple[dict, bool]:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import threading
+from collections.abc import Iterator
 from pathlib import Path
 
 from ..backends.base import BackendError, Completion, Request, complete_in_order
@@ -78,6 +79,14 @@ class AdaptedBackend:
             text = _cut_at_next_turn(text)
         return Completion(text=text.strip(), model=self.model, prompt_tokens=n, completion_tokens=len(out[0]) - n,
                           meta={"backend": self.name, "adapters": [str(d) for d in self.dirs]})
+
+    def stream(self, request: Request) -> Iterator[str]:
+        """Greedy answer pieces as they are generated (what `serve` sends token by token)."""
+        from ..backends.transformers_local import stream_generate
+
+        model, tok = self._load()
+        yield from stream_generate(model, tok, request.messages, lock=self._lock, name=self.model,
+                                   max_new_tokens=request.max_tokens or self.cfg.max_tokens)
 
     def complete_many(self, requests):
         return complete_in_order(self, requests)

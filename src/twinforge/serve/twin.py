@@ -15,6 +15,7 @@ from pathlib import Path
 from urllib.parse import quote
 
 from ..backends import get_backend
+from ..backends.base import Backend
 from ..clean.language import detect
 from ..errors import TwinforgeError
 from ..memory import persona
@@ -22,7 +23,6 @@ from ..memory.ask import Source, ask_stream, cited
 from ..memory.config import MemoryConfig
 from ..store import Store
 from .config import ServeConfig
-from .streaming import Streaming
 
 TWIN = "twin"
 MAX_LOADED = 2  # adapter sets kept loaded at once (each holds a copy of the base model)
@@ -76,7 +76,7 @@ class Twin:
         self.workspace = workspace
         self.cfg = cfg
         self.memory = memory or MemoryConfig()
-        self._adapted: dict[str, Streaming] = {}
+        self._adapted: dict = {}  # adapter set -> AdaptedBackend
         self._lock = threading.Lock()
 
     def models(self) -> list[dict]:
@@ -96,13 +96,13 @@ class Twin:
             return model[len(TWIN) + 1:].split("+")
         raise UnknownModel(f"no model {model!r} here", f"models: {', '.join(m['id'] for m in self.models())}")
 
-    def backend(self, store: Store, model: str, temperature: float | None = None) -> Streaming:
+    def backend(self, store: Store, model: str, temperature: float | None = None) -> Backend:
         ids = self._adapters_of(model)
         if not ids:
             cfg = self.cfg.backend
             if temperature is not None:
                 cfg = cfg.model_copy(update={"temperature": temperature})
-            return Streaming(get_backend(cfg))
+            return get_backend(cfg)
         key = "+".join(ids)
         with self._lock:  # a loaded model per adapter set, reused by later requests; the oldest goes first
             if key not in self._adapted:
@@ -111,7 +111,7 @@ class Twin:
                 base, dirs = adapter_dirs(store, ids)
                 while len(self._adapted) >= MAX_LOADED:
                     self._adapted.pop(next(iter(self._adapted)))
-                self._adapted[key] = Streaming(AdaptedBackend(self.cfg.base or base, dirs, self.cfg.backend))
+                self._adapted[key] = AdaptedBackend(self.cfg.base or base, dirs, self.cfg.backend)
             return self._adapted[key]
 
     def reply(self, store: Store, model: str, messages: list[dict], *, max_tokens: int | None = None,
