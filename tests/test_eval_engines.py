@@ -11,12 +11,19 @@ from twinforge.eval.generate import ModelSpec, llamacpp_available, pick_engine
 from twinforge.eval.probes import Probe
 
 
-def test_pick_engine():
+def test_pick_engine(tmp_path):
     one = ModelSpec("a", "adapter", adapters=[(Path("x"), 1.0)])
     stack = ModelSpec("s", "stack", adapters=[(Path("x"), 1.0), (Path("y"), 0.5)])
     assert pick_engine("transformers", one) == "transformers"
     assert pick_engine("auto", stack) == "transformers"
-    assert pick_engine("auto", one) == "transformers"  # measured faster by bench/eval.py
+    # llama.cpp measured faster on a CPU by bench/eval.py; one adapter on the embedded base's GGUF it can run
+    import torch
+
+    faster = llamacpp_available() and not torch.cuda.is_available()
+    assert pick_engine("auto", one) == ("llamacpp" if faster else "transformers")
+    assert pick_engine("auto", ModelSpec("b", "base")) == ("llamacpp" if faster else "transformers")
+    no_gguf = ModelSpec("h", "adapter", base=str(tmp_path), adapters=[(Path("x"), 1.0)])  # a folder, no .gguf
+    assert pick_engine("auto", no_gguf) == "transformers"
     if llamacpp_available():
         assert pick_engine("llamacpp", one) == "llamacpp"
     with pytest.raises(ConfigError, match="cannot run it"):

@@ -45,7 +45,8 @@ class EvalConfig(Strict):
     temperature: float = Field(0.8, gt=0, description="for the sampled answers")
     top_p: float = Field(0.95, gt=0, le=1)
     engine: str = Field("auto", description="auto | transformers | llamacpp (GGUF base + GGUF LoRA, one adapter at "
-                        "most); auto = transformers, measured faster here by bench/eval.py")
+                        "most); auto = llamacpp on a CPU when it can run the model (2.33x the generations/s of "
+                        "transformers in bench/eval.py), else transformers")
     ppl_max_len: int = Field(256, ge=16, description="tokens per perplexity text (longer ones are cut)")
     ppl_texts: int = Field(24, ge=1, description="at most this many texts per perplexity set")
     judge: BackendConfig | None = Field(None, description="optional LLM judge for pairwise preference vs the base")

@@ -5,16 +5,19 @@ A model is the base, one adapter, or a named stack of adapters (ModelSpec). Two 
   `twinforge.train.stack.load_with_adapters`; it also gives the logits and perplexities the other metrics need;
 - llama.cpp: the base's GGUF with the adapter exported as a GGUF LoRA (`twinforge.train.gguf_lora`); one adapter
   at most, so stacks always use transformers.
-`engine="auto"` takes transformers: bench/eval.py measured it faster on the 2-core CPU for the embedded Gemma 3
-270M with a LoRA (0.130 vs 0.097 generations/s, 4.2 vs 3.2 tokens/s: llama.cpp cannot use its repacked Q4 kernels
-for LoRA'd weights, and the 262k-token vocabulary dominates both), and the eval has the transformers model loaded
-anyway for perplexity and logits, so it saves a second load and the GGUF export. Choose llamacpp explicitly for a
-big base that only fits as a quantized GGUF.
+`engine="auto"` takes llama.cpp on a CPU when it can run the model (one adapter at most, a base with a GGUF:
+the embedded Gemma 3 270M, a .gguf, or a folder holding one), else transformers. bench/eval.py on the quiet
+2-core CPU, embedded base + a LoRA: llama.cpp 1.036 vs transformers 0.445 generations/s (2.33×; 33.2 vs 14.3
+tokens/s; load ~3 s each; 1.54× with llama-cpp-python's default of half the cores). Both run the same Q4_K_M
+weights (transformers dequantized to fp32), and the GGUF LoRA matches PEFT's logit change at 0.994 correlation
+(tests/test_adapters_export.py). On a GPU transformers runs the model in bf16, so auto keeps it there. (A run
+under a load of 4-6 had the order reversed: measure on a quiet machine.)
 """
 
 from __future__ import annotations
 
 import gc
+import os
 import time
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
@@ -195,7 +198,9 @@ class LlamaCppRunner:
                 cache_dir.mkdir(parents=True, exist_ok=True)
                 export_gguf_lora(path, lora)
             kw.update(lora_path=str(lora), lora_scale=float(weight))
-        self.llm = Llama(model_path=str(base_gguf(spec.base)), n_ctx=n_ctx, verbose=False, seed=0, **kw)
+        # every core, as the llamacpp backend does (llama-cpp-python's default is half of them)
+        self.llm = Llama(model_path=str(base_gguf(spec.base)), n_ctx=n_ctx, n_threads=os.cpu_count(), verbose=False,
+                         seed=0, **kw)
 
     def generate(self, probe: Probe, seed: int | None, max_new_tokens: int, temperature: float,
                  top_p: float) -> tuple[str, int]:
@@ -221,7 +226,25 @@ def pick_engine(engine: str, spec: ModelSpec) -> str:
     if engine == "llamacpp" and not can_llamacpp(spec):
         why = "a stack of several adapters" if len(spec.adapters) > 1 else "llama-cpp-python or train.gguf_lora missing"
         raise ConfigError(f"{spec.name}: the llamacpp engine cannot run it ({why})", "use --engine transformers")
-    return "transformers" if engine == "auto" else engine
+    if engine == "auto":
+        return "llamacpp" if _llamacpp_is_faster(spec) else "transformers"
+    return engine
+
+
+def _llamacpp_is_faster(spec: ModelSpec) -> bool:
+    """What `auto` picks llama.cpp for (see the module's docstring for the measurement)."""
+    if not can_llamacpp(spec):
+        return False
+    from ..train.device import detect
+    from ..train.gguf_lora import base_gguf
+
+    if detect().is_gpu:
+        return False
+    try:
+        base_gguf(spec.base)  # a folder without a GGUF would need llama.cpp's converter first
+    except TwinforgeError:
+        return False
+    return True
 
 
 def generate_all(runner, model_name: str, probes: list[Probe], sample_seeds: list[int], max_new_tokens: int,
