@@ -32,7 +32,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from ..errors import TwinforgeError
+from ..stopwords import CHAT_STOPWORDS
 from ..store import Store
+from .stemming import stem_words
 
 if TYPE_CHECKING:
     from ..backends.config import BackendConfig
@@ -88,7 +90,6 @@ class Line:
 _CODE_FENCE = re.compile(r"```.*?(?:```|$)", re.S)
 _SENTENCE = re.compile(r"[^.!?…\n]+(?:[.!?…]+[\"'»”)\]]*|$)", re.M)
 _WORD = re.compile(r"[^\W\d_][^\W_]*(?:-[^\W\d_]+)*")
-_CYR = re.compile(r"[а-яёА-ЯЁ]")
 
 
 def _user_messages(store: Store) -> list[tuple[str, str, str, str]]:
@@ -110,15 +111,8 @@ def _sentences(messages) -> list[Line]:
     return out
 
 
-def _stemmer(word: str):
-    import snowballstemmer
-
-    return snowballstemmer.stemmer("russian" if _CYR.search(word) else "english")
-
-
 def _stem(word: str) -> str:
-    w = word.casefold()
-    return _stemmer(w).stemWord(w)
+    return stem_words([word.lower().replace("ё", "е")])[0]  # Russian for Cyrillic words, English for the rest
 
 
 def _stems(text: str) -> set[str]:
@@ -127,11 +121,9 @@ def _stems(text: str) -> set[str]:
 
 @lru_cache(maxsize=1)
 def _stop_stems() -> frozenset[str]:
-    """Stems of function words: a concept made only of these ("таких", "this") is no theme. The extractive
-    backend's list is the one distill used to pick concepts, so it is the one that matches them."""
-    from ..backends.extractive import _STOP
-
-    return frozenset(_stem(w) for w in _STOP)
+    """Stems of function words: a concept made only of these ("таких", "this") is no theme. The list is the one
+    the extractive backend picks concepts with, so it is the one that matches them."""
+    return frozenset(_stem(w) for w in CHAT_STOPWORDS)
 
 
 # --- kinds of questions --------------------------------------------------------------------------------------
