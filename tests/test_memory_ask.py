@@ -121,3 +121,17 @@ def test_llamacpp_answers_in_the_question_language(llamacpp_answer):
     cyr = len(re.findall(r"[а-яА-ЯёЁ]", d["answer"]))
     lat = len(re.findall(r"[a-zA-Z]", d["answer"]))
     assert d["answer"].strip() and cyr > lat, d["answer"]
+
+
+def test_a_model_answer_that_cites_nothing_is_flagged():
+    from twinforge.memory.ask import Answer, Source
+
+    sources = [Source("c1", "m1", "t", None, 0.5, "snippet one", n=1), Source("c2", "m2", "t", None, 0.4, "two", n=2)]
+    copied = Answer("Дистилляция процесса, а не...", "ru", sources, backend="llamacpp", model="small.gguf")
+    assert copied.cited == [] and "cites none of its 2 sources" in copied.uncited_note
+    assert "small.gguf" in copied.uncited_note and copied.as_dict()["cited"] == []
+    grounded = Answer("Сжатие — это понимание [2], если выдерживает инверсию [2][1].", "ru", sources,
+                      backend="llamacpp", model="small.gguf")
+    assert grounded.cited == [2, 1] and grounded.uncited_note is None
+    assert Answer("a sentence", "en", sources, backend="extractive").uncited_note is None  # quotes, no model
+    assert Answer("nothing", "en", [], backend="llamacpp").uncited_note is None

@@ -140,6 +140,8 @@ def ask(obj: Ctx, question: str, config: str, no_llm: bool, as_json: bool, k: in
         click.echo(json.dumps(a.as_dict(), ensure_ascii=False, indent=2))
         return
     click.echo(a.answer)
+    if a.uncited_note:
+        click.echo(a.uncited_note, err=True)
     if not no_llm and a.sources:
         click.echo("\nsources:")
         for s in a.sources:

@@ -81,6 +81,8 @@ def _answer_one(store, recipe, question: str | None) -> None:
     answer = ask(store, question, backend=recipe.distill.backend, cfg=recipe.memory,
                  system_prompt=system_prompt(store))
     click.echo(f"\nQ: {question}\nA ({answer.backend}): {answer.answer}")
+    if answer.uncited_note:
+        click.echo(answer.uncited_note)
     for src in answer.sources:
         click.echo(f"  [{src.n}] {src.title} ({src.date or 'no date'}) conversation {src.conversation_id} "
                    f"message {src.message_id}")

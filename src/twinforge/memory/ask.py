@@ -60,9 +60,24 @@ class Answer:
     model: str = ""
     prompt_version: str = PROMPT_VERSION
 
+    @property
+    def cited(self) -> list[int]:
+        """The source numbers the answer cites, in order."""
+        return cited(self.answer, len(self.sources))
+
+    @property
+    def uncited_note(self) -> str | None:
+        """A warning for a model's answer that cites none of its sources: it may be copied or made up."""
+        if self.backend in ("", "none", "extractive") or not self.sources or self.cited:
+            return None
+        return (f"note: the answer by {self.model or self.backend} cites none of its {len(self.sources)} sources, so "
+                "check it against them; a small model often copies a piece of the evidence or drifts — a bigger one "
+                "follows the citation rule (--backend openai --model ..., or backend.model in the recipe)")
+
     def as_dict(self) -> dict:
         return {"answer": self.answer, "language": self.language, "backend": self.backend, "model": self.model,
-                "prompt_version": self.prompt_version, "sources": [s.as_dict() for s in self.sources]}
+                "prompt_version": self.prompt_version, "cited": self.cited,
+                "sources": [s.as_dict() for s in self.sources]}
 
 
 def iso_date(ts: float | None) -> str | None:
