@@ -135,3 +135,14 @@ def test_a_model_answer_that_cites_nothing_is_flagged():
     assert grounded.cited == [2, 1] and grounded.uncited_note is None
     assert Answer("a sentence", "en", sources, backend="extractive").uncited_note is None  # quotes, no model
     assert Answer("nothing", "en", [], backend="llamacpp").uncited_note is None
+
+
+def test_a_source_says_where_to_open_it():
+    from twinforge.memory.ask import Source
+
+    msg = Source("c1", "m1", "t", None, 0.5, "s", n=1)
+    mod = Source("c1", "m1", "t", None, 0.4, "s", n=2, kind="module", item_id="module:m-9", module_id="m-9")
+    paper = Source("p1", None, "t", None, 0.3, "s", n=3, kind="paper", item_id="paper:m-8", module_id="m-8")
+    assert msg.locator() == "conversation c1, message m1"
+    assert mod.locator() == "module m-9 (conversation c1, message m1)"
+    assert paper.locator() == "digest m-8 (conversation p1, message -)"

@@ -145,8 +145,7 @@ def ask(obj: Ctx, question: str, config: str, no_llm: bool, as_json: bool, k: in
     if not no_llm and a.sources:
         click.echo("\nsources:")
         for s in a.sources:
-            click.echo(f"  [{s.n}] {s.title or s.conversation_id} ({s.date or 'no date'}) — conversation "
-                       f"{s.conversation_id}, message {s.message_id or '-'}")
+            click.echo(f"  [{s.n}] {s.title or s.conversation_id} ({s.date or 'no date'}) — {s.locator()}")
 
 
 def _persona(store) -> str | None:

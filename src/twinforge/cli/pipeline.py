@@ -84,5 +84,4 @@ def _answer_one(store, recipe, question: str | None) -> None:
     if answer.uncited_note:
         click.echo(answer.uncited_note)
     for src in answer.sources:
-        click.echo(f"  [{src.n}] {src.title} ({src.date or 'no date'}) conversation {src.conversation_id} "
-                   f"message {src.message_id}")
+        click.echo(f"  [{src.n}] {src.title} ({src.date or 'no date'}) {src.locator()}")

@@ -50,6 +50,13 @@ class Source:
     def as_dict(self) -> dict:
         return asdict(self)
 
+    def locator(self) -> str:
+        """Where to open it: a module or digest names itself and the message it was distilled from."""
+        where = f"conversation {self.conversation_id}, message {self.message_id or '-'}"
+        if self.kind in ("module", "paper") and self.module_id:
+            return f"{'digest' if self.kind == 'paper' else 'module'} {self.module_id} ({where})"
+        return where
+
 
 @dataclass
 class Answer:
