@@ -255,7 +255,8 @@ def test_real_llamacpp_backend_streams_tokens(serve_copy, tmp_path):
 
 
 def test_persona_goes_into_the_prompt(serve_copy, start_server, monkeypatch):
-    """What the model is shown: the persona card (hand edits included) as the system message."""
+    """What the model is shown: the persona card (hand edits included), the client's system text, then the rules
+    and the evidence as the system message; the question alone as the user's."""
     from twinforge.backends import extractive
 
     seen = []
@@ -271,8 +272,10 @@ def test_persona_goes_into_the_prompt(serve_copy, start_server, monkeypatch):
                                          {"role": "user", "content": SQLITE_Q}]).status_code == 200
     system = seen[0].messages[0]
     assert system["role"] == "system"
-    assert "I distrust summaries." in system["content"] and system["content"].endswith("Client rule.")
-    assert "Recurring themes" in system["content"]
+    text = system["content"]
+    assert text.index("Recurring themes") < text.index("I distrust summaries.") < text.index("Client rule.")
+    assert text.index("Client rule.") < text.index("Фрагменты:\n[1] ")  # a Russian question: Russian rules
+    assert seen[0].messages[1:] == [{"role": "user", "content": SQLITE_Q}]
 
 
 def test_store_is_not_held_open_between_requests(twin_server, serve_ws):

@@ -22,7 +22,9 @@ from ..store import Store
 from .config import MemoryConfig
 from .search import Hit, search, validate
 
-PROMPT_VERSION = "v1"
+# v2: the rules and the evidence are the system message and the question alone is the user's, the layout small
+# models answer best from (the embedded 0.5B echoed the question or copied a snippet's tail with v1's one message)
+PROMPT_VERSION = "v2"
 _LANGUAGE_NAMES = {
     "en": "English", "ru": "Russian", "uk": "Ukrainian", "de": "German", "fr": "French", "es": "Spanish",
     "it": "Italian", "pt": "Portuguese", "pl": "Polish", "nl": "Dutch", "zh": "Chinese", "ja": "Japanese",
@@ -127,9 +129,9 @@ def build_messages(question: str, language: str, sources: list[Source], system_p
     if backend_name == "extractive":  # no model reads instructions: show it the evidence only
         return [{"role": "user", "content": "\n\n".join(s.snippet for s in sources)}]
     lang_name = _LANGUAGE_NAMES.get(language, language if language != "und" else "the question's language")
-    user = load_prompt(language).format(evidence=format_evidence(sources), question=question, language=lang_name)
-    msgs = [{"role": "system", "content": system_prompt}] if system_prompt else []
-    return [*msgs, {"role": "user", "content": user}]
+    rules = load_prompt(language).format(evidence=format_evidence(sources), language=lang_name)
+    system = f"{system_prompt}\n\n{rules}" if system_prompt else rules  # the persona card first: who is asked
+    return [{"role": "system", "content": system}, {"role": "user", "content": question}]
 
 
 def evidence_text(language: str, sources: list[Source]) -> str:
