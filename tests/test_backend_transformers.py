@@ -86,3 +86,13 @@ def test_a_plain_prompt_stream_stops_where_the_model_starts_the_next_turn(pieces
     from twinforge.backends.transformers_local import _cut_at_next_turn, _until_next_turn
 
     assert "".join(_until_next_turn(iter(pieces))) == expected == _cut_at_next_turn("".join(pieces))
+
+
+def test_a_stream_closed_early_stops_generating_and_frees_the_model(tf):
+    it = tf.stream(Request(user("Count from 1 to 300, separated by commas."), max_tokens=300))
+    assert next(it)
+    it.close()  # a client that went away
+    _, _, _, lock = tf._loaded()
+    # 300 tokens would hold the model for ~20 s on 2 cores; stopped, it is free within a token or two
+    assert lock.acquire(timeout=5), "generation went on after the consumer stopped"
+    lock.release()

@@ -105,9 +105,10 @@ def _until_next_turn(pieces: Iterator[str]) -> Iterator[str]:
 def stream_generate(model, tokenizer, messages: list[Message], *, max_new_tokens: int, lock,
                     name: str = "the model", context: int | None = None) -> Iterator[str]:
     """Greedy answer pieces as `generate` writes them (a `TextIteratorStreamer`; generation runs in its own
-    thread behind `lock`). Used by the transformers backend and by a base model with adapters."""
+    thread behind `lock`). A consumer that stops early (`close()`, or the plain prompt's next turn) stops
+    generation at the next token. Used by the transformers backend and by a base model with adapters."""
     import torch
-    from transformers import TextIteratorStreamer
+    from transformers import StoppingCriteria, StoppingCriteriaList, TextIteratorStreamer
 
     inputs, templated = encode_chat(tokenizer, messages, name)
     prompt_tokens = int(inputs["input_ids"].shape[1])
@@ -118,19 +119,28 @@ def stream_generate(model, tokenizer, messages: list[Message], *, max_new_tokens
     device = next(model.parameters()).device
     inputs = {k: v.to(device) for k, v in inputs.items()}
     streamer = TextIteratorStreamer(tokenizer, skip_prompt=True, skip_special_tokens=True, timeout=600)
+    stop = threading.Event()
     failed: list[BaseException] = []
+
+    class _Stopped(StoppingCriteria):
+        def __call__(self, input_ids, scores, **kwargs):
+            return torch.full((input_ids.shape[0],), stop.is_set(), dtype=torch.bool, device=input_ids.device)
 
     def generate() -> None:
         try:
             with lock, torch.inference_mode():
                 model.generate(**inputs, streamer=streamer, do_sample=False, max_new_tokens=max_new_tokens,
+                               stopping_criteria=StoppingCriteriaList([_Stopped()]),
                                pad_token_id=tokenizer.pad_token_id or tokenizer.eos_token_id)
         except (RuntimeError, ValueError) as e:  # e.g. CUDA out of memory
             failed.append(e)
             streamer.end()
 
     threading.Thread(target=generate, daemon=True, name="transformers-stream").start()
-    yield from (iter(streamer) if templated else _until_next_turn(iter(streamer)))
+    try:
+        yield from (iter(streamer) if templated else _until_next_turn(iter(streamer)))
+    finally:
+        stop.set()
     if failed:
         raise BackendError(f"transformers failed to generate: {failed[0]}")
 
