@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import socket
@@ -94,35 +95,28 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-@pytest.fixture(scope="session")
-def llama_server(tmp_path_factory):
-    """A real llama-cpp-python OpenAI-compatible server on the embedded model, once per test run; its base URL."""
-    pytest.importorskip("llama_cpp", reason="llama-cpp-python is not installed (pip install llama-cpp-python[server])")
+@contextlib.contextmanager
+def serving(cmd: list[str], ready_url: str, log: Path, seconds: float, name: str):
+    """A subprocess that serves HTTP: started with its output in `log`, waited for until GET `ready_url` answers
+    200 (the test fails with the log's tail if it exits or stays silent for `seconds`), stopped on exit."""
     import httpx
 
-    from twinforge.models import embedded_generator
-
-    port = free_port()
-    log = tmp_path_factory.mktemp("server") / "server.log"
-    cmd = [sys.executable, "-m", "llama_cpp.server", "--model", str(embedded_generator()), "--host", "127.0.0.1",
-           "--port", str(port), "--n_ctx", "2048"]
     with open(log, "wb") as out:
         proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}/v1"
     try:
-        deadline = time.monotonic() + 120
+        deadline = time.monotonic() + seconds
         while True:
             if proc.poll() is not None:
-                pytest.fail(f"llama_cpp.server exited ({proc.returncode}):\n{log.read_text()[-3000:]}")
+                pytest.fail(f"{name} exited ({proc.returncode}):\n{log.read_text()[-3000:]}")
             try:
-                if httpx.get(f"{url}/models", timeout=2).status_code == 200:
+                if httpx.get(ready_url, timeout=2).status_code == 200:
                     break
             except httpx.HTTPError:
                 pass
             if time.monotonic() > deadline:
-                pytest.fail(f"llama_cpp.server did not answer in 120 s:\n{log.read_text()[-3000:]}")
+                pytest.fail(f"{name} did not answer in {seconds:.0f} s:\n{log.read_text()[-3000:]}")
             time.sleep(0.3)
-        yield url
+        yield proc
     finally:
         proc.terminate()
         try:
@@ -130,3 +124,18 @@ def llama_server(tmp_path_factory):
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait()
+
+
+@pytest.fixture(scope="session")
+def llama_server(tmp_path_factory):
+    """A real llama-cpp-python OpenAI-compatible server on the embedded model, once per test run; its base URL."""
+    pytest.importorskip("llama_cpp", reason="llama-cpp-python is not installed (pip install llama-cpp-python[server])")
+    from twinforge.models import embedded_generator
+
+    port = free_port()
+    log = tmp_path_factory.mktemp("server") / "server.log"
+    cmd = [sys.executable, "-m", "llama_cpp.server", "--model", str(embedded_generator()), "--host", "127.0.0.1",
+           "--port", str(port), "--n_ctx", "2048"]
+    url = f"http://127.0.0.1:{port}/v1"
+    with serving(cmd, f"{url}/models", log, 120, "llama_cpp.server"):
+        yield url

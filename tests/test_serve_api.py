@@ -5,9 +5,7 @@ from __future__ import annotations
 import json
 import shutil
 import sqlite3
-import subprocess
 import sys
-import time
 
 import httpx
 import pytest
@@ -208,27 +206,15 @@ def test_real_llamacpp_backend_streams_tokens(serve_copy, tmp_path):
     """`twinforge serve` with the embedded GGUF through llama.cpp answers as the twin, token by token. The
     server runs as a real CLI subprocess, so a native crash in llama.cpp fails this test, not the test run."""
     pytest.importorskip("llama_cpp")
-    from conftest import free_port
+    from conftest import free_port, serving
 
     (serve_copy / "persona.md").unlink()  # a shorter prompt keeps the CPU time down; the card is tested apart
     port = free_port()
     log = tmp_path / "serve.log"
     cmd = [sys.executable, "-c", "from twinforge.cli.main import main; main()", "-w", str(serve_copy), "serve",
            "--port", str(port), "--backend", "llamacpp"]
-    with open(log, "wb") as out:
-        proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            assert proc.poll() is None, f"serve exited ({proc.returncode}): {log.read_text()[-2000:]}"
-            try:
-                if httpx.get(f"{url}/v1/models", timeout=2).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            assert time.monotonic() < deadline, "serve did not start in 60 s"
-            time.sleep(0.2)
+    with serving(cmd, f"{url}/v1/models", log, 60, "serve") as proc:
         try:
             with httpx.stream("POST", f"{url}/v1/chat/completions", timeout=300, json={
                     "model": "twin", "stream": True, "max_tokens": 24, "temperature": 0,
@@ -238,13 +224,6 @@ def test_real_llamacpp_backend_streams_tokens(serve_copy, tmp_path):
                 r.read()
         except httpx.HTTPError as e:
             pytest.fail(f"the server died mid-answer ({e}; exit code {proc.poll()}): {log.read_text()[-2000:]}")
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
     events = sse(r)
     assert events[-1] == "[DONE]" and not any(isinstance(e, dict) and "error" in e for e in events), events
     pieces = [e["choices"][0]["delta"].get("content") for e in events[:-1]]
