@@ -80,13 +80,13 @@ _TURNS = ("\nuser:", "\nsystem:", "\nassistant:")
 _HOLD = max(map(len, _TURNS))
 
 
-def _cut_at_next_turn(text: str) -> str:
-    """Keep only the assistant's turn of a plain-prompt answer."""
-    return text[:min((i for i in (text.find(t) for t in _TURNS) if i >= 0), default=len(text))]
+def cut_at_next_turn(text: str, turns: tuple[str, ...] = _TURNS) -> str:
+    """Keep only the assistant's turn of a plain-prompt answer: the text before the first of `turns`."""
+    return text[:min((i for i in (text.find(t) for t in turns) if i >= 0), default=len(text))]
 
 
 def _until_next_turn(pieces: Iterator[str]) -> Iterator[str]:
-    """`_cut_at_next_turn` for a stream: pass text through, holding back just enough to see a turn coming."""
+    """`cut_at_next_turn` for a stream: pass text through, holding back just enough to see a turn coming."""
     text, sent = "", 0
     for piece in pieces:
         text += piece
@@ -207,7 +207,7 @@ class TransformersBackend:
         hit_eos = len(new) > 0 and int(new[-1]) in eos
         text = tokenizer.decode(new, skip_special_tokens=True)
         if not templated:
-            cut = _cut_at_next_turn(text)
+            cut = cut_at_next_turn(text)
             hit_eos = hit_eos or cut != text
             text = cut
         return Completion(

@@ -69,12 +69,9 @@ def modes(sample_seeds: list[int]) -> list[tuple[str, int | None]]:
 
 
 def cut_turn(text: str) -> str:
-    cut = len(text)
-    for mark in _TURN_MARKS:
-        i = text.find(mark)
-        if 0 <= i < cut:
-            cut = i
-    return text[:cut].strip()
+    from ..backends.transformers_local import cut_at_next_turn
+
+    return cut_at_next_turn(text, _TURN_MARKS).strip()
 
 
 # --- transformers ---------------------------------------------------------------------------------------

@@ -64,7 +64,7 @@ class AdaptedBackend:
     def complete(self, request: Request) -> Completion:
         import torch
 
-        from ..backends.transformers_local import _cut_at_next_turn, encode_chat
+        from ..backends.transformers_local import cut_at_next_turn, encode_chat
 
         model, tok = self._load()
         inputs, templated = encode_chat(tok, request.messages)
@@ -76,7 +76,7 @@ class AdaptedBackend:
                                  do_sample=False, pad_token_id=tok.pad_token_id or tok.eos_token_id)
         text = tok.decode(out[0][n:], skip_special_tokens=True)
         if not templated:
-            text = _cut_at_next_turn(text)
+            text = cut_at_next_turn(text)
         return Completion(text=text.strip(), model=self.model, prompt_tokens=n, completion_tokens=len(out[0]) - n,
                           meta={"backend": self.name, "adapters": [str(d) for d in self.dirs]})
 
