@@ -96,7 +96,7 @@ def main() -> None:
     ap.add_argument("--engines", default="transformers,llamacpp")
     a = ap.parse_args()
 
-    from twinforge.clean.language import detect
+    from twinforge.text.language import detect
     from twinforge.eval.generate import llamacpp_available
     from twinforge.eval.probes import Probe, probe_id
 

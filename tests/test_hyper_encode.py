@@ -8,7 +8,7 @@ import pytest
 
 from twinforge.hyper.config import HyperConfig
 from twinforge.hyper.encode import Encoder, HyperError, Idf, encode, parse, segment
-from twinforge.hyper.lemmatize import analyze
+from twinforge.text.lemmas import analyze
 
 # Written from knowledge of Russian: nouns in the six cases, verbs in tenses, aspects, a gerund and a participle,
 # adjectives in several cases. "тревожно" is as likely the short adjective (тревожный) as the adverb for

@@ -31,7 +31,7 @@ from ..store.db import now_iso
 from ..tokens import count_tokens_batch
 from . import boilerplate, chatter, dedupe, language, secrets
 from .judge import LLMJudge
-from .language import detect as detect_language
+from ..text.language import detect as detect_language
 from .spans import Span
 
 KEPT, KEPT_BY_USER = "kept", "kept-by-user"

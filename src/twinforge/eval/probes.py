@@ -17,7 +17,7 @@ from pathlib import Path
 
 import yaml
 
-from ..clean.language import detect
+from ..text.language import detect
 from ..errors import ConfigError
 from ..store import Store
 

@@ -17,7 +17,7 @@ from ..backends.config import BackendConfig
 from .config import HyperConfig
 from .dataset import DECODE_PROMPT, ENCODE_PROMPT
 from .encode import HyperError, parse
-from .lemmatize import language
+from ..text.lemmas import language
 
 PROMPTS = Path(__file__).with_name("prompts")
 PROMPT_VERSION = "hyper-decode.v1"

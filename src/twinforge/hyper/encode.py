@@ -17,7 +17,7 @@ from pathlib import Path
 
 from ..errors import TwinforgeError
 from .config import HyperConfig
-from .lemmatize import analyze, language
+from ..text.lemmas import analyze, language
 
 POS_WEIGHT = {"NOUN": 1.0, "VERB": 0.8, "ADJ": 0.7, "ADV": 0.5, "NUM": 0.4}
 _SENTENCE_END = re.compile(r"(?<=[.!?…])[\"»)\]]*\s+|\n+")

@@ -17,7 +17,7 @@ from importlib.resources import files
 from ..backends import get_backend
 from ..backends.base import BackendError, Request
 from ..backends.config import BackendConfig
-from ..clean.language import detect
+from ..text.language import detect
 from ..store import Store
 from .config import MemoryConfig
 from .search import Hit, search, validate

@@ -7,7 +7,7 @@ stemmers for its words, as an item's language does for its own.
 
 from __future__ import annotations
 
-from ..clean.language import detect
+from ..text.language import detect
 from ..store import Store
 from .stemming import stems
 

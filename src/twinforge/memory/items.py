@@ -136,7 +136,7 @@ def _language(stored: str | None, text: str) -> str:
     """Clean's language for the message, else detected here (older workspaces, undetermined short texts)."""
     if stored and stored != "und":
         return stored
-    from ..clean.language import detect
+    from ..text.language import detect
 
     return detect(text)
 

@@ -16,7 +16,7 @@ from urllib.parse import quote
 
 from ..backends import get_backend
 from ..backends.base import Backend
-from ..clean.language import detect
+from ..text.language import detect
 from ..errors import TwinforgeError
 from ..memory import persona
 from ..memory.ask import Source, ask_stream, cited

@@ -1,9 +1,9 @@
-"""Language consistency: the share of answers written in the probe's language (twinforge.clean.language).
+"""Language consistency: the share of answers written in the probe's language (twinforge.text.language).
 Answers too short to tell ('und') and probes of unknown language do not count."""
 
 from __future__ import annotations
 
-from ...clean.language import UNDETERMINED, detect
+from ...text.language import UNDETERMINED, detect
 from .answer import Answer
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from twinforge.clean.language import UNDETERMINED, detect
+from twinforge.text.language import UNDETERMINED, detect
 
 CASES = [
     ("У меня есть 15 000 А4 страниц бесед в аккаунте чатгпт.", "ru"),

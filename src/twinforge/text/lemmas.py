@@ -17,7 +17,7 @@ import re
 from dataclasses import dataclass
 from functools import lru_cache
 
-from ..clean.language import detect
+from .language import detect
 
 WORD = re.compile(r"[^\W_]+(?:[-'’][^\W_]+)*")
 _CYR = re.compile(r"[а-яё]", re.I)
