@@ -1,6 +1,8 @@
 from __future__ import annotations
 
 import contextlib
+import json
+import threading
 import os
 import shutil
 import socket
@@ -8,6 +10,7 @@ import sqlite3
 import subprocess
 import sys
 import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
@@ -24,8 +27,13 @@ pytest_plugins = ["fx_dataset", "fx_train", "fx_adapters", "fx_eval", "fx_memory
 
 
 def need_shared() -> None:
+    """Every test that reads ../shared comes through here: without it the test skips, except where
+    TWINFORGE_REQUIRE_SHARED=1 (CI), where missing shared data is a failure, not a silent skip."""
     if not FIXTURES.exists():
-        pytest.skip(f"shared fixtures not found at {SHARED} (set TWINFORGE_SHARED)")
+        why = f"shared fixtures not found at {SHARED} (set TWINFORGE_SHARED)"
+        if os.environ.get("TWINFORGE_REQUIRE_SHARED") == "1":
+            pytest.fail(why + "; TWINFORGE_REQUIRE_SHARED=1 requires them")
+        pytest.skip(why)
 
 
 @pytest.fixture
@@ -139,3 +147,42 @@ def llama_server(tmp_path_factory):
     url = f"http://127.0.0.1:{port}/v1"
     with serving(cmd, f"{url}/models", log, 120, "llama_cpp.server"):
         yield url
+
+
+# -- shared fakes -----------------------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def scripted():
+    """Start a stdlib HTTP server whose answers come from `reply(body, headers) -> (status, json, headers)`;
+    returns (base_url, log of request bodies and headers)."""
+    servers = []
+
+    def start(reply):
+        seen: list[tuple[dict, dict]] = []
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self):
+                body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+                seen.append((body, dict(self.headers)))
+                status, payload, headers = reply(body, self.headers)
+                data = json.dumps(payload).encode()
+                self.send_response(status)
+                for k, v in {"Content-Type": "application/json", **headers}.items():
+                    self.send_header(k, v)
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+            def log_message(self, *args):
+                pass
+
+        httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        threading.Thread(target=httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
+        servers.append(httpd)
+        return f"http://127.0.0.1:{httpd.server_address[1]}/v1", seen
+
+    yield start
+    for httpd in servers:
+        httpd.shutdown()
+        httpd.server_close()

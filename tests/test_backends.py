@@ -7,7 +7,6 @@ import json
 import re
 import threading
 import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 from conftest import free_port
@@ -251,42 +250,6 @@ def test_openai_fails_over_from_a_dead_url(server):
 
 
 # -- openai-compatible: scripted failures from a real local HTTP server --------------------------------------------
-
-
-@pytest.fixture
-def scripted():
-    """Start a stdlib HTTP server whose answers come from `reply(body, headers) -> (status, json, headers)`;
-    returns (base_url, log of request bodies and headers)."""
-    servers = []
-
-    def start(reply):
-        seen: list[tuple[dict, dict]] = []
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self):
-                body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
-                seen.append((body, dict(self.headers)))
-                status, payload, headers = reply(body, self.headers)
-                data = json.dumps(payload).encode()
-                self.send_response(status)
-                for k, v in {"Content-Type": "application/json", **headers}.items():
-                    self.send_header(k, v)
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
-
-            def log_message(self, *args):
-                pass
-
-        httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        threading.Thread(target=httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
-        servers.append(httpd)
-        return f"http://127.0.0.1:{httpd.server_address[1]}/v1", seen
-
-    yield start
-    for httpd in servers:
-        httpd.shutdown()
-        httpd.server_close()
 
 
 def ok(text: str) -> tuple[int, dict, dict]:

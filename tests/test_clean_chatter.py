@@ -7,7 +7,6 @@ The coefficients and the default threshold were fitted on train.yaml only; quali
 from __future__ import annotations
 
 import math
-import os
 import sys
 import time
 from pathlib import Path
@@ -19,7 +18,6 @@ import yaml
 from twinforge.clean.chatter import DEFAULT_THRESHOLD, ChatterClassifier, Sample
 
 DATA = Path(__file__).parent / "data" / "chatter"
-SHARED = Path(os.environ.get("TWINFORGE_SHARED", Path(__file__).resolve().parents[2] / "shared"))
 
 # Losing substance is the worst error; chatter precision keeps "chatter" trustworthy when it is said.
 MIN_SUBSTANCE_RECALL = 0.95
@@ -27,23 +25,15 @@ MIN_CHATTER_PRECISION = 0.90
 
 
 def load(split: str) -> list[tuple[dict, Sample]]:
-    """Labelled conversations of a split. Seeds (our user's real conversations) are referenced, not copied:
-    they are read from the shared folder when it is there."""
+    """Labelled conversations of a split."""
     out = []
     for item in yaml.safe_load((DATA / f"{split}.yaml").read_text(encoding="utf-8")):
-        if item["source"].startswith("seeds/"):
-            sample = _seed(SHARED / item["source"])
-            if sample is None:
-                continue
-        else:
-            sample = Sample(item["title"], list(item["user"]), list(item["assistant"]))
+        sample = Sample(item["title"], list(item["user"]), list(item["assistant"]))
         out.append((item, sample))
     return out
 
 
-def _seed(path: Path) -> Sample | None:
-    if not path.exists():
-        return None
+def _seed(path: Path) -> Sample:
     from twinforge.ingest import nexus
     from twinforge.ingest.mojibake import repair
 
@@ -80,7 +70,8 @@ def test_the_evaluation_set_is_large_bilingual_and_split_cleanly():
         return {i["user"][0] for i in part if i.get("user")}
 
     assert not firsts(train) & firsts(held)
-    assert sum(i["source"].startswith("seeds/") for i in held) == 5
+    # the seeds stay out of every labelled set: they are the independent check below
+    assert not any(i["source"].startswith("seeds/") for i in items)
 
 
 def test_heldout_substance_recall_and_chatter_precision(heldout):
@@ -103,12 +94,11 @@ def test_heldout_substance_recall_and_chatter_precision(heldout):
     assert said.any()  # a classifier that never says chatter would pass the two above
 
 
-def test_real_seeds_are_substance(heldout):
-    data, verdicts = heldout
-    seeds = [v for (item, _), v in zip(data, verdicts) if item["source"].startswith("seeds/")]
-    if not seeds:
-        pytest.skip(f"seeds not found under {SHARED}")
-    assert [v.label for v in seeds] == ["substance"] * len(seeds)
+def test_real_seeds_are_substance(seeds, clf):
+    """The independent check: our user's real conversations, in no labelled set and tuned to by nothing."""
+    samples = [_seed(p) for p in sorted(seeds.glob("*.txt"))]
+    assert len(samples) == 5
+    assert [v.label for v in clf.classify(samples)] == ["substance"] * 5
 
 
 def test_every_verdict_has_a_reason_and_a_score_in_range(heldout, clf):

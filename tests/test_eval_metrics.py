@@ -184,3 +184,23 @@ def test_compare_says_better_or_worse_with_deltas():
     assert c["failures_new"] == [{"model": "a1", "kind": "forgetting"}]
     length = next(r for r in c["rows"] if r["model"] == "a1" and r["metric"] == "length_words")
     assert length["verdict"] == "same"
+
+
+def test_a_judge_that_failed_is_no_verdict_not_a_tie():
+    """A dead judge used to count every probe as a tie (0.5): it read as 'no difference'."""
+    from twinforge.backends.base import BackendError, Completion
+    from twinforge.eval.metrics.judge import win_rate
+
+    class Judge:
+        def __init__(self, answers):
+            self.answers = answers
+
+        def complete_many(self, requests):
+            return self.answers[:len(requests)]
+
+    items = [("q1", "mine", "base", None), ("q2", "mine2", "base2", None)]
+    dead = win_rate(Judge([BackendError("connection refused"), BackendError("connection refused")]), items)
+    assert dead.rate is None and dead.judged == 0 and len(dead.errors) == 2
+    assert "connection refused" in dead.errors[0]
+    half = win_rate(Judge([Completion(text="A", model="j"), Completion(text="no idea", model="j")]), items)
+    assert half.judged == 1 and half.rate in (0.0, 1.0) and "no verdict" in half.errors[0]

@@ -11,11 +11,11 @@ from datetime import datetime
 from pathlib import Path
 
 import pytest
+from conftest import FIXTURES
 
 from twinforge.ingest import claude, tree
 from twinforge.ingest.jsonshape import iter_items, probe
 
-FIXTURES = Path("/work/shared/fixtures/exports")
 CLAUDE_FILES = [
     "openwebui-importer/claude_example.json",
     "openwebui-importer/claude_thinking_example.json",
@@ -35,7 +35,7 @@ OTHER_FILES = [
     "deepseek-chat-export/sample_conversation.json",
 ]
 
-pytestmark = pytest.mark.skipif(not FIXTURES.is_dir(), reason="shared fixtures not present")
+pytestmark = pytest.mark.usefixtures("fixtures")  # skips without ../shared, fails on CI (conftest)
 
 
 def ts(iso: str) -> float:

@@ -10,11 +10,11 @@ from datetime import datetime
 from pathlib import Path
 
 import pytest
+from conftest import FIXTURES
 
 from twinforge.ingest import deepseek
 from twinforge.ingest.jsonshape import iter_items, probe
 
-FIXTURES = Path("/work/shared/fixtures/exports")
 SAMPLE = FIXTURES / "deepseek-chat-export/sample_conversation.json"
 NOT_DEEPSEEK = [
     "LibreChat/chatgpt-export.json",
@@ -32,7 +32,7 @@ NOT_DEEPSEEK = [
     "claude-to-sqlite/artifacts.json",
 ]
 
-pytestmark = pytest.mark.skipif(not FIXTURES.is_dir(), reason="shared fixtures not present")
+pytestmark = pytest.mark.usefixtures("fixtures")  # skips without ../shared, fails on CI (conftest)
 
 
 def ts(iso: str) -> float:

@@ -7,11 +7,11 @@ from datetime import datetime
 from pathlib import Path
 
 import pytest
+from conftest import FIXTURES
 
 from twinforge.ingest import grok
 from twinforge.ingest.jsonshape import iter_items, probe
 
-FIXTURES = Path("/work/shared/fixtures/exports")
 SAMPLE = FIXTURES / "openwebui-importer/grok_example.json"
 NOT_GROK = [
     "LibreChat/chatgpt-export.json",
@@ -24,7 +24,7 @@ NOT_GROK = [
     "claude-to-sqlite/example.json",
 ]
 
-pytestmark = pytest.mark.skipif(not FIXTURES.is_dir(), reason="shared fixtures not present")
+pytestmark = pytest.mark.usefixtures("fixtures")  # skips without ../shared, fails on CI (conftest)
 
 
 def ts(iso: str) -> float:

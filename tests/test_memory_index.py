@@ -221,5 +221,5 @@ def test_recipe_stage_runs_the_build(memory_copy):
     from twinforge.runner import run_recipe
 
     with Store(memory_copy) as s:
-        [res] = run_recipe(s, Recipe(stages=["memory"]))
+        [res] = run_recipe(s, Recipe(stages=["memory"])).results
     assert res.stage == "memory" and res.ok and res.summary["embedded"] == 0 and res.summary["items"] > 0

@@ -10,7 +10,7 @@ from collections import Counter
 import pytest
 from conftest import rows
 
-from twinforge.memory import persona
+from twinforge.persona import card as persona
 from twinforge.store import Store
 
 
@@ -43,7 +43,7 @@ def test_statements_are_not_questions():
 
 def _card(ws) -> tuple[str, dict]:
     with Store(ws) as store:
-        path = persona.build_persona(store)
+        path = persona.build_persona(store).path
         return path.read_text(encoding="utf-8"), persona.read_data(store)
 
 
@@ -199,7 +199,7 @@ def test_runner_stage(memory_copy):
     from twinforge.runner import run_recipe
 
     with Store(memory_copy) as store:
-        (result,) = run_recipe(store, Recipe(stages=["persona"]))
+        (result,) = run_recipe(store, Recipe(stages=["persona"])).results
     assert result.ok and result.stage == "persona" and result.summary["themes"] > 0
     assert (memory_copy / "persona.md").exists()
 
@@ -229,3 +229,21 @@ def test_a_model_writes_the_summary_once(memory_copy, monkeypatch):
     assert len(asked) == 1  # the second build came from the call cache
     brief = json.loads(asked[0].messages[-1]["content"])
     assert brief["themes"] == [t["theme"] for t in data["themes"]]
+
+
+def test_a_failed_summary_is_reported_not_swallowed(memory_copy, monkeypatch):
+    """complete_many returns a failed call as a value: the card falls back to the counted summary and says so."""
+    from twinforge.backends import base
+    from twinforge.backends.config import BackendConfig
+
+    class Down:
+        name, model = "down", "down-1"
+
+        def complete_many(self, requests):
+            return [base.BackendError("connection refused") for _ in requests]
+
+    monkeypatch.setattr("twinforge.backends.get_backend", lambda cfg: Down())
+    with Store(memory_copy) as store:
+        built = persona.build_persona(store, BackendConfig(name="openai"))
+    assert built.path.exists()
+    assert built.problems and "connection refused" in built.problems[0] and "counted" in built.problems[0]

@@ -83,6 +83,8 @@ class Recipe(_Strict):
     name: str = "default"
     description: str = ""
     stages: list[str] = Field(default_factory=lambda: ["ingest"])
+    allow_failures: list[str] = Field(default_factory=list, description="stages whose failures are reported but "
+                                      "do not fail the run (the run goes on after them)")
     ingest: IngestConfig = Field(default_factory=IngestConfig)
     clean: CleanConfig = Field(default_factory=CleanConfig)
     distill: DistillConfig = Field(default_factory=DistillConfig)
@@ -110,10 +112,9 @@ def load_recipe(path: str | Path) -> Recipe:
         raise ConfigError(f"{p}: a recipe is a YAML mapping, found {type(data).__name__}")
     try:
         return Recipe.model_validate(data)
-    except ValidationError as e:
-        err = e.errors()[0]
-        where = ".".join(str(x) for x in err["loc"])
-        raise ConfigError(f"{p}: {where}: {err['msg']}", f"{len(e.errors())} problem(s) in all") from e
+    except ValidationError as e:  # every problem at once, not the first (after litgpt's validate_args)
+        problems = [f"{'.'.join(str(x) for x in err['loc']) or '(top)'}: {err['msg']}" for err in e.errors()]
+        raise ConfigError(f"{p}: {len(problems)} problem(s): " + "; ".join(problems)) from e
 
 
 def bundled_recipes() -> list[Path]:

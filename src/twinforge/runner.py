@@ -1,92 +1,81 @@
-"""Runs a recipe's stages in order. Each stage is idempotent, so a re-run skips finished work."""
+"""Runs a recipe's stages in order. Each stage is idempotent, so a re-run skips finished work.
+
+Every stage is registered the same way (stage.py's contract); the runner knows nothing else about them. A stage
+that raises becomes a failed result carrying its error, so the lines of the stages before it are still shown. A
+failed stage stops the run (later stages need its output) and makes it fail, unless the recipe's
+`allow_failures` names it: then its failures are reported and the run goes on.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
-from pathlib import Path
+from dataclasses import dataclass, field
 
+from .clean import stage as clean_stage
 from .config import Recipe
-from .errors import ConfigError
-from .ingest.entries import Limits
-from .ingest.run import ingest_paths
+from .dataset import stage as dataset_stage
+from .distill import stage as distill_stage
+from .errors import ConfigError, TwinforgeError
+from .eval import stage as eval_stage
+from .expand import stage as expand_stage
+from .hyper import stage as hyper_stage
+from .ingest import stage as ingest_stage
+from .memory import stage as memory_stage
+from .persona import stage as persona_stage
+from .stage import Stage, StageResult
 from .store import Store
+from .train import stage as train_stage
+
+STAGES: dict[str, Stage] = {s.name: s for s in (
+    Stage("ingest", "ingest", ingest_stage.run_stage),
+    Stage("clean", "clean", clean_stage.run_stage),
+    Stage("distill", "distill", distill_stage.run_stage),
+    Stage("expand", "expand", expand_stage.run_stage),
+    Stage("dataset", "dataset", dataset_stage.run_stage),
+    Stage("train", "train", train_stage.run_stage),
+    Stage("eval", "eval", eval_stage.run_stage),
+    Stage("memory", "memory", memory_stage.run_stage),
+    Stage("persona", "serve", persona_stage.run_stage),  # the card's summary model is serve.persona_backend
+    Stage("hyper", "hyper", hyper_stage.run_stage),
+)}
 
 
 @dataclass
-class StageResult:
-    stage: str
-    summary: dict
-    ok: bool
-    problems: list[str]
+class RunReport:
+    results: list[StageResult] = field(default_factory=list)
+    allowed: frozenset[str] = frozenset()  # stages whose failures the recipe accepts
+    not_run: list[str] = field(default_factory=list)  # stages left out after a failure
+
+    @property
+    def ok(self) -> bool:
+        return not self.not_run and all(r.ok or r.stage in self.allowed for r in self.results)
 
 
-def _ingest(store: Store, recipe: Recipe, progress: bool) -> StageResult:
-    cfg = recipe.ingest
-    if not cfg.inputs:
-        raise ConfigError("the recipe's ingest.inputs is empty", "list your export files or folders there")
-    inputs = [str(Path(p).expanduser()) for p in cfg.inputs]
-    report = ingest_paths(store, inputs, Limits(cfg.max_zip_ratio, cfg.max_zip_bytes), progress=progress)
-    problems = [f"{s.path}: {s.reason}" for s in report.by_status("failed")]
-    return StageResult("ingest", report.totals(), report.ok, problems)
-
-
-def _clean(store: Store, recipe: Recipe, progress: bool) -> StageResult:
-    from .clean.run import clean
-
-    report = clean(store, recipe.clean, progress=progress)
-    kept = report.reasons.get("kept", 0) + report.reasons.get("kept-by-user", 0)
-    summary = {"kept": kept, **{k: v for k, v in report.reasons.items() if k not in ("kept", "kept-by-user")}}
-    return StageResult("clean", summary, True, [])
-
-
-def _distill(store: Store, recipe: Recipe, progress: bool) -> StageResult:
-    from .distill.run import distill
-
-    r = distill(store, recipe.distill, progress=progress)
-    summary = {"modules": r.distilled, "done before": r.done_before, "failed": r.failed, "cache hits": r.cache_hits}
-    return StageResult("distill", summary, True, [])
-
-
-def _expand(store: Store, recipe: Recipe, progress: bool) -> StageResult:
-    from .expand.run import expand
-
-    report = expand(store, recipe.expand, progress=progress)
-    total = report.volumes["total"]
-    summary = {"modules": report.modules, "expanded": report.expanded, "examples": total["examples"],
-               "pages_in": report.volumes["pages_in"], "pages_out": total["pages"], "ratio": total["ratio"]}
-    problems = [f"module {b['module_id']}: {b['error']}" for b in report.invalid]
-    return StageResult("expand", summary, True, problems)
-
-
-def _later(stage: str) -> Callable[[Store, Recipe, bool], StageResult]:
-    """Stages from `dataset` on keep their recipe runner as `run_stage` in `twinforge/<stage>/stage.py`
-    (the persona card's in `twinforge/memory/persona.py`), imported only when the stage runs."""
-    module_name = "twinforge.memory.persona" if stage == "persona" else f"twinforge.{stage}.stage"
-
-    def run(store: Store, recipe: Recipe, progress: bool) -> StageResult:
-        import importlib
-
-        return importlib.import_module(module_name).run_stage(store, recipe, progress)
-
-    return run
-
-
-STAGES: dict[str, Callable[[Store, Recipe, bool], StageResult]] = {
-    "ingest": _ingest, "clean": _clean, "distill": _distill, "expand": _expand,
-    **{s: _later(s) for s in ("dataset", "train", "eval", "memory", "persona", "hyper")},
-}
-
-
-def run_recipe(store: Store, recipe: Recipe, progress: bool = False) -> list[StageResult]:
-    unknown = [s for s in recipe.stages if s not in STAGES]
+def check_stages(recipe: Recipe) -> None:
+    unknown = [s for s in [*recipe.stages, *recipe.allow_failures] if s not in STAGES]
     if unknown:
         raise ConfigError(f"unknown stage(s) in recipe {recipe.name}: {', '.join(unknown)}",
                           f"available: {', '.join(STAGES)}")
-    results = []
-    for stage in recipe.stages:
-        result = STAGES[stage](store, recipe, progress)
-        results.append(result)
-        if not result.ok:
-            break  # later stages need this one's output
-    return results
+
+
+def run_recipe(store: Store, recipe: Recipe, progress: bool = False,
+               on_stage: Callable[[str], None] | None = None,
+               on_result: Callable[[StageResult], None] | None = None) -> RunReport:
+    """Run the recipe's stages; `on_stage(name)` is called as each starts, `on_result` as each ends."""
+    check_stages(recipe)
+    report = RunReport(allowed=frozenset(recipe.allow_failures))
+    for i, name in enumerate(recipe.stages):
+        stage = STAGES[name]
+        if on_stage:
+            on_stage(name)
+        try:
+            result = stage.run(store, getattr(recipe, stage.section), progress)
+        except TwinforgeError as e:
+            result = StageResult(name, failed=[str(e)])
+        report.results.append(result)
+        if on_result:
+            on_result(result)
+        if not result.ok and name not in report.allowed:
+            report.not_run = list(recipe.stages[i + 1:])
+            break
+    return report

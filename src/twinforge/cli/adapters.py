@@ -37,10 +37,14 @@ def adapters(ctx: click.Context, as_json: bool) -> None:
         loss = (f"loss {m['train_loss_last']:.3f}" if m.get("train_loss_last") is not None else "")
         val = f", val {m['val_loss']:.3f}" if m.get("val_loss") is not None else ""
         on = f" on top of {', '.join(a.parents)}" if a.parents else ""
+        state = (f"  MISSING: {a.missing} (`twinforge adapters remove {a.id}` forgets it)" if a.missing else
+                 "  (a finished folder not registered yet)" if not a.registered else "")
         click.echo(f"{a.id}  [{a.kind}{' ' + a.scene if a.scene else ''}] base {a.base}{on} — "
-                   f"{m.get('steps', '?')} steps, {loss}{val}")
+                   f"{m.get('steps', '?')} steps, {loss}{val}{state}")
     if not as_json:
-        click.echo(f"{len(rows)} adapters" + ("" if rows else " (train one: twinforge train)"))
+        missing = sum(1 for a in rows if a.missing)
+        click.echo(f"{len(rows)} adapters" + ("" if rows else " (train one: twinforge train)")
+                   + (f"; {missing} missing from disk" if missing else ""))
 
 
 @adapters.command("show")

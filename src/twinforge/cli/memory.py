@@ -149,11 +149,9 @@ def ask(obj: Ctx, question: str, config: str, no_llm: bool, as_json: bool, k: in
 
 
 def _persona(store) -> str | None:
-    """The persona card as system prompt, when the SERVE helper's persona module is there and has written one."""
-    try:
-        from ..memory.persona import system_prompt
-    except ImportError:
-        return None
+    """The persona card as system prompt, when `twinforge persona` has written one."""
+    from ..persona.card import system_prompt
+
     try:
         return system_prompt(store)
     except TwinforgeError:

@@ -8,7 +8,7 @@ import click
 
 from ..backends.base import BACKENDS
 from ..backends.config import BackendConfig
-from ..memory import persona as card
+from ..persona import card
 from .main import Ctx, cli, progress_wanted
 
 
@@ -34,8 +34,10 @@ def persona(obj: Ctx, rebuild: bool, discard_edits: bool, backend: str | None, a
         built = False
         if rebuild or not path.exists():
             cfg = BackendConfig(name=backend) if backend else None
-            card.build_persona(store, cfg, discard_edits=discard_edits, progress=progress_wanted())
+            problems = card.build_persona(store, cfg, discard_edits=discard_edits, progress=progress_wanted()).problems
             built = True
+            for p in problems:
+                click.echo(f"warning: {p}", err=True)
         if as_prompt:
             click.echo(card.system_prompt(store) or "")
             return

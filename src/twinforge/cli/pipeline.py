@@ -9,18 +9,41 @@ import click
 from ..backends.base import BACKENDS
 from ..config import load_recipe
 from ..errors import ConfigError
-from ..runner import StageResult, run_recipe
+from ..runner import RunReport, run_recipe
+from ..stage import StageResult
 from .main import Ctx, cli, progress_wanted
 
 
-def _report(results: list[StageResult]) -> None:
-    for r in results:
-        summary = ", ".join(f"{k} {v}" for k, v in r.summary.items() if v)
-        click.echo(f"[{r.stage}] {'ok' if r.ok else 'FAILED'}: {summary or 'nothing to do'}")
-        for p in r.problems:
-            click.echo(f"  error: {p}", err=True)
-    if not all(r.ok for r in results):
+def _started(stage: str) -> None:
+    click.echo(f"[{stage}] running…", err=True)  # stderr: shows while it runs, even with stdout redirected
+
+
+def _finished(r: StageResult, allowed: bool = False) -> None:
+    summary = ", ".join(f"{k} {v}" for k, v in r.summary.items() if v not in (None, "", 0, False))
+    state = "ok" if r.ok else "FAILED (allowed by the recipe)" if allowed else "FAILED"
+    click.echo(f"[{r.stage}] {state}: {summary or 'nothing to do'}")
+    for p in r.failed:
+        click.echo(f"  error: {p}", err=True)
+    for n in r.notes:
+        click.echo(f"  note: {n}")
+
+
+def _run(store, recipe) -> RunReport:
+    allowed = set(recipe.allow_failures)
+    return run_recipe(store, recipe, progress=progress_wanted(), on_stage=_started,
+                      on_result=lambda r: _finished(r, r.stage in allowed))
+
+
+def _verdict(report: RunReport) -> None:
+    """One closing line; a run with a failed stage exits 1."""
+    if report.not_run:
+        click.echo(f"not run after the failure: {', '.join(report.not_run)}", err=True)
+    failed = [r.stage for r in report.results if not r.ok]
+    if not report.ok:
+        click.echo(f"error: the run failed at {', '.join(failed)}", err=True)
         raise SystemExit(1)
+    if failed:
+        click.echo(f"run finished; failures allowed by the recipe in: {', '.join(failed)}")
 
 
 @cli.command()
@@ -31,7 +54,7 @@ def run(obj: Ctx, config: str) -> None:
     """Run the recipe's stages in order, skipping work already done."""
     recipe = load_recipe(config)
     with obj.store() as store:
-        _report(run_recipe(store, recipe, progress=progress_wanted()))
+        _verdict(_run(store, recipe))
 
 
 @cli.command()
@@ -52,8 +75,8 @@ def demo(obj: Ctx, input_: str, backend: str | None, question: str | None) -> No
     if backend:
         recipe.distill.backend.name = backend
     with obj.store() as store:
-        results = run_recipe(store, recipe, progress=progress_wanted())
-    _report(results)
+        report = _run(store, recipe)
+    _verdict(report)
     click.echo(f"\nworkspace: {obj.workspace}  (next: twinforge -w {obj.workspace} rejects | messages --cleaned)")
     from .clean import funnel
     from .inspect import stats
@@ -68,7 +91,7 @@ def demo(obj: Ctx, input_: str, backend: str | None, question: str | None) -> No
 def _answer_one(store, recipe, question: str | None) -> None:
     """The twin answers one question from memory, with the persona card as its system prompt."""
     from ..memory.ask import ask
-    from ..memory.persona import read_data, system_prompt
+    from ..persona.card import read_data, system_prompt
 
     data = read_data(store) or {}
     if not question:

@@ -79,11 +79,8 @@ def system_prompt(store: Store, cfg: DatasetConfig) -> str | None:
             raise ConfigError(f"cannot read the system prompt file {path}: {getattr(e, 'strerror', None) or e}",
                               "give a UTF-8 text file") from e
     if cfg.use_persona:
-        try:
-            from ..memory import persona
-        except ImportError as e:
-            raise ConfigError("use_persona needs the persona card, and this install has no twinforge.memory.persona",
-                              "give system_prompt or system_prompt_file instead") from e
+        from ..persona import card as persona
+
         text = persona.system_prompt(store)
         if not text:
             raise TwinforgeError(f"no persona card in {store.workspace}", "run `twinforge persona` first")

@@ -2,17 +2,16 @@
 
 from __future__ import annotations
 
-from ..config import Recipe
+from ..stage import StageResult
 from ..store import Store
+from .build import build_dataset
 
 
-def run_stage(store: Store, recipe: Recipe, progress: bool = False):
-    from ..runner import StageResult
-    from .build import build_dataset
-
-    r = build_dataset(store, recipe.dataset, progress=progress)
+def run_stage(store: Store, cfg, progress: bool = False) -> StageResult:
+    r = build_dataset(store, cfg, progress=progress)
     t = r.stats["total"]
     summary = {"train": r.train_examples, "val": r.val_examples, "tokens": t["tokens"], "pages": t["pages"],
-               "path": str(r.path), "hash": r.hash[:12], "unchanged": r.unchanged,
-               "notes": "; ".join(r.problems)}  # split adjustments and skipped rows: worth knowing, not errors
-    return StageResult("dataset", summary, True, [])
+               "path": str(r.path), "hash": r.hash[:12], "unchanged": r.unchanged}
+    failed = [] if r.train_examples else ["the dataset has no training example (run expand first)"]
+    # split adjustments and skipped rows: worth knowing, not failures
+    return StageResult("dataset", summary, failed, list(r.problems))

@@ -11,6 +11,7 @@ numbers and answers that show it, so a run that merely lowered a loss does not p
 | language-drift | answers in another language than the probe's, more often than the base and the threshold |
 | regurgitation | answers copying a run of `regurgitation_ngram` words verbatim from train.jsonl |
 | leakage | redaction placeholders (<SECRET:…>, <EMAIL>, <PHONE>, <CARD>) or live secrets in answers |
+| judge-failed | the optional judge gave no verdict on some probes (a failed call, an unreadable answer) |
 """
 
 from __future__ import annotations
@@ -29,7 +30,7 @@ from .metrics.language import answer_language
 from .probes import Probe
 
 KINDS = ("inactive", "no-visible-effect", "overfitting", "forgetting", "format-collapse", "language-drift",
-         "regurgitation", "leakage")
+         "regurgitation", "leakage", "judge-failed")
 
 # chat-template and reasoning markers of the common model families; none belongs in a plain answer
 TEMPLATE_TOKENS = ("<|im_start|>", "<|im_end|>", "<think>", "</think>", "<start_of_turn>", "<end_of_turn>",

@@ -96,28 +96,9 @@ def load_transformers(spec: ModelSpec, device: str | None = None):
 
 
 def _load_adapters(spec: ModelSpec, device: str | None):
-    try:
-        from ..train.stack import load_with_adapters
-    except ImportError:
-        load_with_adapters = None
-    if load_with_adapters is not None:
-        return load_with_adapters(spec.base, spec.adapters, device=device)
-    if len(spec.adapters) > 1:
-        raise EvalError(f"stack {spec.name} needs twinforge.train.stack, which is not installed")
-    from peft import PeftModel
+    from ..train.stack import load_with_adapters
 
-    from ..train.base import load_base
-
-    model, tok = load_base(spec.base, device=device)
-    path, weight = spec.adapters[0]
-    model = PeftModel.from_pretrained(model, str(path))
-    if weight != 1.0:
-        from peft.tuners.lora import LoraLayer
-
-        for m in model.modules():
-            if isinstance(m, LoraLayer):
-                m.scale_layer(weight)
-    return model, tok
+    return load_with_adapters(spec.base, spec.adapters, device=device)
 
 
 class TransformersRunner:
@@ -166,12 +147,10 @@ class TransformersRunner:
 
 def llamacpp_available() -> bool:
     try:
-        import llama_cpp  # noqa: F401
-
-        from ..train import gguf_lora
+        import llama_cpp  # noqa: F401  (optional: pip install llama-cpp-python)
     except ImportError:
         return False
-    return hasattr(gguf_lora, "export_gguf_lora") and hasattr(gguf_lora, "base_gguf")
+    return True
 
 
 def can_llamacpp(spec: ModelSpec) -> bool:

@@ -1,26 +1,15 @@
 """Chat messages → the text a model sees, the same way for generation and for perplexity.
 
 The tokenizer's chat template when it has one; else plain "role: content" blocks ending in "assistant:", as the
-transformers backend prompts a base model without a template. The trainer's own rendering is used when it
-exposes one, so the evaluation scores exactly the format the adapter was trained on.
+transformers backend prompts a base model without a template. The trainer renders examples with the same chat
+template (train/data.py), so the evaluation scores exactly the format the adapter was trained on.
 """
 
 from __future__ import annotations
 
 
-def _trainer_render():
-    try:
-        from ..train import sft
-    except ImportError:
-        return None
-    return getattr(sft, "render_prompt", None)
-
-
 def prompt_text(tokenizer, messages: list[dict]) -> str:
     """The prompt, ending where the assistant's answer starts."""
-    render = _trainer_render()
-    if render is not None:
-        return render(tokenizer, messages)
     if getattr(tokenizer, "chat_template", None):
         return tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
     lines = [f"{m.get('role', 'user')}: {m.get('content', '')}" for m in messages]
@@ -31,7 +20,7 @@ def example_texts(tokenizer, messages: list[dict]) -> tuple[str, str]:
     """(prompt, answer) of an example whose last message is the assistant's: the answer is scored given the prompt."""
     prompt = prompt_text(tokenizer, messages[:-1])
     answer = messages[-1]["content"]
-    if getattr(tokenizer, "chat_template", None) and _trainer_render() is None:
+    if getattr(tokenizer, "chat_template", None):
         full = tokenizer.apply_chat_template(messages, tokenize=False)
         if full.startswith(prompt):
             return prompt, full[len(prompt):]  # with the end-of-turn marker the template adds

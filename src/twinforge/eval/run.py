@@ -74,19 +74,17 @@ class EvalRun:
 
 def _adapter_dir(store: Store, ref: str) -> Path:
     """An adapter id from the registry (or its folder under <ws>/adapters), or a path to an adapter folder."""
-    try:
-        from ..train import registry
+    from ..train import registry
 
-        info = registry.get(store, ref)
-    except (ImportError, AttributeError):
-        info = None
-    except Exception:  # noqa: BLE001 — an unknown id is reported below with the folders we looked at
-        info = None
-    if info is not None:
-        folder = getattr(info, "path", None) or getattr(info, "adapter_dir", None) or (
-            info.get("path") if isinstance(info, dict) else None)
-        if folder:
-            return Path(folder)
+    try:
+        adapter = registry.get(store, ref)
+    except ConfigError:  # not an id: a folder, tried below
+        adapter = None
+    if adapter is not None:
+        if adapter.missing:
+            raise ConfigError(f"adapter {ref}: {adapter.missing}",
+                              f"restore it, or forget it with `twinforge adapters remove {ref}`")
+        return adapter.path
     for folder in (store.workspace / "adapters" / ref, Path(ref)):
         if (folder / "adapter_config.json").exists():
             return folder
@@ -94,13 +92,16 @@ def _adapter_dir(store: Store, ref: str) -> Path:
 
 
 def _adapter_base(folder: Path) -> str | None:
+    """The base the adapter was trained on, from its twinforge.json; None for a plain PEFT folder without one."""
     meta = folder / "twinforge.json"
-    if meta.exists():
-        try:
-            return json.loads(meta.read_text(encoding="utf-8")).get("base")
-        except json.JSONDecodeError:
-            return None
-    return None
+    if not meta.exists():
+        return None
+    try:
+        return json.loads(meta.read_text(encoding="utf-8")).get("base")
+    except (json.JSONDecodeError, UnicodeDecodeError, AttributeError) as e:
+        # never guess the base: an adapter evaluated on another base measures nothing
+        raise ConfigError(f"{meta} is not readable JSON ({e})",
+                          "restore the file, or retrain the adapter (its base is unknown without it)") from e
 
 
 def _weighted(ref: str) -> tuple[str, float]:
@@ -169,9 +170,9 @@ def evaluate(store: Store, cfg: EvalConfig, progress: bool = False) -> EvalRun:
         bar.close()
     checks = [active.check(s.name, logits[s.name], logits[BASE], greedy_by_probe(generations, s.name),
                            greedy_by_probe(generations, BASE)) for s in specs if s.kind != "base"]
-    if cfg.judge is not None:
-        _judge(cfg, probes, generations, metrics)
     failures = catalogue(metrics, generations, probes, checks, texts.train_answers, cfg.thresholds)
+    if cfg.judge is not None:
+        failures += _judge(cfg, probes, generations, metrics)
     run = EvalRun(specs, probes, metrics, generations, failures, checks, cfg.model_dump(mode="json"), cfg.dataset,
                   engines=engines)
     run.seconds = time.perf_counter() - t0
@@ -213,15 +214,24 @@ def _one_model(spec: ModelSpec, cfg: EvalConfig, probes: list[Probe], texts: Tex
     return m, gens, lg, engine
 
 
-def _judge(cfg: EvalConfig, probes: list[Probe], gens: list[Generation], metrics: dict[str, dict]) -> None:
+def _judge(cfg: EvalConfig, probes: list[Probe], gens: list[Generation], metrics: dict[str, dict]) -> list[Failure]:
+    """The judge's win rate per model, and a `judge-failed` failure for every model with probes it could not judge."""
     from ..backends.base import get_backend
     from .metrics.judge import win_rate
 
     backend = get_backend(cfg.judge)
     base = greedy_by_probe(gens, BASE)
+    failures = []
     for model in metrics:
         if model == BASE:
             continue
         mine = greedy_by_probe(gens, model)
         items = [(p.question, mine[p.id], base[p.id], p.reference) for p in probes if p.id in mine and p.id in base]
-        metrics[model]["judge_win_rate"] = win_rate(backend, items)
+        result = win_rate(backend, items)
+        metrics[model]["judge_win_rate"] = result.rate
+        metrics[model]["judge_unjudged"] = len(result.errors)
+        if result.errors:
+            failures.append(Failure("judge-failed", model, f"{len(result.errors)} of {len(items)} probes without a "
+                                    f"verdict; the win rate counts only the {result.judged} judged",
+                                    [{"probe_id": "", "mode": "judge", "snippet": e} for e in result.errors[:3]]))
+    return failures

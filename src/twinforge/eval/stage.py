@@ -3,31 +3,35 @@ its stacks against the base; a stage that fails when an adapter is inactive."""
 
 from __future__ import annotations
 
+from ..errors import ConfigError
+from ..stage import StageResult
 from ..store import Store
+from .run import evaluate
 
 
 def _registered(store: Store) -> list[str]:
-    try:
-        from ..train import registry
-    except ImportError:
-        return []
+    from ..train import registry
+
     out = []
     for a in registry.list_adapters(store):
-        aid = a.get("id") if isinstance(a, dict) else getattr(a, "id", None)
-        if aid:
-            out.append(str(aid))
+        if a.missing:
+            raise ConfigError(f"adapter {a.id}: {a.missing}",
+                              f"restore it, or forget it with `twinforge adapters remove {a.id}`")
+        out.append(a.id)
     return out
 
 
-def run_stage(store: Store, recipe, progress: bool):
-    from ..runner import StageResult
-    from .run import evaluate
+# findings about a model are the report's business; these say the evaluation itself did not work
+STAGE_FAILURES = ("inactive", "judge-failed")
 
-    cfg = recipe.eval.model_copy(deep=True)
+
+def run_stage(store: Store, cfg, progress: bool = False) -> StageResult:
+    cfg = cfg.model_copy(deep=True)
     if not cfg.adapters and not cfg.stacks:
         cfg.adapters = _registered(store)
     run = evaluate(store, cfg, progress=progress)
-    problems = [f"{f.model}: {f.kind}: {f.evidence}" for f in run.failures if f.kind == "inactive"]
+    failed = [f"{f.model}: {f.kind}: {f.evidence}" for f in run.failures if f.kind in STAGE_FAILURES]
+    notes = [f"{f.model}: {f.kind}: {f.evidence}" for f in run.failures if f.kind not in STAGE_FAILURES]
     summary = {"run": run.id, "models": len(run.models), "probes": len(run.probes), "failures": len(run.failures),
                "report": str(run.report_path)}
-    return StageResult("eval", summary, not problems, problems)
+    return StageResult("eval", summary, failed, notes)

@@ -43,11 +43,8 @@ def _file_hash(path: Path) -> str:
 
 def train_bridge(store, cfg: HyperConfig, *, max_steps: int | None = None, base: str | None = None,
                  batch_size: int = 4, progress: bool = False) -> BridgeResult:
-    try:
-        from ..train.sft import TrainArgs, train_adapter
-    except ImportError as e:
-        raise HyperError("the bridge needs the train stage (twinforge.train.sft), which is not available",
-                         "install twinforge with its training dependencies") from e
+    from ..train.sft import TrainArgs, train_adapter
+
     folder = store.workspace / "hyper"
     train_file, val_file = folder / "train.jsonl", folder / "val.jsonl"
     if not (folder / "hypertrain.jsonl").is_file():
@@ -81,10 +78,8 @@ def train_bridge(store, cfg: HyperConfig, *, max_steps: int | None = None, base:
 
 
 def _register(store, adapter_dir: Path) -> bool:
-    """Into the registry where the train stage has one; the adapter folder alone still works for the report."""
-    try:
-        from ..train import registry
-    except ImportError:
-        return False
+    """Into the adapter registry, so `adapters` lists the bridge like any other adapter."""
+    from ..train import registry
+
     registry.register(store, adapter_dir)
     return True

@@ -6,7 +6,6 @@ Backend answers go through the store's call cache, as distill's do, so a re-run 
 
 from __future__ import annotations
 
-import json
 import re
 from dataclasses import dataclass
 from functools import lru_cache
@@ -146,21 +145,9 @@ def _cut_turn(text: str) -> str:
 
 
 def _load(folder: Path):
-    try:
-        from ..train.stack import load_with_adapters
-    except ImportError:
-        load_with_adapters = None
-    if load_with_adapters is not None:
-        model, tok = load_with_adapters(None, [(folder, 1.0)])  # None: the base the adapter records
-    else:
-        from peft import PeftModel
+    from ..train.stack import load_with_adapters
 
-        from ..train.base import load_base
-
-        meta_path = folder / "twinforge.json"
-        base = json.loads(meta_path.read_text(encoding="utf-8")).get("base") if meta_path.is_file() else None
-        model, tok = load_base(base)
-        model = PeftModel.from_pretrained(model, str(folder))
+    model, tok = load_with_adapters(None, [(folder, 1.0)])  # None: the base the adapter records
     model.eval()
     return model, tok
 

@@ -3,6 +3,11 @@
 formats.md §1.10: ASCII markup survives double-encoding, so we repair only maximal runs of characters that a
 Mac Roman (or cp1252) decode could have produced, and keep a repair only when the run's bytes are valid UTF-8.
 A legitimate 'café' does not decode and is kept as written.
+
+cp1252 leaves five bytes undefined (0x81 0x8D 0x8F 0x90 0x9D), and Russian UTF-8 is full of them ("с" is D1 81,
+"я" D1 8F, "Ё" D0 81). Decoders that produced such mojibake kept those bytes as the control characters U+0081 …,
+so the cp1252 reading here is the "sloppy" one (as ftfy's): an undefined byte stands for itself. tests check
+the repair against ftfy on a corpus garbled both ways.
 """
 
 from __future__ import annotations
@@ -33,13 +38,35 @@ def _badness(s: str) -> int:
     return sum(1 for ch in s if unicodedata.category(ch) in ("Mn", "Cc", "Co", "Cn") and ch not in "\t\n\r")
 
 
+# sloppy cp1252: the byte each of its high characters came from, the five undefined bytes as themselves
+_CP1252_BYTE = {ch: b for b, ch in zip(range(0x80, 0x100), _CP1252_HIGH, strict=True)}
+
+
+def _encode(s: str, codec: str) -> bytes | None:
+    if codec == "mac_roman":
+        try:
+            return s.encode("mac_roman")
+        except UnicodeEncodeError:
+            return None
+    out = bytearray()
+    for ch in s:
+        b = ord(ch) if ch < "\x80" else _CP1252_BYTE.get(ch)
+        if b is None:
+            return None
+        out.append(b)
+    return bytes(out)
+
+
 def _decode(s: str) -> str | None:
-    """The best UTF-8 reading of a run's bytes under Mac Roman or cp1252, or None if neither decodes."""
+    """The best UTF-8 reading of a run's bytes under Mac Roman or sloppy cp1252, or None if neither decodes."""
     best = None
     for codec in _CODECS:
+        raw = _encode(s, codec)
+        if raw is None:
+            continue
         try:
-            cand = s.encode(codec).decode("utf-8")
-        except (UnicodeEncodeError, UnicodeDecodeError):
+            cand = raw.decode("utf-8")
+        except UnicodeDecodeError:
             continue
         if best is None or _badness(cand) < _badness(best):
             best = cand
@@ -81,8 +108,11 @@ def suspect(text: str) -> bool:
 
 
 def repair(text: str) -> tuple[str, bool]:
-    """Return (repaired text, whether anything changed)."""
+    """Return (repaired text, whether it was repaired). Only a real repair counts: the text changed and no
+    mojibake is left in it; a text still suspect after the repair is returned as it came."""
     if not suspect(text):
         return text, False
     fixed = _fix_runs(text)
-    return fixed, fixed != text
+    if fixed == text or suspect(fixed):
+        return text, False
+    return fixed, True

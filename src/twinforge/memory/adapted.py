@@ -12,7 +12,7 @@ import threading
 from collections.abc import Iterator
 from pathlib import Path
 
-from ..backends.base import BackendError, Completion, Request, complete_in_order
+from ..backends.base import Completion, Request, complete_in_order
 from ..backends.config import BackendConfig
 from ..errors import TwinforgeError
 from ..store import Store
@@ -53,11 +53,8 @@ class AdaptedBackend:
 
     def _load(self):
         if self._loaded is None:
-            try:
-                from ..train.stack import load_with_adapters
-            except ImportError as e:
-                raise BackendError("answering with adapters needs the adapter stage (twinforge.train.stack)",
-                                   "install twinforge with its training extras") from e
+            from ..train.stack import load_with_adapters
+
             self._loaded = load_with_adapters(self.base, [(d, 1.0) for d in self.dirs])
         return self._loaded
 

@@ -2,16 +2,15 @@
 
 from __future__ import annotations
 
+from ..stage import StageResult
 from ..store import Store
 from .build import build_memory
 
 
-def run_stage(store: Store, recipe, progress: bool = False):
-    from ..runner import StageResult
-
-    r = build_memory(store, recipe.memory, progress=progress)
+def run_stage(store: Store, cfg, progress: bool = False) -> StageResult:
+    r = build_memory(store, cfg, progress=progress)
     summary = {"items": r.items, "added": r.added, "changed": r.changed, "removed": r.removed,
                "embedded": r.embedded, "embedder": r.embedder, "concepts": r.concepts,
                "communities": r.communities, "seconds": r.seconds}
-    problems = [] if r.items else ["memory is empty: nothing kept by clean and no modules (run clean/distill)"]
-    return StageResult("memory", summary, True, problems)
+    failed = [] if r.items else ["memory is empty: nothing kept by clean and no modules (run clean/distill)"]
+    return StageResult("memory", summary, failed)

@@ -194,7 +194,7 @@ def funnel(request: Request) -> dict:
 
 @router.get("/persona")
 def persona_card(request: Request) -> dict:
-    from ..memory import persona
+    from ..persona import card as persona
 
     with _store(request) as store:
         path = persona.persona_path(store)

@@ -1,8 +1,9 @@
 """The adapter registry: table `adapters` (m006_train.sql) indexing the folders WORKSPACE/adapters/<id>/.
 
-A folder is an adapter once its twinforge.json exists (train_adapter writes it last). Listing picks up finished
-folders the table does not know yet (trained through the library, or copied in) and forgets rows whose folder is
-gone, so the table never disagrees with the disk for long.
+A folder is an adapter once its twinforge.json exists (train_adapter writes it last). Listing only reads: it
+shows finished folders the table does not know yet (trained through the library, or copied in) as unregistered,
+and rows whose folder or twinforge.json is gone as missing, with the reason. It never deletes a row: a folder on
+an unmounted disk is not a reason to forget an adapter; `adapters remove ID` is.
 """
 
 from __future__ import annotations
@@ -11,7 +12,6 @@ import json
 import shutil
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
-from importlib.resources import files
 from pathlib import Path
 
 from ..errors import ConfigError
@@ -33,6 +33,8 @@ class Adapter:
     parents: list[str] = field(default_factory=list)
     metrics: dict = field(default_factory=dict)
     created_at: str = ""
+    registered: bool = True  # False: a finished folder on disk the table does not list yet
+    missing: str | None = None  # why a registered adapter cannot be used (its folder or twinforge.json is gone)
 
     def meta(self) -> dict:
         """The whole twinforge.json (hyperparameters, data stats, loss history, ...)."""
@@ -46,15 +48,8 @@ def adapters_dir(store) -> Path:
     return store.workspace / ADAPTERS_DIR
 
 
-def _ensure_table(store) -> None:
-    # a workspace migrated while m006 was still a placeholder has no table: create it (the SQL is idempotent)
-    if not store.db.execute("SELECT 1 FROM sqlite_master WHERE type='table' AND name='adapters'").fetchone():
-        store.db.executescript(files("twinforge.store").joinpath("sql", "m006_train.sql").read_text(encoding="utf-8"))
-
-
 def register(store, adapter_dir: str | Path) -> Adapter:
     """Record a finished adapter folder (again, if it was: the row is replaced)."""
-    _ensure_table(store)
     folder = Path(adapter_dir).resolve()
     meta_file = folder / META
     if not meta_file.is_file():
@@ -76,37 +71,37 @@ def register(store, adapter_dir: str | Path) -> Adapter:
 
 def _row(store, row) -> Adapter:
     path = Path(row["path"])
-    return Adapter(row["id"], path if path.is_absolute() else (store.workspace / path).resolve(), row["kind"],
-                   row["scene"], row["base"], row["base_hash"], row["dataset"], row["dataset_hash"],
-                   json.loads(row["parents"]), json.loads(row["metrics"]), row["created_at"])
+    path = path if path.is_absolute() else (store.workspace / path).resolve()
+    missing = None if (path / META).is_file() else (
+        f"its {META} is gone from {path}" if path.is_dir() else f"its folder {path} is gone")
+    return Adapter(row["id"], path, row["kind"], row["scene"], row["base"], row["base_hash"], row["dataset"],
+                   row["dataset_hash"], json.loads(row["parents"]), json.loads(row["metrics"]), row["created_at"],
+                   missing=missing)
 
 
-def _sync(store) -> None:
-    known = {r["id"]: r for r in store.db.execute("SELECT * FROM adapters")}
-    root = adapters_dir(store)
-    on_disk = sorted(p.parent for p in root.glob(f"*/{META}")) if root.is_dir() else []
-    for folder in on_disk:
-        if folder.name not in known:
-            register(store, folder)
-    gone = [i for i, r in known.items() if not (_row(store, r).path / META).is_file()]
-    if gone:
-        with store.transaction() as db:
-            db.executemany("DELETE FROM adapters WHERE id = ?", [(i,) for i in gone])
+def _from_folder(folder: Path) -> Adapter:
+    """A finished adapter folder the table does not list, read from its twinforge.json."""
+    m = json.loads((folder / META).read_text(encoding="utf-8"))
+    return Adapter(m.get("id", folder.name), folder.resolve(), m.get("kind", "full"), m.get("scene"),
+                   m.get("base", ""), m.get("base_hash", ""), m.get("dataset"), m.get("dataset_hash"),
+                   m.get("parents", []), m.get("metrics", {}), m.get("created_at", ""), registered=False)
 
 
 def list_adapters(store) -> list[Adapter]:
-    _ensure_table(store)
-    _sync(store)
-    return [_row(store, r) for r in store.db.execute("SELECT * FROM adapters ORDER BY created_at, id")]
+    """Registered adapters (missing ones flagged), then finished folders not registered yet. Reads only."""
+    rows = [_row(store, r) for r in store.db.execute("SELECT * FROM adapters ORDER BY created_at, id")]
+    known = {a.id for a in rows}
+    root = adapters_dir(store)
+    on_disk = sorted(p.parent for p in root.glob(f"*/{META}")) if root.is_dir() else []
+    return rows + [_from_folder(f) for f in on_disk if f.name not in known]
 
 
 def get(store, adapter_id: str) -> Adapter:
-    _ensure_table(store)
     row = store.db.execute("SELECT * FROM adapters WHERE id = ?", (adapter_id,)).fetchone()
     if row is None:
         folder = adapters_dir(store) / adapter_id
         if (folder / META).is_file():
-            return register(store, folder)
+            return _from_folder(folder)
         ids = [r[0] for r in store.db.execute("SELECT id FROM adapters ORDER BY id LIMIT 8")]
         raise ConfigError(f"no adapter {adapter_id!r} in {store.workspace}",
                           f"known: {', '.join(ids)}" if ids else "train one first: `twinforge train`")
@@ -115,7 +110,6 @@ def get(store, adapter_id: str) -> Adapter:
 
 def children(store, adapter_id: str) -> list[str]:
     """Adapters trained on top of this one."""
-    _ensure_table(store)
     return [r["id"] for r in store.db.execute("SELECT id, parents FROM adapters")
             if adapter_id in json.loads(r["parents"])]
 

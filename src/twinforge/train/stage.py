@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..errors import InputError, TwinforgeError
+from ..stage import StageResult
 from . import registry
 from .base import recipe_for
 from .config import TrainConfig
@@ -48,10 +49,8 @@ class TrainReport:
 
 
 def dataset_folder(store, name: str) -> Path:
-    try:
-        from ..dataset.build import dataset_dir
-    except ImportError:  # the dataset stage not installed in this tree: its documented layout
-        return store.workspace / "datasets" / name
+    from ..dataset.build import dataset_dir
+
     return dataset_dir(store, name)
 
 
@@ -144,11 +143,10 @@ def _write_jsonl(path: Path, rows: list[dict]) -> Path:
     return path
 
 
-def run_stage(store, recipe, progress: bool = False):
-    from ..runner import StageResult
-
-    report = train_in_workspace(store, recipe.train, progress=progress)
+def run_stage(store, cfg: TrainConfig, progress: bool = False) -> StageResult:
+    report = train_in_workspace(store, cfg, progress=progress)
     counts: dict[str, int] = {}
     for a in report.adapters:
         counts[a.status] = counts.get(a.status, 0) + 1
-    return StageResult("train", {"adapters": len(report.adapters), **counts}, not report.problems, report.problems)
+    failed = list(report.problems) or ([] if report.adapters else ["no adapter trained"])
+    return StageResult("train", {"adapters": len(report.adapters), **counts}, failed)

@@ -1,11 +1,13 @@
 """Optional pairwise preference by an LLM judge (any backend): for each probe, is the model's answer or the
 base's closer to how the person would answer? The two are shown in an order fixed by a hash, so position bias
-averages out over probes; an unreadable verdict counts as a tie."""
+averages out over probes. A call that failed or a verdict that names neither answer is not a tie: it is left out
+of the rate and counted, so a dead judge reads as "no verdicts", never as "no difference"."""
 
 from __future__ import annotations
 
 import hashlib
 import re
+from dataclasses import dataclass, field
 
 from ...backends.base import BackendError, Request
 
@@ -34,10 +36,18 @@ def verdict(text: str) -> str | None:
     return m.group(1) if m else None
 
 
-def win_rate(backend, items: list[tuple[str, str, str, str | None]]) -> float | None:
-    """items: (prompt, model answer, base answer, person's reference or None) → share of wins (ties 0.5)."""
+@dataclass
+class JudgeResult:
+    rate: float | None  # share of judged probes the model won; None when none was judged
+    judged: int
+    errors: list[str] = field(default_factory=list)  # one line per probe without a verdict, and why
+
+
+def win_rate(backend, items: list[tuple[str, str, str, str | None]]) -> JudgeResult:
+    """items: (prompt, model answer, base answer, person's reference or None) → the share of wins over the probes
+    the judge gave a verdict on, and why the others have none."""
     if not items:
-        return None
+        return JudgeResult(None, 0)
     requests, swaps = [], []
     for prompt, mine, base, ref in items:
         swap = _swap(prompt + mine)
@@ -47,11 +57,15 @@ def win_rate(backend, items: list[tuple[str, str, str, str | None]]) -> float | 
                                                                            a=a, b=b)}],
                                 max_tokens=4, temperature=0))
         swaps.append(swap)
-    score = 0.0
-    for swap, done in zip(swaps, backend.complete_many(requests)):
-        v = None if isinstance(done, BackendError) else verdict(done.text)
+    wins, judged, errors = 0, 0, []
+    for i, (swap, done) in enumerate(zip(swaps, backend.complete_many(requests))):
+        if isinstance(done, BackendError):
+            errors.append(f"probe {i + 1}: the judge call failed: {done}")
+            continue
+        v = verdict(done.text)
         if v is None:
-            score += 0.5
-        elif (v == "A") != swap:
-            score += 1
-    return score / len(items)
+            errors.append(f"probe {i + 1}: no verdict in the judge's answer {done.text[:40]!r}")
+            continue
+        judged += 1
+        wins += (v == "A") != swap
+    return JudgeResult(wins / judged if judged else None, judged, errors)

@@ -26,7 +26,7 @@ import json
 import os
 import re
 from collections import Counter, defaultdict
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -34,11 +34,10 @@ from typing import TYPE_CHECKING
 from ..errors import TwinforgeError
 from ..stopwords import CHAT_STOPWORDS
 from ..store import Store
-from .stemming import stem_words
+from ..memory.stemming import stem_words
 
 if TYPE_CHECKING:
     from ..backends.config import BackendConfig
-    from ..config import Recipe
 
 PERSONA_FILE = "persona.md"
 VERSION = 1
@@ -215,10 +214,8 @@ def _modules(store: Store):
 
 def _graph_communities(store: Store) -> list[list[str]] | None:
     """The memory's concept-graph communities (normalised concepts), largest first; None before `memory build`."""
-    try:
-        from .graph import graph_json
-    except ImportError:
-        return None
+    from ..memory.graph import graph_json
+
     groups = [c["concepts"] for c in graph_json(store)["communities"] if c["concepts"]]
     return groups or None
 
@@ -254,7 +251,7 @@ def themes(store: Store, modules, lines: list[Line]) -> tuple[list[dict], str]:
     source = "graph" if communities else "concepts"
     groups: list[list[tuple]] = []
     if communities:
-        from .graph import normalize_concept
+        from ..memory.graph import normalize_concept
 
         index = {normalize_concept(f): key for key in forms for f in forms[key]}
         used: set[tuple] = set()
@@ -499,16 +496,27 @@ def persona_path(store: Store) -> Path:
     return store.workspace / PERSONA_FILE
 
 
+@dataclass
+class PersonaBuild:
+    path: Path
+    problems: list[str] = field(default_factory=list)  # e.g. the model's summary failed: the counted one stands in
+
+
 def build_persona(store: Store, backend: BackendConfig | None = None, *, discard_edits: bool = False,
-                  progress: bool = False) -> Path:
-    """Write (or update) `<ws>/persona.md` from the corpus, keeping hand edits. Returns its path.
+                  progress: bool = False) -> PersonaBuild:
+    """Write (or update) `<ws>/persona.md` from the corpus, keeping hand edits.
 
     With a model backend (not extractive) the summary is written by the model from the card's data; otherwise it
-    is composed from the counts. The rest never needs a model: it is counted and quoted from the store.
+    is composed from the counts. The rest never needs a model: it is counted and quoted from the store. A model
+    summary that failed is reported in `problems`, and the card gets the counted summary instead.
     """
     data = collect(store)
     path = persona_path(store)
-    written = _model_summary(store, backend, data) if backend and backend.name != "extractive" else None
+    written, problems = None, []
+    if backend and backend.name != "extractive":
+        written, error = _model_summary(store, backend, data)
+        if error:
+            problems.append(f"the summary by {backend.name} failed ({error}); the card has the counted one")
     generated = {"summary": _summary_md(data, written), "themes": _themes_md(data),
                  "questions": _questions_md(data), "moves": _moves_md(data)}
     old = path.read_text(encoding="utf-8") if path.exists() else None
@@ -519,11 +527,11 @@ def build_persona(store: Store, backend: BackendConfig | None = None, *, discard
     tmp = path.with_suffix(".md.tmp")
     tmp.write_text(text, encoding="utf-8")
     os.replace(tmp, path)
-    return path
+    return PersonaBuild(path, problems)
 
 
-def _model_summary(store: Store, backend: BackendConfig, data: dict) -> str | None:
-    """Three sentences about the person as a thinker, from the card's data; None when the model fails."""
+def _model_summary(store: Store, backend: BackendConfig, data: dict) -> tuple[str | None, str | None]:
+    """(three sentences about the person as a thinker, from the card's data; None and why when the model fails)."""
     from ..backends.base import BackendError, Request
     from ..distill.cache import CachedBackend
     from ..backends import get_backend
@@ -539,9 +547,12 @@ def _model_summary(store: Store, backend: BackendConfig, data: dict) -> str | No
         {"role": "user", "content": json.dumps(brief, ensure_ascii=False)}], max_tokens=200)
     try:
         answer = CachedBackend(store, get_backend(backend), "persona.v1").complete_many([request])[0]
-    except BackendError:
-        return None
-    return answer.text.strip() if answer.text else None
+    except BackendError as e:
+        return None, str(e)
+    if answer.error is not None:  # complete_many returns a failed call as a value, not an exception
+        return None, str(answer.error)
+    text = (answer.text or "").strip()
+    return (text, None) if text else (None, "the model answered nothing")
 
 
 def read_data(store: Store) -> dict | None:
@@ -624,17 +635,3 @@ def _thin_quotes(text: str, keep: int) -> str:
             run = 0
         out.append(line)
     return "\n".join(out)
-
-
-def run_stage(store: Store, recipe: Recipe, progress: bool):
-    """The runner's `persona` stage: build or update the card (hand edits kept)."""
-    from ..runner import StageResult
-
-    path = build_persona(store, recipe.serve.persona_backend, progress=progress)
-    data = read_data(store) or {}
-    summary = {"path": str(path), "themes": len(data.get("themes", [])),
-               "question kinds": len(data.get("questions", [])), "moves": len(data.get("moves", [])),
-               "edited sections kept": len(data.get("edited", []))}
-    problems = [] if data.get("corpus", {}).get("modules") else ["no modules: themes and moves are empty "
-                                                                   "(run distill before persona)"]
-    return StageResult("persona", summary, True, problems)
