@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-import time
 from collections import Counter
 from pathlib import Path
 
@@ -255,32 +254,3 @@ def test_spans_are_span_objects():
     spans = boilerplate.find("Great question! The answer is 42.\n\nLet me know if you'd like more!")
     assert all(isinstance(s, Span) for s in spans)
     assert [s.kind for s in spans] == ["opener", "closing"]
-
-
-# --- speed ------------------------------------------------------------------------------------------------------
-
-
-def _corpus(n: int, size: int = 1500) -> list[str]:
-    """n messages of about `size` characters, cut and glued from the eval texts (so every code path runs)."""
-    texts = [c["text"] for c in CASES]
-    out = []
-    for i in range(n):
-        parts, length, j = [], 0, i
-        while length < size:
-            t = texts[j % len(texts)]
-            parts.append(t[: size - length] if length + len(t) > size * 1.3 else t)
-            length += len(parts[-1])
-            j += 7
-        out.append("\n\n".join(parts))
-    return out
-
-
-def test_speed_10k_messages():
-    messages = _corpus(10_000)
-    avg = sum(map(len, messages)) / len(messages)
-    t0 = time.perf_counter()
-    for m in messages:
-        boilerplate.strip(m)
-    elapsed = time.perf_counter() - t0
-    print(f"\nstrip: 10,000 messages of ~{avg:.0f} chars in {elapsed:.2f} s ({elapsed * 10:.1f} s per 100k)")
-    assert elapsed < 3.0

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import math
 import sys
-import time
 from pathlib import Path
 
 import numpy as np
@@ -154,22 +153,6 @@ def test_threshold_is_a_parameter():
     never = ChatterClassifier(threshold=1.01)
     assert all(v.label == "substance" for v in never.classify([Sample("Привет", ["привет, как дела?"], [])]))
 
-
-def test_throughput(clf):
-    """10,000 conversations should take well under a minute on 2 cores (~25 s measured, ~2.5 s per 1,000 long ones
-    here). The bound only catches an order-of-magnitude regression (embedding every message, say): shared
-    machines can be several times slower at times."""
-    questions = [s.user[0] for _, s in load("train") if s.user and len(s.user[0]) > 80]
-    batch = [
-        Sample(f"Беседа {i}", [" ".join(questions[(i + k) % len(questions)] for k in range(12)), "а подробнее?"], ["…"])
-        for i in range(1000)
-    ]
-    assert min(len(s.user[0]) for s in batch) > 1000
-    t = time.perf_counter()
-    clf.classify(batch)
-    took = time.perf_counter() - t
-    print(f"\n1,000 long conversations in {took:.1f} s")
-    assert took < 20
 
 
 # ---------------------------------------------------------------------------------------------------------------

@@ -10,8 +10,6 @@ their kinds. lookalikes.yaml: texts that resemble secrets and must come out unto
 
 from __future__ import annotations
 
-import random
-import time
 from pathlib import Path
 
 import pytest
@@ -246,28 +244,3 @@ PROSE = [
     "for the change; @dataclass(frozen=True) keeps the rules immutable.",
     "Население Москвы около 13 100 000 человек, а бюджет города на 2024 год — 4,1 трлн рублей. Это много или мало?",
 ]
-
-
-def typical_messages(n: int) -> list[str]:
-    rnd = random.Random(0)
-    out = []
-    for _ in range(n):
-        parts, size, target = [], 0, rnd.randint(1000, 2000)
-        while size < target:
-            p = rnd.choice(PROSE)
-            parts.append(p)
-            size += len(p) + 1
-        out.append(" ".join(parts))
-    return out
-
-
-def test_speed_on_typical_messages():
-    msgs = typical_messages(10_000)
-    secrets.find(msgs[0])
-    t0 = time.perf_counter()
-    found = sum(len(secrets.find(m)) for m in msgs)
-    dt = time.perf_counter() - t0
-    mb = sum(map(len, msgs)) / 1e6
-    print(f"\n10,000 typical messages ({mb:.1f} M chars): {dt:.2f} s, {dt / len(msgs) * 1e6:.0f} µs per message")
-    assert found == 0
-    assert dt < 2.0, f"find took {dt:.2f} s for 10,000 typical messages (budget 2 s)"

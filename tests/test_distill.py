@@ -180,6 +180,9 @@ def test_dry_run_renders_estimates_and_writes_nothing(cleaned, tf):
     r = tf("distill", "--dry-run", "--backend", "llamacpp", "--json")
     est = json.loads(r.output)
     assert est["prompt_tokens"] > 1000 and est["output_tokens"] > 0 and est["seconds"] > 0
+    assert "assumed" in est["speed_basis"] and "not measured" in est["speed_basis"]  # the figure says its basis
+    r = tf("distill", "--dry-run", "--backend", "llamacpp")
+    assert "answer tokens/s" in r.output and "set distill.tokens_per_second" in r.output
     assert est["chunks"] >= est["pending"] == est["eligible"]
     system, user = est["sample"]
     assert system["role"] == "system" and "модуль мышления" in system["content"]  # the first dialog is Russian

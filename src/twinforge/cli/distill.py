@@ -64,7 +64,8 @@ def distill(obj: Ctx, config: str, backend: str | None, model: str | None, limit
                 click.echo(f"[{m['role']}]\n{m['content']}\n")
         secs = "instant" if r.seconds == 0 else (f"~{_duration(r.seconds)}" if r.seconds is not None else "unknown")
         click.echo(f"would send {r.chunks} requests: {r.prompt_tokens:,} prompt tokens (Qwen), up to"
-                   f" ~{r.output_tokens:,} answer tokens; time {secs}")
+                   f" ~{r.output_tokens:,} answer tokens; time {secs}"
+                   + (f" (at {r.speed_basis})" if r.speed_basis else ""))
         room = cfg.backend.context - cfg.backend.max_tokens
         if r.backend == "llamacpp" and r.longest_request > room:
             click.echo(f"warning: the longest request has {r.longest_request:,} prompt tokens, more than the "

@@ -65,6 +65,7 @@ class DistillReport:
     prompt_tokens: int = 0
     output_tokens: int = 0
     seconds: float | None = None  # dry run: estimated time
+    speed_basis: str = ""  # dry run: the speeds the time assumes, and where they come from
     longest_request: int = 0  # dry run: prompt tokens of the longest request
     sample: list[dict] = field(default_factory=list)  # dry run: one rendered request
     modules: list[str] = field(default_factory=list)  # ids written
@@ -342,6 +343,11 @@ def _estimate(todo: list, cfg: DistillConfig, report: DistillReport) -> None:
         report.seconds = 0.0
     elif tps:
         report.seconds = round(report.output_tokens / tps + report.prompt_tokens / (tps * PREFILL_SPEEDUP), 1)
+        source = ("distill.tokens_per_second in the recipe" if cfg.tokens_per_second else
+                  f"an assumed figure for any {report.backend} model, not measured: set distill.tokens_per_second "
+                  "to your model's speed")
+        report.speed_basis = (f"{tps:g} answer tokens/s and {tps * PREFILL_SPEEDUP:g} prompt tokens/s, from "
+                              f"{source}")
 
 
 def failures(store: Store) -> list[dict]:

@@ -4,14 +4,16 @@ and a fine-tune that changed nothing would pass for a cautious success. Other to
 every evaluated adapter and stack is checked two ways:
 
 - logits: on a fixed input the model's logits must differ from the base's by more than `ATOL` — identical logits
-  mean the adapter is not there at all: a loud failure (the CLI exits non-zero);
+  mean the adapter is not there at all: a loud failure (the CLI exits non-zero). This is checked on every engine
+  that ran the model: transformers (where it is trained) and llama.cpp with the GGUF LoRA (which writes the
+  answers on a CPU), so an adapter lost in the GGUF export fails too;
 - outputs: at least one greedy answer should differ from the base's; when none does while the logits moved, the
   adapter is present but too weak to change a single answer, flagged as `no-visible-effect` in the catalogue.
 """
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 
 from ..errors import TwinforgeError
 
@@ -26,9 +28,10 @@ class AdapterInactiveError(TwinforgeError):
 @dataclass
 class ActiveCheck:
     model: str
-    max_logit_diff: float
+    max_logit_diff: float  # the smallest over the engines compared: the adapter must move each of them
     outputs_differ: int  # greedy answers that differ from the base's
     outputs_compared: int
+    per_engine: dict = field(default_factory=dict)  # engine → max |logit − base logit|
 
     @property
     def active(self) -> bool:
@@ -40,7 +43,8 @@ class ActiveCheck:
 
     @property
     def evidence(self) -> str:
-        return (f"max |logit − base logit| = {self.max_logit_diff:.3g} (threshold {ATOL:g}); "
+        engines = ", ".join(f"{e} {d:.3g}" for e, d in self.per_engine.items())
+        return (f"max |logit − base logit| = {self.max_logit_diff:.3g} ({engines}; threshold {ATOL:g}); "
                 f"{self.outputs_differ}/{self.outputs_compared} greedy answers differ from the base's")
 
     def as_dict(self) -> dict:
@@ -54,9 +58,13 @@ def max_logit_diff(logits, base_logits) -> float:
 
 
 def check(model: str, logits, base_logits, greedy: dict[str, str], base_greedy: dict[str, str]) -> ActiveCheck:
+    """`logits` and `base_logits`: one tensor, or {engine: tensor}; engines both ran are compared."""
+    mine = logits if isinstance(logits, dict) else {"transformers": logits}
+    base = base_logits if isinstance(base_logits, dict) else {"transformers": base_logits}
+    per_engine = {e: max_logit_diff(mine[e], base[e]) for e in mine if e in base}
     shared = [p for p in greedy if p in base_greedy]
-    return ActiveCheck(model, max_logit_diff(logits, base_logits),
-                       sum(greedy[p] != base_greedy[p] for p in shared), len(shared))
+    return ActiveCheck(model, min(per_engine.values()), sum(greedy[p] != base_greedy[p] for p in shared),
+                       len(shared), per_engine)
 
 
 def require_active(checks: list[ActiveCheck]) -> None:

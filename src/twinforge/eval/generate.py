@@ -190,6 +190,18 @@ class LlamaCppRunner:
         out = self.llm.create_completion(prompt, max_tokens=max_new_tokens, repeat_penalty=1.0, **kw)
         return out["choices"][0]["text"], int(out["usage"]["completion_tokens"])
 
+    def logits(self, text: str):
+        """The next-token logits after `text`, as llama.cpp computes them with the GGUF LoRA attached: the
+        "adapter active" check on the engine that writes the answers, not only on transformers."""
+        import llama_cpp
+        import numpy as np
+        import torch
+
+        self.llm.reset()
+        self.llm.eval(self.llm.tokenize(text.encode("utf-8"), add_bos=True))
+        row = llama_cpp.llama_get_logits_ith(self.llm.ctx, -1)
+        return torch.from_numpy(np.ctypeslib.as_array(row, shape=(self.llm.n_vocab(),)).copy())
+
     def close(self) -> None:
         self.llm.close() if hasattr(self.llm, "close") else None
         self.llm = None

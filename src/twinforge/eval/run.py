@@ -200,10 +200,13 @@ def _one_model(spec: ModelSpec, cfg: EvalConfig, probes: list[Probe], texts: Tex
     if engine == "llamacpp":
         llama = LlamaCppRunner(spec, tok, cache)
         try:
+            lg = {"transformers": lg, "llamacpp": llama.logits(active.PROBE_TEXT)}
             gens = list(generate_all(llama, spec.name, probes, cfg.sample_seeds, cfg.max_new_tokens,
                                      cfg.temperature, cfg.top_p, tick))
         finally:
             llama.close()
+    else:
+        lg = {"transformers": lg}
     greedy = [g for g in gens if g.mode == GREEDY]
     by_id = {p.id: p for p in probes}
     answers = [Answer(g.text, by_id[g.probe_id].language, by_id[g.probe_id].concepts) for g in greedy]
