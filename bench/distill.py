@@ -56,7 +56,7 @@ def free_port() -> int:
 
 
 def start_server(ctx: int, log: Path) -> tuple[subprocess.Popen, str]:
-    from twinforge.models import embedded_generator
+    from twinforge.models.embedded import embedded_generator
 
     port = free_port()
     cmd = [sys.executable, "-m", "llama_cpp.server", "--model", str(embedded_generator()), "--host", "127.0.0.1",

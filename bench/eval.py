@@ -7,7 +7,7 @@ Both engines answer the same probes with the same adapter on the embedded Gemma 
 runners the eval stage uses (twinforge.eval.generate):
 
   transformers  load_with_adapters (fp32 base + PEFT LoRA, what the eval also computes perplexity with)
-  llamacpp      the base's Q4_K_M GGUF + the adapter exported as a GGUF LoRA (twinforge.train.gguf_lora)
+  llamacpp      the base's Q4_K_M GGUF + the adapter exported as a GGUF LoRA (twinforge.adapters.gguf_lora)
 
 Without --adapter a LoRA r=8 on q/k/v/o with random B (std 0.02) stands in: speed does not depend on what the
 adapter learned. Rounds alternate which engine goes first so drift in the machine's load hits both alike; load
@@ -42,7 +42,7 @@ def random_adapter(folder: Path) -> Path:
     import torch
     from peft import LoraConfig, get_peft_model
 
-    from twinforge.train.base import load_base
+    from twinforge.models.base import load_base
 
     if (folder / "adapter_config.json").exists():
         return folder
@@ -65,7 +65,7 @@ def measure(engine: str, adapter: Path, probes, seeds: list[int], max_new: int) 
         generate_all,
         load_transformers,
     )
-    from twinforge.train.base import load_base
+    from twinforge.models.base import load_base
 
     spec = ModelSpec(adapter.name, "adapter", None, [(adapter, 1.0)])
     t0 = time.perf_counter()
@@ -96,9 +96,9 @@ def main() -> None:
     ap.add_argument("--engines", default="transformers,llamacpp")
     a = ap.parse_args()
 
-    from twinforge.text.language import detect
     from twinforge.eval.generate import llamacpp_available
     from twinforge.eval.probes import Probe, probe_id
+    from twinforge.text.language import detect
 
     OUT.mkdir(parents=True, exist_ok=True)
     adapter = a.adapter or random_adapter(OUT / "eval-random-adapter")
@@ -109,7 +109,7 @@ def main() -> None:
     seeds = [int(s) for s in a.seeds.split(",") if s.strip()]
     engines = [e for e in a.engines.split(",") if e]
     if "llamacpp" in engines and not llamacpp_available():
-        print("llama-cpp-python or twinforge.train.gguf_lora missing: transformers only", file=sys.stderr)
+        print("llama-cpp-python or twinforge.adapters.gguf_lora missing: transformers only", file=sys.stderr)
         engines.remove("llamacpp")
     runs = []
     for r in range(a.rounds):

@@ -56,12 +56,12 @@ def main() -> None:
     ap.add_argument("--engine", default="auto")
     a = ap.parse_args()
 
+    from twinforge.adapters import registry
     from twinforge.eval.config import EvalConfig
-    from twinforge.eval.metrics.coverage import answer_coverage
     from twinforge.eval.metrics.answer import Answer
+    from twinforge.eval.metrics.coverage import answer_coverage
     from twinforge.eval.run import evaluate
     from twinforge.store import Store
-    from twinforge.train import registry
     from twinforge.train.sft import TrainArgs, train_adapter
 
     ws = OUT / "ws-scenes"

@@ -87,7 +87,7 @@ def child_trl(train: Path, val: Path, out: Path, max_len: int, batch_size: int) 
     from transformers import AutoModelForCausalLM, AutoTokenizer
     from trl import SFTConfig, SFTTrainer
 
-    from twinforge.models import embedded_trainable_folder
+    from twinforge.models.embedded import embedded_trainable_folder
     from twinforge.train.data import ensure_chat_template
     from twinforge.train.sft import eval_loss
 

@@ -2,13 +2,13 @@ from __future__ import annotations
 
 import contextlib
 import json
-import threading
 import os
 import shutil
 import socket
 import sqlite3
 import subprocess
 import sys
+import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -138,7 +138,7 @@ def serving(cmd: list[str], ready_url: str, log: Path, seconds: float, name: str
 def llama_server(tmp_path_factory):
     """A real llama-cpp-python OpenAI-compatible server on the embedded model, once per test run; its base URL."""
     pytest.importorskip("llama_cpp", reason="llama-cpp-python is not installed (pip install llama-cpp-python[server])")
-    from twinforge.models import embedded_generator
+    from twinforge.models.embedded import embedded_generator
 
     port = free_port()
     log = tmp_path_factory.mktemp("server") / "server.log"

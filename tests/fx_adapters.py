@@ -70,7 +70,7 @@ def train_tiny_adapter(base_dir: Path, out_dir: Path, texts: list[str], *, targe
 def adapter_ws(tmp_path_factory) -> Path:
     """A workspace whose adapters/ holds style_a, style_b and on_top (child of style_a)."""
     pytest.importorskip("peft", reason="peft is not installed")
-    from twinforge.models import embedded_trainable_folder
+    from twinforge.models.embedded import embedded_trainable_folder
 
     base = embedded_trainable_folder()
     ws = tmp_path_factory.mktemp("adapters") / "ws"
@@ -87,7 +87,7 @@ def adapter_ws(tmp_path_factory) -> Path:
 @pytest.fixture(scope="session")
 def base_lm():
     """(model, tokenizer) of the embedded base, loaded once; tests attach adapters to deep copies of it."""
-    from twinforge.train.stack import load_base_model
+    from twinforge.models.stack import load_base_model
 
     return load_base_model(None)
 
@@ -105,7 +105,7 @@ def with_layers(base_lm, pairs, **kw):
     """A deep copy of the loaded base with these (folder, weight) adapters attached (parents added)."""
     import copy
 
-    from twinforge.train.stack import attach, expand_layers
+    from twinforge.models.stack import attach, expand_layers
 
     return attach(copy.deepcopy(base_lm[0]), expand_layers(pairs), **kw)
 

@@ -38,8 +38,8 @@ def seeds_dataset(tmp_path_factory) -> Path:
     from conftest import SEEDS, need_shared
 
     need_shared()
-    from twinforge.config import CleanConfig, DistillConfig, ExpandConfig
     from twinforge.clean.run import clean
+    from twinforge.config import CleanConfig, DistillConfig, ExpandConfig
     from twinforge.dataset.build import build_dataset
     from twinforge.dataset.config import DatasetConfig
     from twinforge.distill.run import distill
@@ -63,8 +63,8 @@ def seeds_dataset(tmp_path_factory) -> Path:
 @pytest.fixture(scope="session")
 def seeds_adapter(seeds_dataset) -> Path:
     """The demo adapter trained on the seeds' train split, registered as `seeds-demo`."""
+    from twinforge.adapters import registry
     from twinforge.store import Store
-    from twinforge.train import registry
     from twinforge.train.sft import TrainArgs, train_adapter
 
     ds = seeds_dataset / "datasets" / "default"
@@ -81,7 +81,7 @@ def zero_adapter(seeds_dataset) -> Path:
     """A freshly initialised LoRA (B = 0) saved as an adapter folder: it changes nothing."""
     from peft import LoraConfig, get_peft_model
 
-    from twinforge.train.base import load_base
+    from twinforge.models.base import load_base
 
     out = seeds_dataset / "adapters" / "zero"
     model, _ = load_base(None)

@@ -70,8 +70,8 @@ def train_workspace(tmp_path_factory, cleaned_sample_db, train_examples) -> Path
 def tiny_adapter(train_workspace) -> Path:
     """An adapter folder (PEFT files + twinforge.json + loss.png) trained 4 steps on the embedded base in
     `train_workspace`, registered as id 'tiny'."""
+    from twinforge.adapters import registry
     from twinforge.store import Store
-    from twinforge.train import registry
     from twinforge.train.sft import TrainArgs, train_adapter
 
     ds = train_workspace / "datasets" / "default"

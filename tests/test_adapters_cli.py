@@ -69,7 +69,7 @@ def test_bad_input_is_one_error_line(tf, ws):
 
 
 def test_merge_into_a_quantized_base_is_refused(tf, ws):
-    from twinforge.models import embedded_trainable_folder
+    from twinforge.models.embedded import embedded_trainable_folder
 
     src = embedded_trainable_folder()
     q = ws / "qbase"

@@ -13,9 +13,9 @@ import pytest
 import torch
 from fx_adapters import PROMPT, prompt_logits, vllm_problems, with_layers
 
-from twinforge.train.gguf_lora import base_gguf, export_gguf_lora, export_gguf_stack
-from twinforge.train.peft_export import export_peft
-from twinforge.train.stack import AdapterError
+from twinforge.adapters.gguf_lora import base_gguf, export_gguf_lora, export_gguf_stack
+from twinforge.adapters.peft_export import export_peft
+from twinforge.models.stack import AdapterError
 
 N_NEW = 8  # greedy tokens compared between llama.cpp and PEFT
 
@@ -56,7 +56,7 @@ def test_peft_export_folds_parents_into_one_exact_adapter(adapter_ws, base_lm, t
 
 def test_peft_export_flags_a_rank_above_vllms_default(adapter_ws, tmp_path):
     root = adapter_ws / "adapters"
-    from twinforge.train.peft_export import export_peft_stack
+    from twinforge.adapters.peft_export import export_peft_stack
 
     res = export_peft_stack([(root / "style_b", 1.0), (root / "style_a", 1.0), (root / "on_top", 1.0)], tmp_path / "o")
     assert res.r == 16  # 8 + 4 + 4: exactly at the default

@@ -9,8 +9,8 @@ import pytest
 import torch
 from fx_adapters import prompt_logits, with_layers
 
+from twinforge.adapters.merge import QuantizedBaseError, check_full_precision, merge
 from twinforge.errors import TwinforgeError
-from twinforge.train.merge import QuantizedBaseError, check_full_precision, merge
 
 
 @pytest.fixture(scope="module")
@@ -48,7 +48,7 @@ def test_merged_folder_records_what_went_in(merged):
 
 
 def test_merge_refuses_a_quantized_base(adapter_ws, tmp_path):
-    from twinforge.models import embedded_trainable_folder
+    from twinforge.models.embedded import embedded_trainable_folder
 
     src = embedded_trainable_folder()
     qbase = tmp_path / "qbase"

@@ -9,19 +9,8 @@ import pytest
 import torch
 from fx_adapters import prompt_logits, with_layers
 
-from twinforge.train.stack import (
-    AdapterError,
-    Layer,
-    attach,
-    expand_layers,
-    fold,
-    load_stacks,
-    load_with_adapters,
-    read_lora,
-    remove_stack,
-    resolve_specs,
-    save_stack,
-)
+from twinforge.adapters.stacks import load_stacks, remove_stack, resolve_specs, save_stack
+from twinforge.models.stack import AdapterError, Layer, attach, expand_layers, fold, load_with_adapters, read_lora
 
 MODULE = "model.layers.3.self_attn.q_proj"  # adapted by both style_a and style_b
 

@@ -10,7 +10,7 @@ import pytest
 import yaml
 
 from twinforge.clean import boilerplate
-from twinforge.clean.spans import Span, apply
+from twinforge.text.spans import Span, apply
 
 DATA = Path(__file__).parent / "data" / "boilerplate"
 MIN_PRECISION, MIN_RECALL = 0.9, 0.85

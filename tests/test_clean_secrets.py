@@ -15,8 +15,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from twinforge.clean import secrets
-from twinforge.clean.spans import Span
+from twinforge.text import secrets
+from twinforge.text.spans import Span
 
 DATA = Path(__file__).parent / "data" / "secrets"
 

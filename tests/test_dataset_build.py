@@ -15,7 +15,7 @@ from twinforge.dataset.config import DatasetConfig
 from twinforge.errors import ConfigError, TwinforgeError
 from twinforge.records import PAGE_CHARS
 from twinforge.store import Store
-from twinforge.tokens import count_tokens
+from twinforge.text.tokens import count_tokens
 
 
 @pytest.fixture

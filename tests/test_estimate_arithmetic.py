@@ -8,14 +8,27 @@ import json
 import pytest
 
 from twinforge.errors import ConfigError
-from twinforge.tokens import count_tokens
-from twinforge.train import gpus
-from twinforge.train.estimate import (BATCH_ROWS, LOSS_CHUNK_ELEMENTS, TokenCount, estimate_finetune,
-                                      flops_per_token, lora_params, measure_dataset, parse_lines, profile_throughput)
-from twinforge.train.pretrain import (estimate_pretrain, measure_tokens_per_byte, parse_parallel, parse_size,
-                                      sample_texts)
-from twinforge.train.shapes import NAMED, parse_count, shape
-
+from twinforge.estimate import gpus
+from twinforge.estimate.finetune import (
+    BATCH_ROWS,
+    LOSS_CHUNK_ELEMENTS,
+    TokenCount,
+    estimate_finetune,
+    flops_per_token,
+    lora_params,
+    measure_dataset,
+    parse_lines,
+    profile_throughput,
+)
+from twinforge.estimate.pretrain import (
+    estimate_pretrain,
+    measure_tokens_per_byte,
+    parse_parallel,
+    parse_size,
+    sample_texts,
+)
+from twinforge.estimate.shapes import NAMED, parse_count, shape
+from twinforge.text.tokens import count_tokens
 
 # ---- shapes and counts --------------------------------------------------------------------------------------
 

@@ -12,9 +12,16 @@ import os
 
 import pytest
 
-from twinforge.train.calibrate import (DEMO, calibrate, calibrated_throughput, calibration_path, load, run_fresh,
-                                       write_examples)
-from twinforge.train.estimate import estimate_finetune, measure_dataset
+from twinforge.estimate.calibrate import (
+    DEMO,
+    calibrate,
+    calibrated_throughput,
+    calibration_path,
+    load,
+    run_fresh,
+    write_examples,
+)
+from twinforge.estimate.finetune import estimate_finetune, measure_dataset
 
 MAX_LEN, BATCH = 64, 1
 TOLERANCE = 0.30
@@ -78,7 +85,7 @@ def test_cli_estimates_this_machine_from_the_cached_calibration(calibrated, tf):
 
 def test_cli_calibrate_reports_the_measurement_and_adds_this(calibrated, tf, monkeypatch):
     ws, cal = calibrated
-    monkeypatch.setattr("twinforge.train.calibrate.calibrate", lambda workspace, progress=False: cal)  # measured above
+    monkeypatch.setattr("twinforge.estimate.calibrate.calibrate", lambda workspace, progress=False: cal)  # measured above
     r = tf("estimate", "--calibrate", "--gpu", "h100", "--model", "demo", "--method", "lora", "--lines", "1k", ws=ws)
     assert r.exit_code == 0, r.output
     assert r.output.startswith("calibrated this machine:") and f"{cal.tokens_per_second:.1f} tokens/s" in r.output

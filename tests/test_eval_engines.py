@@ -34,9 +34,9 @@ def test_pick_engine(tmp_path):
 
 def test_llamacpp_runs_the_adapter_as_gguf_lora(seeds_adapter, tmp_path):
     if not llamacpp_available():
-        pytest.skip("llama-cpp-python or twinforge.train.gguf_lora not installed")
+        pytest.skip("llama-cpp-python or twinforge.adapters.gguf_lora not installed")
     from twinforge.eval.generate import LlamaCppRunner
-    from twinforge.train.base import load_base
+    from twinforge.models.base import load_base
 
     _, tok = load_base(None)
     probe = Probe("p", "user", [{"role": "user", "content": "Что такое адаптер?"}], "ru")

@@ -89,7 +89,7 @@ def test_bridge_is_registered(hyper_ws, hyper_bridge):
     assert meta["kind"] == "bridge" and hyper_bridge.steps == 2
     recorded = json.loads((hyper_ws / "hyper" / "bridge.json").read_text())
     assert recorded["adapter_id"] == hyper_bridge.adapter_id
-    registry = pytest.importorskip("twinforge.train.registry")
+    registry = pytest.importorskip("twinforge.adapters.registry")
     with Store(hyper_ws) as store:
         assert registry.get(store, hyper_bridge.adapter_id) is not None
 

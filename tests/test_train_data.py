@@ -13,7 +13,7 @@ torch = pytest.importorskip("torch")
 def tok():
     from transformers import AutoTokenizer
 
-    from twinforge.models import embedded_trainable_folder
+    from twinforge.models.embedded import embedded_trainable_folder
     from twinforge.train.data import ensure_chat_template
 
     t = AutoTokenizer.from_pretrained(str(embedded_trainable_folder()))
@@ -106,7 +106,7 @@ def test_packed_rows_attend_only_within_their_example():
     the same packed as alone."""
     from transformers import AutoModelForCausalLM
 
-    from twinforge.models import embedded_trainable_folder
+    from twinforge.models.embedded import embedded_trainable_folder
 
     model = AutoModelForCausalLM.from_pretrained(str(embedded_trainable_folder()))
     model.eval()
@@ -159,7 +159,7 @@ def test_bad_jsonl_lines_name_the_line(tmp_path):
 
 def test_every_base_recipe_loads_and_names_local_weights_only(monkeypatch, tmp_path):
     from twinforge.errors import ConfigError
-    from twinforge.train.base import recipes, resolve_base
+    from twinforge.models.base import recipes, resolve_base
 
     names = set(recipes())
     assert {"embedded", "qwen3-0.6b-base", "qwen3-1.7b-base", "qwen3-4b-base", "qwen3-8b-base", "qwen3-14b-base",

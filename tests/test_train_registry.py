@@ -7,9 +7,9 @@ import json
 
 import pytest
 
+from twinforge.adapters import registry
 from twinforge.errors import ConfigError
 from twinforge.store import Store
-from twinforge.train import registry
 
 
 def fake_adapter(ws, name: str, base: str = "embedded") -> None:

@@ -1,85 +1,38 @@
-"""Recipes: typed config loaded from YAML (after litgpt's config hub). Every field has a safe default."""
+"""Recipes: typed config loaded from YAML (after litgpt's config hub). Every field has a safe default.
+
+Each stage keeps its own section's model in its folder (`clean/config.py`, …); this module only assembles them
+into the recipe, so no stage imports it.
+"""
 
 from __future__ import annotations
 
 from pathlib import Path
 
 import yaml
-from pydantic import Field, ValidationError, model_validator
+from pydantic import Field, ValidationError
 
 from .backends.config import BackendConfig
+from .clean.config import CleanConfig, JudgeConfig
 from .dataset.config import DatasetConfig
+from .distill.config import DistillConfig
 from .errors import ConfigError
-from .expand.config import ExpandConfig
 from .eval.config import EvalConfig
+from .expand.config import ExpandConfig
 from .hyper.config import HyperConfig
+from .ingest.config import IngestConfig
 from .memory.config import MemoryConfig
 from .serve.config import ServeConfig
 from .strict import Strict
 from .train.config import TrainConfig
 
-__all__ = ["BackendConfig", "Recipe", "load_recipe"]
+__all__ = ["BackendConfig", "CleanConfig", "DistillConfig", "IngestConfig", "JudgeConfig", "Recipe", "load_recipe"]
 
 RECIPES_DIR = Path(__file__).parent / "recipes"
 
 
-_Strict = Strict  # the name this module grew up with
 
 
-class IngestConfig(_Strict):
-    inputs: list[str] = Field(default_factory=list, description="files, folders or zips to ingest")
-    max_zip_ratio: float = Field(100.0, gt=1, description="refuse zips expanding more than this many times")
-    max_zip_bytes: int = Field(64 * 1024**3, gt=0, description="refuse zips expanding past this many bytes")
-
-
-class JudgeConfig(_Strict):
-    """An optional LLM second opinion on conversations whose chatter score is close to the threshold."""
-
-    enabled: bool = False
-    band: tuple[float, float] = Field((0.5, 0.95), description="chatter scores inside this band go to the judge")
-    backend: BackendConfig = Field(default_factory=lambda: BackendConfig(name="openai"))
-
-
-class CleanConfig(_Strict):
-    chatter: bool = Field(True, description="drop everyday-chatter conversations")
-    chatter_threshold: float | None = Field(
-        None, ge=0, le=1, description="chatter score at or above which a conversation is chatter (default: calibrated)"
-    )
-    boilerplate: bool = Field(True, description="strip assistant flattery, closing offers and decoration")
-    redact: bool = Field(True, description="replace secrets and personal data with typed placeholders")
-    redact_kinds: list[str] | None = Field(None, description="only these kinds (default: all)")
-    dedupe: bool = Field(True, description="drop exact and near-duplicate messages")
-    near_duplicate_threshold: float = Field(0.8, gt=0, le=1, description="estimated Jaccard for near-duplicates")
-    near_duplicate_min_words: int = Field(8, ge=1, description="shorter messages are not judged as near-duplicates")
-    judge: JudgeConfig = Field(default_factory=JudgeConfig)
-
-
-class DistillConfig(_Strict):
-    """Dialogs kept by clean → thinking modules (one per conversation)."""
-
-    backend: BackendConfig = Field(default_factory=BackendConfig, description="who writes the modules "
-                                   "(default: extractive, no model)")
-    languages: list[str] | None = Field(None, description="only dialogs in these languages, e.g. [ru, en] "
-                                        "(default: all)")
-    chunk_chars: int = Field(4000, ge=500, description="longer dialogs are cut into chunks of about this many "
-                             "characters, distilled one by one and merged; fit it to the model's context "
-                             "(4000 suits 4096 tokens)")
-    overlap_chars: int = Field(400, ge=0, description="characters each chunk repeats from the one before")
-    min_user_chars: int = Field(20, ge=0, description="skip dialogs where the person wrote less than this")
-    limit: int | None = Field(None, ge=1, description="at most this many conversations per run (default: all)")
-    tokens_per_second: float | None = Field(None, gt=0, description="generation speed for --dry-run's time "
-                                            "estimate (default: by backend)")
-    output_tokens: int = Field(400, ge=1, description="expected answer length per call, for the estimate")
-
-    @model_validator(mode="after")
-    def _overlap_fits(self) -> DistillConfig:
-        if self.overlap_chars * 2 > self.chunk_chars:
-            raise ValueError(f"overlap_chars ({self.overlap_chars}) must be at most half of chunk_chars "
-                             f"({self.chunk_chars})")
-        return self
-
-
-class Recipe(_Strict):
+class Recipe(Strict):
     name: str = "default"
     description: str = ""
     stages: list[str] = Field(default_factory=lambda: ["ingest"])

@@ -10,7 +10,7 @@ from tqdm import tqdm
 
 from .records import PAGE_CHARS
 from .store import Store
-from .tokens import count_tokens_batch
+from .text.tokens import count_tokens_batch
 
 _DIALOG = "m.kind = 'dialog' AND m.canonical = 1"
 

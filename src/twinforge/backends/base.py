@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 from ..errors import TwinforgeError
 
 if TYPE_CHECKING:
-    from ..config import BackendConfig
+    from .config import BackendConfig
 
 Message = dict[str, str]  # {"role": "system" | "user" | "assistant", "content": "..."}
 

@@ -20,8 +20,8 @@ from collections import Counter
 from collections.abc import Sequence
 from typing import Any
 
-from ..config import BackendConfig
-from ..stopwords import CHAT_STOPWORDS
+from .config import BackendConfig
+from ..text.stopwords import CHAT_STOPWORDS
 from .base import BackendError, Completion, Message, Request, complete_in_order
 
 TOP_SENTENCES = 3

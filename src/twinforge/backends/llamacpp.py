@@ -16,7 +16,7 @@ from collections.abc import Iterator, Sequence
 from functools import lru_cache
 from pathlib import Path
 
-from ..config import BackendConfig
+from .config import BackendConfig
 from ..errors import TwinforgeError
 from .base import BackendError, Completion, Request, complete_in_order
 
@@ -48,7 +48,7 @@ class LlamaCppBackend:
                                    "give backend.model as a path to a .gguf file, or leave it empty for the "
                                    "embedded model")
         else:
-            from ..models import embedded_generator
+            from ..models.embedded import embedded_generator
 
             try:
                 path = embedded_generator()

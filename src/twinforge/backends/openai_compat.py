@@ -26,7 +26,7 @@ from urllib.parse import urlsplit
 
 import httpx
 
-from ..config import BackendConfig
+from .config import BackendConfig
 from .base import BackendError, Completion, Message, Request
 from .retry import backoff_delays, run_bounded
 

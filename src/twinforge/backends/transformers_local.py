@@ -24,7 +24,7 @@ from collections.abc import Iterator, Sequence
 from functools import lru_cache
 from pathlib import Path
 
-from ..config import BackendConfig
+from .config import BackendConfig
 from ..errors import TwinforgeError
 from .base import BackendError, Completion, Message, Request, complete_in_order
 
@@ -161,7 +161,7 @@ class TransformersBackend:
                                    "point backend.model at the folder save_pretrained wrote (config.json, "
                                    "weights, tokenizer files)")
         else:
-            from ..models import embedded_trainable_folder
+            from ..models.embedded import embedded_trainable_folder
 
             try:
                 folder = embedded_trainable_folder()

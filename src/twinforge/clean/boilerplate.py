@@ -15,7 +15,7 @@ from __future__ import annotations
 import re
 from bisect import bisect_right
 
-from .spans import Span, apply, merge
+from ..text.spans import Span, apply, merge
 
 KINDS = ("opener", "closing", "praise", "decoration")
 

@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 import yaml
 
-from ..embed import embed
+from ..text.embed import embed
 
 PROTOTYPES = Path(__file__).with_name("prototypes.yaml")
 # Cached verdicts are keyed by this: bump it when prototypes, features, coefficients or the threshold change.

@@ -14,7 +14,7 @@ from pathlib import Path
 
 from ..backends import BackendError, get_backend
 from ..backends.base import Request
-from ..config import JudgeConfig
+from .config import JudgeConfig
 from .chatter import Sample
 
 PROMPT_VERSION = "judge.v1"

@@ -25,15 +25,15 @@ import numpy as np
 import orjson
 from tqdm import tqdm
 
-from ..config import CleanConfig
+from .config import CleanConfig
 from ..store import Store
 from ..store.db import now_iso
-from ..tokens import count_tokens_batch
-from . import boilerplate, chatter, dedupe, secrets
-from ..text import language
-from .judge import LLMJudge
+from ..text import language, secrets
 from ..text.language import detect as detect_language
-from .spans import Span
+from ..text.spans import Span
+from ..text.tokens import count_tokens_batch
+from . import boilerplate, chatter, dedupe
+from .judge import LLMJudge
 
 KEPT, KEPT_BY_USER = "kept", "kept-by-user"
 CHATTER, EMPTY, DUPLICATE, NEAR_DUPLICATE, DROPPED = "chatter", "empty", "duplicate", "near-duplicate", "dropped-by-user"

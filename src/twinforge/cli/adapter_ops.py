@@ -9,13 +9,13 @@ import click
 
 from ..errors import TwinforgeError
 from .adapters import adapters
-from .main import Ctx, progress_wanted
+from .group import Ctx, progress_wanted
 
 SPECS_HELP = "ID[:WEIGHT] (weight 1 if left out) or the name of a saved stack"
 
 
 def _pairs(obj: Ctx, specs: tuple[str, ...]):
-    from ..train.stack import resolve_specs
+    from ..adapters.stacks import resolve_specs
 
     with obj.store(create=False) as store:
         return store.workspace, resolve_specs(store.workspace, list(specs), store)
@@ -34,7 +34,8 @@ def stack(obj: Ctx, specs: tuple[str, ...], name: str, combination: str, as_json
     Eval, serve, merge and export accept the name wherever they take adapter ids. Adapters trained with
     --on-top-of bring their parents along. Stacks live in WORKSPACE/adapters/stacks.json.
     """
-    from ..train.stack import expand_layers, resolve_specs, save_stack
+    from ..adapters.stacks import resolve_specs, save_stack
+    from ..models.stack import expand_layers
 
     with obj.store(create=False) as store:
         entry = save_stack(store.workspace, name, list(specs), combination=combination, store=store)
@@ -51,7 +52,7 @@ def stack(obj: Ctx, specs: tuple[str, ...], name: str, combination: str, as_json
 @click.pass_obj
 def stacks(obj: Ctx, as_json: bool) -> None:
     """List the named stacks."""
-    from ..train.stack import load_stacks
+    from ..adapters.stacks import load_stacks
 
     with obj.store(create=False) as store:
         saved = load_stacks(store.workspace)
@@ -71,7 +72,7 @@ def stacks(obj: Ctx, as_json: bool) -> None:
 @click.pass_obj
 def unstack(obj: Ctx, name: str) -> None:
     """Forget a named stack (its adapters stay)."""
-    from ..train.stack import remove_stack
+    from ..adapters.stacks import remove_stack
 
     with obj.store(create=False) as store:
         remove_stack(store.workspace, name)
@@ -96,7 +97,7 @@ def merge(obj: Ctx, specs: tuple[str, ...], out: Path, base: str | None, combina
     bf16/fp16 folder with --base. The result loads in transformers and vLLM; for llama.cpp convert it with
     llama.cpp's convert_hf_to_gguf.py.
     """
-    from ..train.merge import merge as run_merge
+    from ..adapters.merge import merge as run_merge
 
     ws, pairs = _pairs(obj, specs)
     inside = (ws / "adapters").resolve()
@@ -135,7 +136,7 @@ def export(obj: Ctx, specs: tuple[str, ...], fmt: str, out: Path, base_name: str
     """
     _, pairs = _pairs(obj, specs)
     if fmt == "peft":
-        from ..train.peft_export import export_peft_stack
+        from ..adapters.peft_export import export_peft_stack
 
         res = export_peft_stack(pairs, out, base_name)
         info = {"format": "peft", "out": str(res.out_dir), "r": res.r, "lora_alpha": res.lora_alpha,
@@ -144,7 +145,7 @@ def export(obj: Ctx, specs: tuple[str, ...], fmt: str, out: Path, base_name: str
         use = (f"vllm serve {res.base_name} --enable-lora --lora-modules twin={res.out_dir}"
                + (f" --max-lora-rank {rank}" if rank and rank > 16 else ""))
     else:
-        from ..train.gguf_lora import base_gguf, export_gguf_stack
+        from ..adapters.gguf_lora import base_gguf, export_gguf_stack
 
         path = export_gguf_stack(pairs, out, base=base)
         info = {"format": "gguf", "out": str(path), "size_bytes": path.stat().st_size}

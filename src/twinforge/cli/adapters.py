@@ -6,7 +6,7 @@ import json
 
 import click
 
-from .main import Ctx, cli
+from .group import Ctx, cli
 
 
 def _size(n: float) -> str:
@@ -24,7 +24,7 @@ def adapters(ctx: click.Context, as_json: bool) -> None:
     """Trained adapters: id, kind, scene, base, parents, steps and losses. Subcommands show and remove them."""
     if ctx.invoked_subcommand is not None:
         return
-    from ..train import registry
+    from ..adapters import registry
 
     obj: Ctx = ctx.obj
     with obj.store(create=False) as store:
@@ -53,7 +53,7 @@ def adapters(ctx: click.Context, as_json: bool) -> None:
 @click.pass_obj
 def show(obj: Ctx, adapter_id: str, as_json: bool) -> None:
     """One adapter: where it is, its base and data (with hashes), hyperparameters and final metrics."""
-    from ..train import registry
+    from ..adapters import registry
 
     with obj.store(create=False) as store:
         a = registry.get(store, adapter_id)
@@ -88,7 +88,7 @@ def show(obj: Ctx, adapter_id: str, as_json: bool) -> None:
 @click.pass_obj
 def remove(obj: Ctx, adapter_id: str, force: bool) -> None:
     """Forget an adapter and delete its folder."""
-    from ..train import registry
+    from ..adapters import registry
 
     with obj.store(create=False) as store:
         a = registry.remove(store, adapter_id, force=force)

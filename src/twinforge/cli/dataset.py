@@ -11,7 +11,7 @@ from ..config import load_recipe
 from ..dataset.build import build_dataset
 from ..dataset.config import FORMATS, DatasetConfig
 from ..errors import ConfigError
-from .main import Ctx, cli, progress_wanted
+from .group import Ctx, cli, progress_wanted
 
 
 @cli.command()

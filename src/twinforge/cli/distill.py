@@ -12,7 +12,7 @@ from ..distill import export
 from ..distill.run import distill as run_distill
 from ..distill.run import failures as list_failures
 from ..errors import TwinforgeError
-from .main import Ctx, cli, progress_wanted
+from .group import Ctx, cli, progress_wanted
 
 
 def _ensure_cleaned(store) -> None:

@@ -11,7 +11,7 @@ import click
 
 from ..errors import ConfigError
 from ..store import resolve_workspace
-from .main import Ctx, cli, progress_wanted
+from .group import Ctx, cli, progress_wanted
 
 
 @cli.command()
@@ -85,10 +85,10 @@ def estimate(obj: Ctx, pretrain: bool, lines: str | None, dataset: str | None, m
 def _finetune(workspace: Path, lines: str | None, dataset: str | None, model: str, method: str, gpu: str,
               calibrate: bool, epochs: float, seq_len: int | None, rank: int | None, targets: str | None,
               checkpointing: bool | None, batch_size: int, tokens_per_line: float | None, as_json: bool) -> None:
-    from ..train import calibrate as cal_mod
-    from ..train.estimate import (estimate_finetune, fmt_count, parse_lines, recipe_defaults, throughput,
-                                  tokens_per_line as measure)
-    from ..train.shapes import shape
+    from ..estimate import calibrate as cal_mod
+    from ..estimate.finetune import estimate_finetune, fmt_count, parse_lines, recipe_defaults, throughput
+    from ..estimate.finetune import tokens_per_line as measure
+    from ..estimate.shapes import shape
 
     s = shape(model)
     rank, targets, seq_len = recipe_defaults(s, rank, targets, seq_len)
@@ -161,9 +161,14 @@ def _finetune(workspace: Path, lines: str | None, dataset: str | None, model: st
 def _pretrain(workspace: Path, model: str, gpu: str, gpus: int | None, mfu: float | None, parallel: str,
               corpus: str | None, sample: Path | None, corpus_tokens: str | None, epochs: float, seq_len: int,
               micro_batch: int, recompute: str, as_json: bool) -> None:
-    from ..train.pretrain import (estimate_pretrain, measure_tokens_per_byte, parse_size, sample_texts,
-                                  workspace_texts)
-    from ..train.shapes import parse_count
+    from ..estimate.pretrain import (
+        estimate_pretrain,
+        measure_tokens_per_byte,
+        parse_size,
+        sample_texts,
+        workspace_texts,
+    )
+    from ..estimate.shapes import parse_count
 
     if "," in gpu:
         raise ConfigError("--pretrain takes one --gpu kind", "run once per kind")

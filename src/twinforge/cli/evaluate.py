@@ -8,7 +8,7 @@ import click
 
 from ..config import load_recipe
 from ..eval.generate import ENGINES
-from .main import Ctx, cli, progress_wanted
+from .group import Ctx, cli, progress_wanted
 
 
 @cli.group("eval", invoke_without_command=True)

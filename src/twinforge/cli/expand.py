@@ -7,10 +7,10 @@ import json
 import click
 
 from ..config import load_recipe
-from ..expand.run import expand as run_expand
 from ..expand.run import as_config, require_modules
+from ..expand.run import expand as run_expand
 from ..expand.views import VIEWS
-from .main import Ctx, cli, progress_wanted
+from .group import Ctx, cli, progress_wanted
 
 
 @cli.command()

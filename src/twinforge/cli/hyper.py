@@ -11,7 +11,7 @@ import click
 from ..backends.base import BACKENDS
 from ..config import load_recipe
 from ..errors import TwinforgeError
-from .main import Ctx, cli, progress_wanted
+from .group import Ctx, cli, progress_wanted
 
 _CONFIG = click.option("--config", "-c", "config", default="default", show_default=True,
                        help="Recipe whose `hyper:` section to use (YAML file or bundled recipe name).")

@@ -8,7 +8,7 @@ import click
 
 from ..ingest.entries import Limits
 from ..ingest.run import IngestReport, ingest_paths
-from .main import Ctx, cli, progress_wanted
+from .group import Ctx, cli, progress_wanted
 
 MAX_WARNINGS_SHOWN = 20
 

@@ -9,7 +9,7 @@ import click
 
 from ..errors import TwinforgeError
 from ..volume import volume
-from .main import Ctx, cli, progress_wanted
+from .group import Ctx, cli, progress_wanted
 
 
 @cli.command()

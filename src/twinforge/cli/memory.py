@@ -9,7 +9,7 @@ import click
 from ..backends.base import BACKENDS
 from ..config import load_recipe
 from ..errors import TwinforgeError
-from .main import Ctx, cli, progress_wanted
+from .group import Ctx, cli, progress_wanted
 
 
 def _recipe_memory(config: str):
@@ -150,7 +150,7 @@ def ask(obj: Ctx, question: str, config: str, no_llm: bool, as_json: bool, k: in
 
 def _persona(store) -> str | None:
     """The persona card as system prompt, when `twinforge persona` has written one."""
-    from ..persona.card import system_prompt
+    from ..store.persona_card import system_prompt
 
     try:
         return system_prompt(store)

@@ -9,7 +9,7 @@ import click
 from ..backends.base import BACKENDS
 from ..backends.config import BackendConfig
 from ..persona import card
-from .main import Ctx, cli, progress_wanted
+from .group import Ctx, cli, progress_wanted
 
 
 @cli.command()

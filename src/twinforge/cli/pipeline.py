@@ -11,7 +11,7 @@ from ..config import load_recipe
 from ..errors import ConfigError
 from ..runner import RunReport, run_recipe
 from ..stage import StageResult
-from .main import Ctx, cli, progress_wanted
+from .group import Ctx, cli, progress_wanted
 
 
 def _started(stage: str) -> None:
@@ -91,7 +91,7 @@ def demo(obj: Ctx, input_: str, backend: str | None, question: str | None) -> No
 def _answer_one(store, recipe, question: str | None) -> None:
     """The twin answers one question from memory, with the persona card as its system prompt."""
     from ..memory.ask import ask
-    from ..persona.card import read_data, system_prompt
+    from ..store.persona_card import read_data, system_prompt
 
     data = read_data(store) or {}
     if not question:

@@ -6,7 +6,7 @@ import click
 
 from ..backends.base import BACKENDS
 from ..config import load_recipe
-from .main import Ctx, cli
+from .group import Ctx, cli
 
 
 @cli.command()

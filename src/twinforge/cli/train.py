@@ -7,7 +7,7 @@ import json
 import click
 
 from ..config import load_recipe
-from .main import Ctx, cli, progress_wanted
+from .group import Ctx, cli, progress_wanted
 
 
 @cli.command()

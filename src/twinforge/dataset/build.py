@@ -79,7 +79,7 @@ def system_prompt(store: Store, cfg: DatasetConfig) -> str | None:
             raise ConfigError(f"cannot read the system prompt file {path}: {getattr(e, 'strerror', None) or e}",
                               "give a UTF-8 text file") from e
     if cfg.use_persona:
-        from ..persona import card as persona
+        from ..store import persona_card as persona
 
         text = persona.system_prompt(store)
         if not text:

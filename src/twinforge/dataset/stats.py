@@ -20,9 +20,9 @@ class Tokenizer:
 
 
 def tokenizer(path: str | None) -> Tokenizer:
-    """The Qwen tokenizer of twinforge.tokens, or a Hugging Face tokenizer folder."""
+    """The Qwen tokenizer of twinforge.text.tokens, or a Hugging Face tokenizer folder."""
     if not path:
-        from ..tokens import count_tokens_batch
+        from ..text.tokens import count_tokens_batch
 
         return Tokenizer("qwen2.5", lambda texts: count_tokens_batch(texts, threads=1) if texts else [])
     folder = Path(path).expanduser()

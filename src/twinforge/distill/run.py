@@ -22,10 +22,10 @@ from tqdm import tqdm
 
 from ..backends import get_backend
 from ..backends.base import Backend, Request
-from ..config import DistillConfig
+from .config import DistillConfig
 from ..store import Store
 from ..store.db import now_iso
-from ..tokens import count_tokens_batch
+from ..text.tokens import count_tokens_batch
 from . import export
 from .assemble import build_module, merge, module_id
 from .cache import Answer, CachedBackend

@@ -20,7 +20,7 @@ import math
 import re
 from dataclasses import asdict, dataclass, field
 
-from ..clean import secrets
+from ..text import secrets
 from .active import ActiveCheck
 from .config import Thresholds
 from .generate import GREEDY, Generation

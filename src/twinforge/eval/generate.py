@@ -1,9 +1,9 @@
 """Every model answers every probe: greedy (deterministic) and sampled with fixed seeds.
 
 A model is the base, one adapter, or a named stack of adapters (ModelSpec). Two engines:
-- transformers: the base through `twinforge.train.base.load_base`, adapters through
-  `twinforge.train.stack.load_with_adapters`; it also gives the logits and perplexities the other metrics need;
-- llama.cpp: the base's GGUF with the adapter exported as a GGUF LoRA (`twinforge.train.gguf_lora`); one adapter
+- transformers: the base through `twinforge.models.base.load_base`, adapters through
+  `twinforge.models.stack.load_with_adapters`; it also gives the logits and perplexities the other metrics need;
+- llama.cpp: the base's GGUF with the adapter exported as a GGUF LoRA (`twinforge.adapters.gguf_lora`); one adapter
   at most, so stacks always use transformers.
 `engine="auto"` takes llama.cpp on a CPU when it can run the model (one adapter at most, a base with a GGUF:
 the embedded Gemma 3 270M, a .gguf, or a folder holding one), else transformers. bench/eval.py on the quiet
@@ -81,7 +81,7 @@ def load_transformers(spec: ModelSpec, device: str | None = None):
     """(model, tokenizer) in eval mode: the base alone, one adapter, or a stack."""
     try:
         if not spec.adapters:
-            from ..train.base import load_base
+            from ..models.base import load_base
 
             model, tok = load_base(spec.base, device=device)
         else:
@@ -96,7 +96,7 @@ def load_transformers(spec: ModelSpec, device: str | None = None):
 
 
 def _load_adapters(spec: ModelSpec, device: str | None):
-    from ..train.stack import load_with_adapters
+    from ..models.stack import load_with_adapters
 
     return load_with_adapters(spec.base, spec.adapters, device=device)
 
@@ -163,7 +163,7 @@ class LlamaCppRunner:
     def __init__(self, spec: ModelSpec, tokenizer, cache_dir: Path, n_ctx: int = 2048):
         from llama_cpp import Llama
 
-        from ..train.gguf_lora import base_gguf, export_gguf_lora
+        from ..adapters.gguf_lora import base_gguf, export_gguf_lora
 
         self.tokenizer = tokenizer  # renders the prompt exactly as the transformers path does
         kw: dict = {}
@@ -223,8 +223,8 @@ def _llamacpp_is_faster(spec: ModelSpec) -> bool:
     """What `auto` picks llama.cpp for (see the module's docstring for the measurement)."""
     if not can_llamacpp(spec):
         return False
-    from ..train.device import detect
-    from ..train.gguf_lora import base_gguf
+    from ..adapters.gguf_lora import base_gguf
+    from ..models.device import detect
 
     if detect().is_gpu:
         return False

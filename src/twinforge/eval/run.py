@@ -74,7 +74,7 @@ class EvalRun:
 
 def _adapter_dir(store: Store, ref: str) -> Path:
     """An adapter id from the registry (or its folder under <ws>/adapters), or a path to an adapter folder."""
-    from ..train import registry
+    from ..adapters import registry
 
     try:
         adapter = registry.get(store, ref)

@@ -10,7 +10,7 @@ from .run import evaluate
 
 
 def _registered(store: Store) -> list[str]:
-    from ..train import registry
+    from ..adapters import registry
 
     out = []
     for a in registry.list_adapters(store):

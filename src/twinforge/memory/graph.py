@@ -25,8 +25,8 @@ import networkx as nx
 from ..distill.schema import Module
 from ..errors import TwinforgeError
 from ..store import Store
+from ..text.stemming import stems
 from .dense import generation
-from .stemming import stems
 
 _WORD = re.compile(r"[^\W_]+(?:-[^\W_]+)*", re.UNICODE)
 _CYR = re.compile(r"[а-яё]")

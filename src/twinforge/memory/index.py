@@ -7,9 +7,9 @@ stemmers for its words, as an item's language does for its own.
 
 from __future__ import annotations
 
-from ..text.language import detect
 from ..store import Store
-from .stemming import stems
+from ..text.language import detect
+from ..text.stemming import stems
 
 MAX_TERMS = 32  # FTS5 cost grows with terms; a question rarely needs more
 

@@ -15,8 +15,8 @@ from dataclasses import dataclass
 
 from ..distill.schema import Module
 from ..store import Store
+from ..text.stemming import stem_text
 from .config import MemoryConfig
-from .stemming import stem_text
 
 HASH_VERSION = "1"  # bump when what an item's text or stems are made of changes
 

@@ -16,9 +16,9 @@ from urllib.parse import quote
 import orjson
 from fastapi import APIRouter, HTTPException, Query, Request
 
-from ..clean import secrets
 from ..errors import TwinforgeError
 from ..store import Store
+from ..text import secrets
 
 router = APIRouter(prefix="/api")
 PAGE = 50
@@ -194,7 +194,7 @@ def funnel(request: Request) -> dict:
 
 @router.get("/persona")
 def persona_card(request: Request) -> dict:
-    from ..persona import card as persona
+    from ..store import persona_card as persona
 
     with _store(request) as store:
         path = persona.persona_path(store)

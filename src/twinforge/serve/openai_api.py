@@ -22,7 +22,7 @@ from ..backends.base import BackendError
 from ..errors import TwinforgeError
 from ..memory.ask import cited
 from ..store import Store
-from ..tokens import count_tokens
+from ..text.tokens import count_tokens
 from .twin import Reply, Twin, UnknownModel, citation_footer, source_dict
 
 router = APIRouter(prefix="/v1")

@@ -18,7 +18,7 @@ from ..backends import get_backend
 from ..backends.base import Backend
 from ..text.language import detect
 from ..errors import TwinforgeError
-from ..persona import card as persona
+from ..store import persona_card as persona
 from ..memory.ask import Source, ask_stream, cited
 from ..memory.config import MemoryConfig
 from ..store import Store

@@ -20,12 +20,12 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from ..errors import ConfigError, InputError
+from ..models.stack import META
 from .data import IGNORE, PLAIN_TEMPLATE, collate, encode, file_hash, plan_rows, read_examples
 
 # peft 0.21 still asks transformers 5 for `is_gradient_checkpointing`, which warns on every run: nothing for a user
 warnings.filterwarnings("ignore", message=r".*`is_gradient_checkpointing` is deprecated", category=FutureWarning)
 
-META = "twinforge.json"
 
 
 @dataclass
@@ -88,8 +88,8 @@ def train_adapter(args: TrainArgs, progress: bool = False) -> TrainResult:
     from tqdm import tqdm
     from transformers import get_scheduler
 
-    from .base import describe, load_base
-    from .device import detect, peak_memory_bytes
+    from ..models.base import describe, load_base
+    from ..models.device import detect, peak_memory_bytes
 
     out = Path(args.out_dir)
     if done := finished_result(out):
@@ -277,7 +277,7 @@ def _default_targets(model) -> list[str]:
     """q/k/v/o projections where the architecture names them so; else an error listing what there is."""
     import torch
 
-    from .base import DEFAULT_TARGETS
+    from ..models.base import DEFAULT_TARGETS
 
     names = {n.rsplit(".", 1)[-1] for n, m in model.named_modules() if isinstance(m, torch.nn.Linear)}
     found = [t for t in DEFAULT_TARGETS if t in names]

@@ -13,10 +13,10 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from ..adapters import registry
 from ..errors import InputError, TwinforgeError
+from ..models.base import recipe_for
 from ..stage import StageResult
-from . import registry
-from .base import recipe_for
 from .config import TrainConfig
 from .data import read_examples
 from .sft import META, TrainArgs, TrainResult, finished_result, train_adapter

@@ -1,5 +1,5 @@
 """Style similarity: cosine between the centroid of a model's answers and the centroid of the person's own
-writing, in the multilingual sentence-embedding space (twinforge.embed). It moves when answers start to sound
+writing, in the multilingual sentence-embedding space (twinforge.text.embed). It moves when answers start to sound
 like the person (topics, register, language) — coarse, but model-free and cheap."""
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ import numpy as np
 
 
 def centroid(texts: Sequence[str]) -> np.ndarray | None:
-    from ...embed import embed
+    from ...text.embed import embed
 
     texts = [t for t in texts if t.strip()]
     if not texts:

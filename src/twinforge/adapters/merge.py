@@ -21,7 +21,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from ..errors import TwinforgeError
-from .stack import expand_layers, load_with_adapters, read_meta, recorded_base
+from ..models.stack import expand_layers, load_with_adapters, read_meta, recorded_base
 
 MERGED_KIND = "merged"
 
@@ -54,7 +54,7 @@ def merge(adapters: list[tuple[Path, float]], out_dir: Path, *, base: str | None
     _check_target(out_dir)
     layers = expand_layers(adapters)
     base = base if base is not None else recorded_base(layers)
-    from .base import base_hash
+    from ..models.base import base_hash
 
     folder = check_base_folder(base)
     bar = tqdm(total=3, desc="merge", unit="step", disable=not progress)
@@ -122,7 +122,7 @@ def _quant_hint(base: str | None) -> str:
 
 def check_base_folder(base: str | None) -> Path:
     """Refuses a base folder whose config.json says its weights are quantized (bitsandbytes, GPTQ, AWQ, …)."""
-    from .base import resolve_base
+    from ..models.base import resolve_base
 
     folder = Path(resolve_base(base))
     cfg = folder / "config.json"

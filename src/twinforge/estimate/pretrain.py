@@ -21,7 +21,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from ..errors import ConfigError
-from .estimate import GB, Figure, activation_values_per_layer, fmt_count, fmt_gb
+from .finetune import GB, Figure, activation_values_per_layer, fmt_count, fmt_gb
 from .gpus import Hardware, profile
 from .shapes import Shape, parse_count, shape
 
@@ -122,7 +122,7 @@ def workspace_texts(workspace: Path) -> tuple[Iterator[str], str]:
 
 
 def measure_tokens_per_byte(texts: Iterator[str], source: str, limit: int = SAMPLE_BYTES) -> TokenRatio:
-    from ..tokens import count_tokens_batch
+    from ..text.tokens import count_tokens_batch
 
     batch: list[str] = []
     size = 0
@@ -274,6 +274,24 @@ def _model(spec: str) -> tuple[Shape, float, float, str]:
             f"{s.total_params / 1e9:.4g}B in all ({s.source})")
 
 
+def _corpus_tokens(figs: list[Figure], corpus_bytes: float | None, tokens_per_byte: TokenRatio | None,
+                   corpus_tokens: float | None) -> float:
+    """The corpus in tokens, as given or from its size in bytes × measured tokens per byte; its figures go to `figs`."""
+    if corpus_tokens is not None:
+        figs.append(Figure("corpus tokens", corpus_tokens, fmt_count(corpus_tokens), "as given (--tokens)"))
+        return corpus_tokens
+    if corpus_bytes is None or tokens_per_byte is None:
+        raise ConfigError("the corpus size is missing", "pass --corpus 1TB (with --sample PATH) or --tokens 2T")
+    corpus_tokens = corpus_bytes * tokens_per_byte.tokens_per_byte
+    figs.append(Figure("corpus", corpus_bytes, f"{corpus_bytes / 1e12:.4g} TB",
+                       "as given (decimal: 1 TB = 10¹² bytes of UTF-8 text)"))
+    figs.append(Figure("tokens per byte", tokens_per_byte.tokens_per_byte, f"{tokens_per_byte.tokens_per_byte:.4f}",
+                       f"measured: {tokens_per_byte.sample_tokens:,} Qwen tokens in {tokens_per_byte.sample_bytes:,} "
+                       f"bytes of {tokens_per_byte.source}"))
+    figs.append(Figure("corpus tokens", corpus_tokens, fmt_count(corpus_tokens), "corpus bytes × tokens per byte"))
+    return corpus_tokens
+
+
 def estimate_pretrain(*, model: str, gpu: str = "h100", gpus: int | None = None, mfu: float | None = None,
                       parallel: str = "zero3", corpus_bytes: float | None = None,
                       tokens_per_byte: TokenRatio | None = None, corpus_tokens: float | None = None,
@@ -292,21 +310,8 @@ def estimate_pretrain(*, model: str, gpu: str = "h100", gpus: int | None = None,
         raise ConfigError(f"{gpus} GPUs cannot be split into TP {par.tp} × PP {par.pp} groups",
                           f"use a GPU count divisible by {par.tp * par.pp}")
     dp = gpus // (par.tp * par.pp)
-    figs: list[Figure] = []
-    figs.append(Figure("parameters", n_opt, f"{n_opt / 1e9:.4g}B", n_basis))
-    if corpus_tokens is None:
-        if corpus_bytes is None or tokens_per_byte is None:
-            raise ConfigError("the corpus size is missing", "pass --corpus 1TB (with --sample PATH) or --tokens 2T")
-        corpus_tokens = corpus_bytes * tokens_per_byte.tokens_per_byte
-        figs.append(Figure("corpus", corpus_bytes, f"{corpus_bytes / 1e12:.4g} TB",
-                           "as given (decimal: 1 TB = 10¹² bytes of UTF-8 text)"))
-        figs.append(Figure("tokens per byte", tokens_per_byte.tokens_per_byte, f"{tokens_per_byte.tokens_per_byte:.4f}",
-                           f"measured: {tokens_per_byte.sample_tokens:,} Qwen tokens in "
-                           f"{tokens_per_byte.sample_bytes:,} "
-                           f"bytes of {tokens_per_byte.source}"))
-        figs.append(Figure("corpus tokens", corpus_tokens, fmt_count(corpus_tokens), "corpus bytes × tokens per byte"))
-    else:
-        figs.append(Figure("corpus tokens", corpus_tokens, fmt_count(corpus_tokens), "as given (--tokens)"))
+    figs = [Figure("parameters", n_opt, f"{n_opt / 1e9:.4g}B", n_basis)]
+    corpus_tokens = _corpus_tokens(figs, corpus_bytes, tokens_per_byte, corpus_tokens)
     trained = corpus_tokens * epochs
     optimal = CHINCHILLA_TOKENS_PER_PARAM * n_opt
     figs.append(Figure("compute-optimal tokens", optimal, fmt_count(optimal),

@@ -20,8 +20,8 @@ import yaml
 from pydantic import Field
 
 from ..errors import ConfigError
-from ..models import cache_dir, embedded_trainable_folder, gguf_to_hf_folder
 from ..strict import Strict
+from .embedded import cache_dir, embedded_trainable_folder, gguf_to_hf_folder
 
 RECIPES_DIR = Path(__file__).parent / "recipes"
 DEFAULT_TARGETS = ["q_proj", "k_proj", "v_proj", "o_proj"]
@@ -125,11 +125,11 @@ def base_hash(path: str | os.PathLike) -> str:
 
 def load_base(base: str | os.PathLike | None = None, *, device: str | None = None, qlora: bool = False):
     """(model, tokenizer) for training or inference: model on the device in its dtype (4-bit NF4 with
-    `qlora`), tokenizer with a chat template (data.ensure_chat_template) and a pad token."""
+    `qlora`), tokenizer with a chat template (chat.ensure_chat_template) and a pad token."""
     from transformers import AutoModelForCausalLM, AutoTokenizer
     from transformers.utils import logging as hf_logging
 
-    from .data import ensure_chat_template
+    from .chat import ensure_chat_template
 
     hf_logging.disable_progress_bar()  # its "Loading weights" bar would land in --json output; ours show the work
     from .device import detect, qlora_config

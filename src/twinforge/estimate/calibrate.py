@@ -18,11 +18,11 @@ import tempfile
 import time
 from dataclasses import asdict, dataclass
 from datetime import datetime, timezone
-from functools import lru_cache
 from pathlib import Path
 
 from ..errors import ConfigError
-from .estimate import BATCH_ROWS, Throughput, TokenCount, flops_per_token, lora_params
+from .flops import BATCH_ROWS, Throughput, flops_per_token, lora_params
+from .measure import TokenCount, measure_dataset
 from .shapes import NAMED
 
 VERSION = 3
@@ -59,7 +59,7 @@ def machine() -> dict:
     """What a calibration is only valid for."""
     import torch
 
-    from .device import detect
+    from ..models.device import detect
 
     dev = detect()
     cpu = platform.processor() or platform.machine()
@@ -101,35 +101,7 @@ def write_examples(path: Path, n: int, seed: int = 0) -> Path:
     return path
 
 
-@lru_cache(maxsize=1)
-def _demo_tokenizer():
-    from transformers import AutoTokenizer
-
-    from ..models import embedded_trainable_folder
-    from .data import ensure_chat_template
-
-    tok = AutoTokenizer.from_pretrained(str(embedded_trainable_folder()))
-    ensure_chat_template(tok)
-    return tok
-
-
-def demo_counter():
-    """(tokens, loss-target tokens) of examples exactly as the trainer encodes them for the demo model."""
-    from .data import IGNORE, encode
-
-    tok = _demo_tokenizer()
-
-    def count(examples: list[list[dict]]) -> list[tuple[int, int]]:
-        rows, _ = encode(tok, [{"messages": m} for m in examples], 1 << 30)
-        # the first token of a packed example is never a target (collate masks it)
-        return [(len(r), sum(1 for lab in r.labels[1:] if lab != IGNORE)) for r in rows]
-
-    return count, "demo model's tokenizer and chat template, encoded as the trainer does"
-
-
 def measured_tokens(train_file: Path) -> TokenCount:
-    from .estimate import measure_dataset
-
     return measure_dataset(train_file, DEMO, sample=10_000)
 
 
@@ -150,7 +122,7 @@ class Measured:
 def run_demo(train_file: Path, out_dir: Path, *, steps: int | None, max_len: int, batch_size: int = BATCH_ROWS,
              progress: bool = False) -> Measured:
     """Train the demo model for `steps` steps (None: one epoch) through the real trainer, timed from outside."""
-    from .sft import TrainArgs, train_adapter
+    from ..train.sft import TrainArgs, train_adapter
 
     args = TrainArgs(base=None, train_file=Path(train_file), val_file=None, out_dir=Path(out_dir), max_steps=steps,
                      max_len=max_len, batch_size=batch_size, name="calibration", save_steps=10**9)
@@ -163,7 +135,7 @@ def run_demo(train_file: Path, out_dir: Path, *, steps: int | None, max_len: int
 
 
 _CHILD = ("import json, sys; from dataclasses import asdict; from pathlib import Path; "
-          "from twinforge.train.calibrate import run_demo; a = json.loads(sys.argv[1]); "
+          "from twinforge.estimate.calibrate import run_demo; a = json.loads(sys.argv[1]); "
           "print(json.dumps([asdict(run_demo(Path(a['data']), Path(a['tmp']) / name, steps=steps, "
           "max_len=a['max_len'], batch_size=a['batch'], progress=a['progress'])) for name, steps in a['runs']]))")
 
@@ -204,7 +176,7 @@ def calibrate(workspace: Path, *, steps: int = CAL_STEPS, max_len: int = CAL_MAX
     time. Start-up is the whole process's time less the second run and less the first run's tokens at that rate.
     Wall-clock time is what a user waits; process CPU time (all threads; the second run's split between steps and
     the rest taken in proportion to wall time) stays true when other programs share the cores."""
-    from .base import base_hash, resolve_base
+    from ..models.base import base_hash, resolve_base
 
     if steps < 2:
         raise ConfigError(f"calibration needs at least 2 steps, got {steps}")
@@ -265,8 +237,8 @@ def load(workspace: Path | None) -> Calibration | None:
     here = machine()
     if any(cal.machine.get(k) != here[k] for k in ("cpu", "cores", "torch", "device")):
         return None
-    from ..models import TRAINABLE_FOLDER, cache_dir
-    from .base import base_hash
+    from ..models.base import base_hash
+    from ..models.embedded import TRAINABLE_FOLDER, cache_dir
 
     folder = cache_dir() / TRAINABLE_FOLDER
     if (folder / "config.json").is_file() and base_hash(folder) != cal.model.get("hash"):

