@@ -48,6 +48,34 @@ def seeds() -> Path:
     return SEEDS
 
 
+# -- isolation: no test reads or writes the user's workspace or model cache -------------------------------------
+
+_KEEP = {"TWINFORGE_SHARED", "TWINFORGE_REQUIRE_SHARED", "TWINFORGE_REQUIRE_BROWSER"}  # how the suite is run
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _model_cache(tmp_path_factory):
+    """The embedded models are assembled once into a cache beside pytest's temporary folders (kept between runs on
+    this machine, like pytest's own), never into the user's ~/.cache, and shared by every test of the run."""
+    cache = tmp_path_factory.getbasetemp().parent / "twinforge-cache"
+    old = os.environ.get("TWINFORGE_CACHE")
+    os.environ["TWINFORGE_CACHE"] = str(cache)
+    yield cache
+    if old is None:
+        os.environ.pop("TWINFORGE_CACHE", None)
+    else:
+        os.environ["TWINFORGE_CACHE"] = old
+
+
+@pytest.fixture(autouse=True)
+def _isolated_env(monkeypatch, tmp_path, _model_cache):
+    """Every test starts from twinforge's defaults: no TWINFORGE_* setting of the user's leaks in (token,
+    workspace, …), and a command run without -w lands in the test's own folder, not ./twin."""
+    for name in [n for n in os.environ if n.startswith("TWINFORGE_") and n not in _KEEP | {"TWINFORGE_CACHE"}]:
+        monkeypatch.delenv(name)
+    monkeypatch.setenv("TWINFORGE_WORKSPACE", str(tmp_path / "default-ws"))
+
+
 @pytest.fixture
 def workspace(tmp_path) -> Path:
     return tmp_path / "ws"

@@ -50,3 +50,13 @@ def test_a_command_line_backend_drops_the_recipes_model_but_keeps_its_settings()
     assert cfg.overridden("llamacpp").model == "/m/qwen.gguf"  # same backend: its model stays
     assert cfg.overridden("openai", "Qwen/Qwen3-32B").model == "Qwen/Qwen3-32B"
     assert cfg.overridden() == cfg
+
+
+def test_the_suite_runs_isolated_from_the_users_settings(tmp_path):
+    """conftest's autouse fixtures: a command without -w lands in the test's folder, models in a test cache."""
+    import os
+
+    assert os.environ["TWINFORGE_WORKSPACE"].startswith(str(tmp_path))
+    assert os.environ["TWINFORGE_CACHE"] and not os.environ["TWINFORGE_CACHE"].startswith(
+        os.path.expanduser("~/.cache"))
+    assert "TWINFORGE_TOKEN" not in os.environ
