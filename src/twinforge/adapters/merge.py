@@ -21,7 +21,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from ..errors import TwinforgeError
-from ..models.stack import expand_layers, load_with_adapters, read_meta, recorded_base
+from ..models.stack import META, expand_layers, load_with_adapters, read_meta, recorded_base
 
 MERGED_KIND = "merged"
 
@@ -76,7 +76,7 @@ def merge(adapters: list[tuple[Path, float]], out_dir: Path, *, base: str | None
     try:
         merged.save_pretrained(str(work), safe_serialization=True)
         tokenizer.save_pretrained(str(work))
-        (work / "twinforge.json").write_text(json.dumps({
+        (work / META).write_text(json.dumps({
             "kind": MERGED_KIND, "base": base or "embedded", "base_path": str(folder), "base_hash": base_hash(folder),
             "adapters": entries, "combination": combination,
             "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),

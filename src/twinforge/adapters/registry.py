@@ -17,8 +17,6 @@ from pathlib import Path
 from ..errors import ConfigError
 from ..models.stack import META
 
-ADAPTERS_DIR = "adapters"
-
 
 @dataclass
 class Adapter:
@@ -45,7 +43,7 @@ class Adapter:
 
 
 def adapters_dir(store) -> Path:
-    return store.workspace / ADAPTERS_DIR
+    return store.ws.adapters
 
 
 def register(store, adapter_dir: str | Path) -> Adapter:

@@ -16,16 +16,17 @@ from pathlib import Path
 
 from ..errors import TwinforgeError
 from ..models.stack import COMBINATIONS, AdapterError, check_adapter_dir, expand_layers
+from ..store.workspace import Workspace
 
 _NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
 
 
 def adapters_root(workspace: Path) -> Path:
-    return Path(workspace) / "adapters"
+    return Workspace(Path(workspace)).adapters
 
 
 def stacks_path(workspace: Path) -> Path:
-    return adapters_root(workspace) / "stacks.json"
+    return Workspace(Path(workspace)).stacks_file
 
 
 def resolve_id(workspace: Path, ref: str, store=None) -> Path:

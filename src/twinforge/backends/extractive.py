@@ -20,9 +20,9 @@ from collections import Counter
 from collections.abc import Sequence
 from typing import Any
 
-from .config import BackendConfig
 from ..text.stopwords import CHAT_STOPWORDS
 from .base import BackendError, Completion, Message, Request, complete_in_order
+from .config import BackendConfig
 
 TOP_SENTENCES = 3
 KEYPHRASES = 5

@@ -16,9 +16,9 @@ from collections.abc import Iterator, Sequence
 from functools import lru_cache
 from pathlib import Path
 
-from .config import BackendConfig
 from ..errors import TwinforgeError
 from .base import BackendError, Completion, Request, complete_in_order
+from .config import BackendConfig
 
 INSTALL_HINT = "pip install llama-cpp-python (it compiles llama.cpp: a few minutes)"
 

@@ -26,8 +26,8 @@ from urllib.parse import urlsplit
 
 import httpx
 
-from .config import BackendConfig
 from .base import BackendError, Completion, Message, Request
+from .config import BackendConfig
 from .retry import backoff_delays, run_bounded
 
 # Consecutive failed attempts after which a URL is skipped for the rest of a batch.

@@ -24,9 +24,9 @@ from collections.abc import Iterator, Sequence
 from functools import lru_cache
 from pathlib import Path
 
-from .config import BackendConfig
 from ..errors import TwinforgeError
 from .base import BackendError, Completion, Message, Request, complete_in_order
+from .config import BackendConfig
 
 INSTALL_HINT = "pip install torch transformers (and accelerate gguf for the embedded model)"
 

@@ -14,8 +14,8 @@ from pathlib import Path
 
 from ..backends import BackendError, get_backend
 from ..backends.base import Request
-from .config import JudgeConfig
 from .chatter import Sample
+from .config import JudgeConfig
 
 PROMPT_VERSION = "judge.v1"
 PROMPT = Path(__file__).with_name("prompts") / f"{PROMPT_VERSION}.txt"

@@ -25,7 +25,6 @@ import numpy as np
 import orjson
 from tqdm import tqdm
 
-from .config import CleanConfig
 from ..store import Store
 from ..store.db import now_iso
 from ..text import language, secrets
@@ -33,6 +32,7 @@ from ..text.language import detect as detect_language
 from ..text.spans import Span
 from ..text.tokens import count_tokens_batch
 from . import boilerplate, chatter, dedupe
+from .config import CleanConfig
 from .judge import LLMJudge
 
 KEPT, KEPT_BY_USER = "kept", "kept-by-user"

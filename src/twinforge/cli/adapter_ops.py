@@ -8,6 +8,7 @@ from pathlib import Path
 import click
 
 from ..errors import TwinforgeError
+from ..store import Workspace
 from .adapters import adapters
 from .group import Ctx, progress_wanted
 
@@ -100,7 +101,7 @@ def merge(obj: Ctx, specs: tuple[str, ...], out: Path, base: str | None, combina
     from ..adapters.merge import merge as run_merge
 
     ws, pairs = _pairs(obj, specs)
-    inside = (ws / "adapters").resolve()
+    inside = Workspace(Path(ws)).adapters.resolve()
     if out.resolve() == inside or out.resolve().is_relative_to(inside):
         raise TwinforgeError(f"{out} is inside {ws / 'adapters'}, which holds trained adapters only",
                              f"write the merged model elsewhere, e.g. --out {ws / 'merged' / out.name}")

@@ -88,7 +88,7 @@ def funnel(obj: Ctx, as_json: bool, html_path: str | None) -> None:
         steps = compute_funnel(store, progress_wanted())
         if not steps:
             raise TwinforgeError(f"no clean results in {store.workspace}", "run `twinforge clean` first")
-        out = Path(html_path) if html_path else store.workspace / "reports" / "funnel.html"
+        out = Path(html_path) if html_path else store.ws.reports / "funnel.html"
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(funnel_html(steps), encoding="utf-8")
     if as_json:

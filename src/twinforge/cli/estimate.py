@@ -10,7 +10,7 @@ from pathlib import Path
 import click
 
 from ..errors import ConfigError
-from ..store import resolve_workspace
+from ..store import Workspace, resolve_workspace
 from .group import Ctx, cli, progress_wanted
 
 
@@ -102,9 +102,9 @@ def _finetune(workspace: Path, lines: str | None, dataset: str | None, model: st
         cal = cal_mod.calibrate(workspace, progress=progress_wanted())
         if "this" not in gpus_:
             gpus_.append("this")
-    train_file = workspace / "datasets" / (dataset or "default") / "train.jsonl"
+    train_file = Workspace(workspace).dataset(dataset or "default") / "train.jsonl"
     if dataset and not train_file.is_file():
-        raise ConfigError(f"no dataset {dataset!r} in {workspace / 'datasets'}",
+        raise ConfigError(f"no dataset {dataset!r} in {Workspace(workspace).datasets}",
                           "build it with `twinforge dataset`, or pass --lines")
     tokens = measure(s, train_file if train_file.is_file() else None, tokens_per_line)
     counts = parse_lines(lines) if lines else ([tokens.lines] if dataset and tokens.lines else

@@ -9,7 +9,6 @@ inputs writes the same bytes, so the dataset hash an adapter records stays meani
 from __future__ import annotations
 
 import hashlib
-import re
 import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -24,8 +23,6 @@ from .config import DatasetConfig
 from .split import split_conversations
 
 VERSION = 1  # bump when what a build writes changes for the same inputs
-DATASETS_DIR = "datasets"
-_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
 SPLIT_FILES = ("train.jsonl", "val.jsonl")
 
 
@@ -53,10 +50,7 @@ class DatasetReport:
 
 
 def dataset_dir(store: Store, name: str = "default") -> Path:
-    if not _NAME.match(name):
-        raise ConfigError(f"dataset name {name!r} is not usable as a folder name",
-                          "use letters, digits, '.', '_' or '-' (at most 64)")
-    return store.workspace / DATASETS_DIR / name
+    return store.ws.dataset(name)
 
 
 def content_hash(folder: Path) -> str:

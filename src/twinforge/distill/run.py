@@ -22,13 +22,13 @@ from tqdm import tqdm
 
 from ..backends import get_backend
 from ..backends.base import Backend, Request
-from .config import DistillConfig
 from ..store import Store
 from ..store.db import now_iso
 from ..text.tokens import count_tokens_batch
 from . import export
 from .assemble import build_module, merge, module_id
 from .cache import Answer, CachedBackend
+from .config import DistillConfig
 from .paper import paper_strategy_for
 from .render import Chunk, Dialog, PromptStrategy, Turn, chunk_dialog
 from .repair import Draft, DraftError

@@ -21,6 +21,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from ..errors import ConfigError
+from ..store.workspace import ADAPTER_META, Workspace
 from .flops import BATCH_ROWS, Throughput, flops_per_token, lora_params
 from .measure import TokenCount, measure_dataset
 from .shapes import NAMED
@@ -52,7 +53,7 @@ class Calibration:
 
 
 def calibration_path(workspace: Path) -> Path:
-    return Path(workspace) / "estimate" / "calibration.json"
+    return Workspace(Path(workspace)).estimate / "calibration.json"
 
 
 def machine() -> dict:
@@ -129,7 +130,7 @@ def run_demo(train_file: Path, out_dir: Path, *, steps: int | None, max_len: int
     t0, c0 = time.perf_counter(), time.process_time()
     result = train_adapter(args, progress=progress)
     wall, cpu = time.perf_counter() - t0, time.process_time() - c0
-    meta = json.loads((Path(out_dir) / "twinforge.json").read_text(encoding="utf-8"))
+    meta = json.loads((Path(out_dir) / ADAPTER_META).read_text(encoding="utf-8"))
     return Measured(result.tokens, result.steps, result.seconds, wall, cpu,
                     bool(meta["hyperparameters"]["grad_checkpointing"]), result.peak_memory_bytes)
 

@@ -21,6 +21,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from ..errors import ConfigError
+from ..store.workspace import Workspace
 from .finetune import GB, Figure, activation_values_per_layer, fmt_count, fmt_gb
 from .gpus import Hardware, profile
 from .shapes import Shape, parse_count, shape
@@ -107,10 +108,10 @@ def sample_texts(path: Path) -> Iterator[str]:
 
 def workspace_texts(workspace: Path) -> tuple[Iterator[str], str]:
     """Hyperphrases when the workspace has them (`hyper/hypertrain.jsonl`), else the text clean kept."""
-    hyper = workspace / "hyper" / "hypertrain.jsonl"
+    hyper = Workspace(workspace).hyper / "hypertrain.jsonl"
     if hyper.is_file():
         return sample_texts(hyper), f"hyperphrases in {hyper}"
-    if (workspace / "twin.db").is_file():
+    if Workspace(workspace).db.is_file():
         from ..store import Store
 
         with Store(workspace, create=False) as store:

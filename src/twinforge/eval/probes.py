@@ -17,9 +17,9 @@ from pathlib import Path
 
 import yaml
 
-from ..text.language import detect
 from ..errors import ConfigError
 from ..store import Store
+from ..text.language import detect
 
 KINDS = ("user", "heldout", "concept", "inversion")
 
@@ -63,7 +63,7 @@ def _read_jsonl(path: Path) -> list[dict]:
 
 
 def dataset_folder(store: Store, name: str) -> Path:
-    return store.workspace / "datasets" / name
+    return store.ws.dataset(name)
 
 
 def split_examples(store: Store, dataset: str) -> tuple[list[dict], list[dict]]:

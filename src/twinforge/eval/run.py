@@ -12,6 +12,7 @@ from tqdm import tqdm
 
 from ..errors import ConfigError
 from ..store import Store
+from ..store.workspace import ADAPTER_META
 from . import active
 from .config import EvalConfig
 from .failures import Failure, catalogue, greedy_by_probe
@@ -85,7 +86,7 @@ def _adapter_dir(store: Store, ref: str) -> Path:
             raise ConfigError(f"adapter {ref}: {adapter.missing}",
                               f"restore it, or forget it with `twinforge adapters remove {ref}`")
         return adapter.path
-    for folder in (store.workspace / "adapters" / ref, Path(ref)):
+    for folder in (store.ws.adapter(ref), Path(ref)):
         if (folder / "adapter_config.json").exists():
             return folder
     raise ConfigError(f"adapter {ref!r} not found", "list them with `twinforge adapters`, or give an adapter folder")
@@ -93,7 +94,7 @@ def _adapter_dir(store: Store, ref: str) -> Path:
 
 def _adapter_base(folder: Path) -> str | None:
     """The base the adapter was trained on, from its twinforge.json; None for a plain PEFT folder without one."""
-    meta = folder / "twinforge.json"
+    meta = folder / ADAPTER_META
     if not meta.exists():
         return None
     try:
@@ -159,7 +160,7 @@ def evaluate(store: Store, cfg: EvalConfig, progress: bool = False) -> EvalRun:
     generations: list[Generation] = []
     logits: dict[str, object] = {}
     engines: dict[str, str] = {}
-    cache = store.workspace / "adapters" / ".gguf-lora"
+    cache = store.ws.gguf_lora_cache
     try:
         for spec in specs:
             m, gens, lg, engine = _one_model(spec, cfg, probes, texts, cache, bar.update)

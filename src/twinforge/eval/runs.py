@@ -14,11 +14,9 @@ from ..errors import ConfigError
 from ..store import Store
 from ..store.db import now_iso
 
-REPORTS_DIR = "reports"
-
 
 def report_dir(store: Store, run_id: int) -> Path:
-    return store.workspace / REPORTS_DIR / f"eval-{run_id}"
+    return store.ws.reports / f"eval-{run_id}"
 
 
 def save_run(store: Store, run) -> None:
@@ -26,7 +24,7 @@ def save_run(store: Store, run) -> None:
 
     run.created_at = now_iso()
     d = run.as_dict()
-    reports = store.workspace / REPORTS_DIR
+    reports = store.ws.reports
     reports.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=".eval-", dir=reports))
     try:

@@ -45,7 +45,7 @@ def train_bridge(store, cfg: HyperConfig, *, max_steps: int | None = None, base:
                  batch_size: int = 4, progress: bool = False) -> BridgeResult:
     from ..train.sft import TrainArgs, train_adapter
 
-    folder = store.workspace / "hyper"
+    folder = store.ws.hyper
     train_file, val_file = folder / "train.jsonl", folder / "val.jsonl"
     if not (folder / "hypertrain.jsonl").is_file():
         from .dataset import build_hypertrain
@@ -58,7 +58,7 @@ def train_bridge(store, cfg: HyperConfig, *, max_steps: int | None = None, base:
     base = base if base is not None else cfg.bridge_base
     key = json.dumps([_file_hash(train_file), base or "embedded", steps, cfg.bridge_max_len, batch_size])
     adapter_id = "bridge-" + hashlib.sha256(key.encode()).hexdigest()[:10]
-    out = store.workspace / "adapters" / adapter_id
+    out = store.ws.adapter(adapter_id)
     out.mkdir(parents=True, exist_ok=True)
     args = TrainArgs(base=base, train_file=train_file, val_file=val_file if val_file.stat().st_size else None,
                      out_dir=out, max_steps=steps, max_len=cfg.bridge_max_len, batch_size=batch_size,

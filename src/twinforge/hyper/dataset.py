@@ -127,7 +127,7 @@ def _write_jsonl(path: Path, rows: list[dict]) -> None:
 
 
 def build_hypertrain(store, cfg: HyperConfig, progress: bool = False) -> HyperDatasetReport:
-    if not (store.workspace / "hyper" / "idf.json").is_file():
+    if not (store.ws.hyper / "idf.json").is_file():
         from .vocab import build_vocab
 
         build_vocab(store, cfg, progress=progress)  # salience ranks by the corpus frequencies
@@ -154,7 +154,7 @@ def build_hypertrain(store, cfg: HyperConfig, progress: bool = False) -> HyperDa
 
 def heldout(store, limit: int | None = None) -> list[dict]:
     """The held-out scenes (val conversations), as {text, hyperphrase, language, conversation_id, …}."""
-    path = store.workspace / "hyper" / "hypertrain.jsonl"
+    path = store.ws.hyper / "hypertrain.jsonl"
     if not path.is_file():
         raise HyperError(f"no {path}", "run `twinforge hyper dataset` first")
     out = []

@@ -92,7 +92,7 @@ def adapter_folder(store, adapter: str) -> Path:
     """An adapter id of the workspace's registry (or a folder path) → its folder."""
     path = Path(adapter).expanduser()
     if not (path / "adapter_config.json").is_file() and store is not None:
-        path = store.workspace / "adapters" / adapter
+        path = store.ws.adapter(adapter)
     if not (path / "adapter_config.json").is_file():
         raise HyperError(f"no adapter {adapter!r}" + (f" in {store.workspace / 'adapters'}" if store else ""),
                          "train one with `twinforge hyper bridge`, or see `twinforge adapters`")
@@ -157,7 +157,7 @@ def decoder(store, cfg: HyperConfig, backend: BackendConfig | None = None, adapt
     if adapter:
         return AdapterDecoder(adapter_folder(store, adapter), cfg.decode_max_tokens)
     vocabulary = None
-    if store is not None and (store.workspace / "hyper" / "tokenizer.json").is_file():
+    if store is not None and (store.ws.hyper / "tokenizer.json").is_file():
         from .vocab import load_tokenizer
 
         vocabulary = load_tokenizer(store).vocabulary

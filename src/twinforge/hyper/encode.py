@@ -16,8 +16,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..errors import TwinforgeError
-from .config import HyperConfig
 from ..text.lemmas import analyze, language
+from .config import HyperConfig
 
 POS_WEIGHT = {"NOUN": 1.0, "VERB": 0.8, "ADJ": 0.7, "ADV": 0.5, "NUM": 0.4}
 _SENTENCE_END = re.compile(r"(?<=[.!?…])[\"»)\]]*\s+|\n+")
@@ -131,14 +131,14 @@ class Encoder:
 
 
 def hyper_dir(store) -> Path:
-    path = store.workspace / "hyper"
+    path = store.ws.hyper
     path.mkdir(parents=True, exist_ok=True)
     return path
 
 
 def encoder_for(store, cfg: HyperConfig) -> Encoder:
     """The encoder with the workspace's corpus frequencies, where `hyper vocab` wrote them."""
-    return Encoder(cfg, Idf.load(store.workspace / "hyper" / "idf.json") if store is not None else None)
+    return Encoder(cfg, Idf.load(store.ws.hyper / "idf.json") if store is not None else None)
 
 
 def encode(text: str, cfg: HyperConfig | None = None, idf: Idf | None = None) -> Hyperphrase:

@@ -214,11 +214,11 @@ def build_report(store, cfg: HyperConfig, *, backend: BackendConfig | None = Non
 
 
 def _recorded_bridge(store) -> str | None:
-    path = store.workspace / "hyper" / "bridge.json"
+    path = store.ws.hyper / "bridge.json"
     if not path.is_file():
         return None
     adapter_id = json.loads(path.read_text(encoding="utf-8")).get("adapter_id")
-    return adapter_id if adapter_id and (store.workspace / "adapters" / adapter_id).is_dir() else None
+    return adapter_id if adapter_id and (store.ws.adapter(adapter_id)).is_dir() else None
 
 
 # --- rendering ------------------------------------------------------------------------------------------
@@ -301,7 +301,7 @@ def to_html(md: str) -> str:
 
 
 def write_report(store, r: HyperReport) -> dict[str, str]:
-    folder = store.workspace / "reports"
+    folder = store.ws.reports
     folder.mkdir(parents=True, exist_ok=True)
     md = markdown(r)
     files = {"markdown": folder / "hyper.md", "html": folder / "hyper.html", "json": folder / "hyper.json"}

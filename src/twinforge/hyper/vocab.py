@@ -143,4 +143,4 @@ def build_vocab(store, cfg: HyperConfig, progress: bool = False, sample: int = 4
 
 
 def load_tokenizer(store) -> ConceptTokenizer:
-    return ConceptTokenizer.load(store.workspace / "hyper" / "tokenizer.json")
+    return ConceptTokenizer.load(store.ws.hyper / "tokenizer.json")

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import codecs
-
-import orjson
 from dataclasses import dataclass
 from types import ModuleType
+
+import orjson
 
 from ..errors import InputError
 from . import chatgpt, claude, deepseek, document, grok, nexus, paper

@@ -5,8 +5,8 @@ from __future__ import annotations
 import hashlib
 import itertools
 import queue
-import threading
 import tempfile
+import threading
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -25,8 +25,8 @@ from . import parallel
 from .detect import FORMATS, Detected, detect, json_error
 from .entries import Entry, Limits, Skipped, expand
 from .jsonshape import JsonShape, iter_items
-from .split import RangeReader, Span, spans
 from .mojibake import repair
+from .split import RangeReader, Span, spans
 
 
 @dataclass

@@ -16,16 +16,17 @@ from ..backends.base import Completion, Request, complete_in_order
 from ..backends.config import BackendConfig
 from ..errors import TwinforgeError
 from ..store import Store
+from ..store.workspace import ADAPTER_META
 
 
 def adapter_dirs(store: Store, ids: list[str]) -> tuple[str | None, list[Path]]:
     """(base of the adapters, their folders); a TwinforgeError naming the first unknown id or a base mismatch."""
     dirs, bases = [], set()
     for aid in ids:
-        d = store.workspace / "adapters" / aid
-        meta = d / "twinforge.json"
+        d = store.ws.adapter(aid)
+        meta = d / ADAPTER_META
         if not meta.is_file():
-            known = sorted(p.name for p in (store.workspace / "adapters").glob("*/twinforge.json"))
+            known = sorted(p.name for p in (store.ws.adapters).glob(f"*/{ADAPTER_META}"))
             raise TwinforgeError(f"no adapter {aid!r} in {store.workspace / 'adapters'}",
                                  f"known: {', '.join(known)}" if known else "train one with `twinforge train`")
         try:

@@ -17,8 +17,8 @@ from importlib.resources import files
 from ..backends import get_backend
 from ..backends.base import BackendError, Request
 from ..backends.config import BackendConfig
-from ..text.language import detect
 from ..store import Store
+from ..text.language import detect
 from .config import MemoryConfig
 from .search import Hit, search, validate
 

@@ -24,11 +24,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from ..errors import TwinforgeError
+from ..store.workspace import ADAPTER_META
 
 if TYPE_CHECKING:
     import torch
 
-META = "twinforge.json"  # an adapter folder's record, written last by the trainer: its presence means finished
+META = ADAPTER_META  # an adapter folder's record, written last by the trainer: its presence means finished
 COMBINATIONS = ("cat", "svd", "linear")
 STACKED = "stack"  # the name of the combined adapter inside the PeftModel
 _PEFT_PREFIX = "base_model.model."

@@ -16,12 +16,12 @@ from urllib.parse import quote
 
 from ..backends import get_backend
 from ..backends.base import Backend
-from ..text.language import detect
 from ..errors import TwinforgeError
-from ..store import persona_card as persona
 from ..memory.ask import Source, ask_stream, cited
 from ..memory.config import MemoryConfig
 from ..store import Store
+from ..store import persona_card as persona
+from ..text.language import detect
 from .config import ServeConfig
 
 TWIN = "twin"

@@ -1,5 +1,6 @@
 """SQLite workspace store and its migrations."""
 
-from .db import DB_NAME, Store, resolve_workspace
+from .db import Store, resolve_workspace
+from .workspace import DB_NAME, Workspace
 
-__all__ = ["DB_NAME", "Store", "resolve_workspace"]
+__all__ = ["DB_NAME", "Store", "Workspace", "resolve_workspace"]

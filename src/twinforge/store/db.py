@@ -12,15 +12,12 @@ from pathlib import Path
 
 from ..errors import WorkspaceError
 from .migrations import migrate
-
-DB_NAME = "twin.db"
-DEFAULT_WORKSPACE = "twin"
-WORKSPACE_ENV = "TWINFORGE_WORKSPACE"
+from .workspace import DB_NAME, Workspace
 
 
 def resolve_workspace(path: str | os.PathLike | None = None) -> Path:
     """--workspace, else $TWINFORGE_WORKSPACE, else ./twin."""
-    return Path(path or os.environ.get(WORKSPACE_ENV) or DEFAULT_WORKSPACE)
+    return Workspace.resolve(path).root
 
 
 def now_iso() -> str:
@@ -35,8 +32,9 @@ class Store:
     """
 
     def __init__(self, workspace: str | os.PathLike | None = None, create: bool = True):
-        self.workspace = resolve_workspace(workspace)
-        self.path = self.workspace / DB_NAME
+        self.ws = Workspace.resolve(workspace)  # the folder layout: every path a stage writes comes from here
+        self.workspace = self.ws.root
+        self.path = self.ws.db
         if not self.path.exists() and not create:
             raise WorkspaceError(
                 f"no workspace at {self.workspace} (no {DB_NAME})",

@@ -126,7 +126,7 @@ def _compose(segments: list[tuple]) -> str:
 
 
 def persona_path(store: Store) -> Path:
-    return store.workspace / PERSONA_FILE
+    return store.ws.persona_card
 
 
 def read_data(store: Store) -> dict | None:

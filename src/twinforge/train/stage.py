@@ -49,9 +49,7 @@ class TrainReport:
 
 
 def dataset_folder(store, name: str) -> Path:
-    from ..dataset.build import dataset_dir
-
-    return dataset_dir(store, name)
+    return store.ws.dataset(name)
 
 
 def _safe(s: str) -> str:
@@ -76,7 +74,7 @@ def train_in_workspace(store, cfg: TrainConfig, progress: bool = False, stop_aft
         packing=cfg.packing, grad_checkpointing=cfg.grad_checkpointing, qlora=cfg.qlora, seed=cfg.seed,
         on_top_of=parents, save_steps=cfg.save_steps, eval_steps=cfg.eval_steps, dataset=cfg.dataset,
         stop_after=stop_after, device=device)
-    root = registry.adapters_dir(store)
+    root = store.ws.adapters
     prefix = _safe(cfg.name or cfg.dataset)
     report = TrainReport(cfg.dataset, str(cfg.base or "embedded"))
 
