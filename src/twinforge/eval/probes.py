@@ -108,12 +108,11 @@ def module_probes(store: Store, dataset: str | None = None, module_ids: set[str]
     from ..expand.templates import pick
 
     wanted = module_ids if module_ids is not None else (_dataset_module_ids(store, dataset) if dataset else set())
-    rows = store.db.execute("SELECT id, json FROM modules ORDER BY id").fetchall()
     out = []
-    for row in rows:
-        if wanted and row["id"] not in wanted:
+    for row in store.module_records():
+        if wanted and row.id not in wanted:
             continue
-        m = Module.model_validate_json(row["json"])
+        m = Module.model_validate(row.data)
         tpl = load_templates(m.language)
         if m.concepts:
             concept = m.concepts[pick(0, m.id, "eval-concept") % len(m.concepts)]

@@ -68,18 +68,10 @@ def load_texts(store: Store, dataset: str, person_limit: int = 400) -> Texts:
     held = [e for e in held if _usable(e)]
     held_convs = sorted({(e.get("meta") or {}).get("conversation_id") for e in held} - {None})
     own, person = [], []
-    rows = store.db.execute(
-        "SELECT c.conversation_id, c.text FROM clean_messages c JOIN messages m ON m.id = c.message_id "
-        "WHERE c.keep = 1 AND m.role = 'user' AND length(c.text) >= ? ORDER BY m.conversation_id, m.position",
-        (MIN_OWN_CHARS,)).fetchall() if _has_table(store, "clean_messages") else []
-    for r in rows:
-        (own if r["conversation_id"] in held_convs else person).append(r["text"])
+    for k in store.kept_messages(roles=("user",), canonical=False, dialog=False, min_chars=MIN_OWN_CHARS):
+        (own if k.conversation_id in held_convs else person).append(k.text)
     if not person:  # no cleaned store: the person's side of the training examples
         person = [m["content"] for e in train for m in e["messages"] if m["role"] == "user"]
     return Texts(held, train, own, _every(person, person_limit),
                  [e["messages"][-1]["content"] for e in train],
                  [m["content"] for e in train for m in e["messages"][:-1]])
-
-
-def _has_table(store: Store, name: str) -> bool:
-    return store.db.execute("SELECT 1 FROM sqlite_master WHERE type='table' AND name=?", (name,)).fetchone() is not None

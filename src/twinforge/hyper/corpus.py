@@ -4,7 +4,6 @@ sentences, each tagged with its conversation, and the train/val split by convers
 from __future__ import annotations
 
 import hashlib
-import json
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -29,23 +28,17 @@ class Doc:
 def documents(store, modules: bool = True) -> Iterator[Doc]:
     """Kept canonical dialog messages in conversation order (code blocks removed: they are not ideas), then the
     modules' sentences."""
-    db = store.db
-    if not db.execute("SELECT 1 FROM clean_messages LIMIT 1").fetchone():
+    if not store.has_cleaned():
         raise TwinforgeError(f"nothing cleaned in {store.workspace}",
                              "run `twinforge ingest PATH` and `twinforge clean` first")
-    rows = db.execute(
-        "SELECT m.id, m.conversation_id, m.role, c.text, c.language FROM clean_messages c"
-        " JOIN messages m ON m.id = c.message_id"
-        " WHERE c.keep = 1 AND m.kind = 'dialog' AND m.canonical = 1 AND m.role IN ('user', 'assistant')"
-        " ORDER BY m.conversation_id, m.position")
-    for mid, cid, role, text, lang in rows:
-        text = _CODE.sub(" ", text) if "```" in text else text
+    for k in store.kept_messages(min_chars=0):
+        text = _CODE.sub(" ", k.text) if "```" in k.text else k.text
         if text.strip():
-            yield Doc(cid, text, lang, message_id=mid, role=role)
+            yield Doc(k.conversation_id, text, k.language, message_id=k.id, role=k.role)
     if not modules:
         return
-    for module_id, cid, lang, raw in db.execute("SELECT id, conversation_id, language, json FROM modules ORDER BY id"):
-        m = json.loads(raw)
+    for rec in store.module_records():
+        module_id, cid, lang, m = rec.id, rec.conversation_id, rec.language, rec.data
         for name in MODULE_FIELDS:
             values = m.get(name) or []
             for text in [values] if isinstance(values, str) else values:

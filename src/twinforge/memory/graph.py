@@ -64,12 +64,12 @@ def module_concepts(m: Module) -> dict[str, str]:
 def write_concepts(store: Store) -> int:
     """Refill memory_concepts from the modules table (cheap: no model); the number of distinct concepts. Call
     inside a transaction."""
-    rows = store.db.execute("SELECT id, json FROM modules ORDER BY id").fetchall()
+    records = store.module_records()
     store.db.execute("DELETE FROM memory_concepts")
     data = []
-    for r in rows:
-        m = Module.model_validate_json(r["json"])
-        data += [(r["id"], c, label) for c, label in module_concepts(m).items()]
+    for r in records:
+        m = Module.model_validate(r.data)
+        data += [(r.id, c, label) for c, label in module_concepts(m).items()]
     store.db.executemany("INSERT INTO memory_concepts (module_id, concept, label) VALUES (?, ?, ?)", data)
     return len({c for _, c, _ in data})
 
@@ -83,9 +83,7 @@ def concept_graph(store: Store) -> nx.Graph:
         by_module[r[0]].append(r[1])
         labels.setdefault(r[1], r[2])
     communities = dict(store.db.execute("SELECT concept, community FROM memory_communities").fetchall())
-    titles = dict(store.db.execute(
-        "SELECT m.id, coalesce(c.title, '') FROM modules m LEFT JOIN conversations c ON c.id = m.conversation_id"
-    ).fetchall())
+    titles = {r.id: r.title for r in store.module_records()}
     mentions = Counter(c for cs in by_module.values() for c in cs)
     for c, n in mentions.items():
         g.add_node(c, type="concept", label=labels[c], modules=n, community=communities.get(c, -1))

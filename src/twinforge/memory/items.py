@@ -97,38 +97,27 @@ def module_text(m: Module) -> str:
 
 
 def module_items(store: Store) -> Iterator[Item]:
-    rows = store.db.execute(
-        "SELECT m.id, m.json, m.language, c.title, c.created_at FROM modules m"
-        " LEFT JOIN conversations c ON c.id = m.conversation_id ORDER BY m.id"
-    )
-    for r in rows:
-        mod = Module.model_validate_json(r["json"])
+    for r in store.module_records():
+        mod = Module.model_validate(r.data)
         first = mod.quotes[0].message_id if mod.quotes else (mod.message_ids[0] if mod.message_ids else None)
         kind = "paper" if mod.kind == "paper" else "module"
         yield Item(
             id=f"{kind}:{mod.id}", kind=kind, conversation_id=mod.conversation_id, message_id=first,
-            module_id=mod.id, title=r["title"] or mod.title, date=r["created_at"],
-            language=mod.language or r["language"], text=module_text(mod),
+            module_id=mod.id, title=r.title or mod.title, date=r.created_at,
+            language=mod.language or r.language, text=module_text(mod),
         )
 
 
 def message_items(store: Store, cfg: MemoryConfig) -> Iterator[Item]:
     """Passages of the dialog messages clean kept on the canonical branch (cleaned text: boilerplate stripped,
     secrets redacted)."""
-    rows = store.db.execute(
-        "SELECT k.message_id, k.conversation_id, k.text, k.language, m.created_at, c.title, c.created_at AS cdate"
-        " FROM clean_messages k JOIN messages m ON m.id = k.message_id"
-        " JOIN conversations c ON c.id = k.conversation_id"
-        " WHERE k.keep = 1 AND m.canonical = 1 AND m.role IN ('user', 'assistant') AND k.text != ''"
-        " ORDER BY k.conversation_id, m.position"
-    )
-    for r in rows:
-        for i, piece in enumerate(split_passages(r["text"], cfg.passage_chars, cfg.overlap)):
+    for k in store.kept_messages(dialog=False):
+        for i, piece in enumerate(split_passages(k.text, cfg.passage_chars, cfg.overlap)):
             yield Item(
-                id=f"msg:{r['message_id']}:{i}", kind="message", conversation_id=r["conversation_id"],
-                message_id=r["message_id"], module_id=None, title=r["title"] or "",
-                date=r["created_at"] if r["created_at"] is not None else r["cdate"],
-                language=_language(r["language"], piece), text=piece,
+                id=f"msg:{k.id}:{i}", kind="message", conversation_id=k.conversation_id,
+                message_id=k.id, module_id=None, title=k.title,
+                date=k.created_at if k.created_at is not None else k.conversation_created_at,
+                language=_language(k.language, piece), text=piece,
             )
 
 

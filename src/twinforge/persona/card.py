@@ -74,11 +74,8 @@ _WORD = re.compile(r"[^\W\d_][^\W_]*(?:-[^\W\d_]+)*")
 
 def _user_messages(store: Store) -> list[tuple[str, str, str, str]]:
     """(message id, conversation id, title, cleaned text) of every kept user message, in conversation order."""
-    return [tuple(r) for r in store.db.execute(
-        "SELECT m.id, m.conversation_id, c.title, cm.text FROM clean_messages cm"
-        " JOIN messages m ON m.id = cm.message_id JOIN conversations c ON c.id = m.conversation_id"
-        " WHERE cm.keep = 1 AND m.role = 'user' AND cm.text != ''"
-        " ORDER BY c.created_at IS NULL, c.created_at, c.id, m.position")]
+    return [(k.id, k.conversation_id, k.title, k.text)
+            for k in store.kept_messages(roles=("user",), canonical=False, dialog=False, by_date=True)]
 
 
 def _sentences(messages) -> list[Line]:

@@ -12,6 +12,7 @@ from pathlib import Path
 
 from ..errors import WorkspaceError
 from .migrations import migrate
+from .reads import Reads
 from .workspace import DB_NAME, Workspace
 
 
@@ -24,7 +25,7 @@ def now_iso() -> str:
     return datetime.now(timezone.utc).isoformat(timespec="seconds")
 
 
-class Store:
+class Store(Reads):
     """Connection to a workspace's twin.db, migrated on open.
 
     Writes go through `transaction()`: one source file is imported in one transaction, so a crash or a bad
