@@ -20,7 +20,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, ValidationError, field_validator
 
 from ..backends.base import Request
-from ..ingest.paper import _ABSTRACT, _REFERENCES
+from ..text.paper_sections import ABSTRACT, REFERENCES
 from .assemble import build_module, merge
 from .render import (
     LANGUAGE_NAMES,
@@ -209,7 +209,7 @@ def paper_strategy_for(backend_name: str):
 
 def _body(text: str) -> str:
     """The paper without its reference list."""
-    m = _REFERENCES.search(text)
+    m = REFERENCES.search(text)
     return text[: m.start()] if m else text
 
 
@@ -229,7 +229,7 @@ def _sections(text: str) -> list[tuple[str, str]]:
     from its label ("Abstract: We …", "**Аннотация.** Мы …") starts a section of its own."""
     out: list[tuple[str, list[str]]] = [("", [])]
     for line in _body(text).splitlines():
-        m = _ABSTRACT.match(line)
+        m = ABSTRACT.match(line)
         if out[-1][0] == "abstract" and not line.strip() and any(x.strip() for x in out[-1][1]):
             out.append(("", []))  # an abstract is one paragraph: the untitled text after it is the body
         elif m:

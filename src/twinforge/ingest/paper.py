@@ -22,6 +22,7 @@ from pathlib import PurePath
 
 from ..errors import InputError
 from ..records import Conversation, Message
+from ..text.paper_sections import ABSTRACT, REFERENCES
 from . import document
 from .mojibake import repair
 
@@ -29,16 +30,6 @@ NAME = "paper"
 PDF_MAGIC = b"%PDF-"
 PDF_ENCODING = "latin-1"  # lossless bytes <-> str, see the module docstring
 
-# Section lines that mark a paper. "Abstract" may run on into its text ("Abstract. We study…"), so it only
-# needs punctuation or the line's end after it; "References" stands alone on its line.
-_LEAD = r"^[ \t]*(?:#{1,6}[ \t]+)?(?:\*\*|__)?[ \t]*(?:\d+\.?[ \t]+)?"
-_ABSTRACT = re.compile(_LEAD + r"(?:abstract|аннотация|реферат)[ \t]*(?:\*\*|__)?[ \t]*(?:[.:—–-]|$)",
-                       re.IGNORECASE | re.MULTILINE)
-_REFERENCES = re.compile(
-    _LEAD + r"(?:references|bibliography|works cited|литература|список литературы|список источников"
-    r"|библиография|библиографический список)[ \t]*(?:\*\*|__)?[ \t]*:?[ \t]*$",
-    re.IGNORECASE | re.MULTILINE,
-)
 
 # A hyphen at a line's end inside a word: "distil-\nlation" -> "distillation" (only before a lowercase letter,
 # so "Smith-\nJones" and list dashes stay).
@@ -53,7 +44,7 @@ def is_pdf(head: bytes) -> bool:
 
 
 def looks_like_paper(text: str) -> bool:
-    return bool(_ABSTRACT.search(text) and _REFERENCES.search(text))
+    return bool(ABSTRACT.search(text) and REFERENCES.search(text))
 
 
 def sniff(text: str, name: str) -> bool:
