@@ -11,6 +11,7 @@ from ..errors import TwinforgeError
 from ..store import Workspace
 from .adapters import adapters
 from .group import Ctx, progress_wanted
+from .options import json_option
 
 SPECS_HELP = "ID[:WEIGHT] (weight 1 if left out) or the name of a saved stack"
 
@@ -27,7 +28,7 @@ def _pairs(obj: Ctx, specs: tuple[str, ...]):
 @click.option("--name", "-n", required=True, help="Name to save the combination under (used like an adapter id).")
 @click.option("--combination", type=click.Choice(["cat", "svd", "linear"]), default="cat", show_default=True,
               help="cat = exact sum of the adapters (rank adds up); svd / linear = smaller, approximate.")
-@click.option("--json", "as_json", is_flag=True, help="Print the saved stack as JSON.")
+@json_option("Print the saved stack as JSON.")
 @click.pass_obj
 def stack(obj: Ctx, specs: tuple[str, ...], name: str, combination: str, as_json: bool) -> None:
     """Save a weighted combination of adapters as a named stack, e.g. `stack scene-a:1 scene-b:0.5 -n mix`.
@@ -49,7 +50,7 @@ def stack(obj: Ctx, specs: tuple[str, ...], name: str, combination: str, as_json
 
 
 @adapters.command("stacks")
-@click.option("--json", "as_json", is_flag=True, help="One JSON object per line.")
+@json_option("One JSON object per line.")
 @click.pass_obj
 def stacks(obj: Ctx, as_json: bool) -> None:
     """List the named stacks."""
@@ -88,7 +89,7 @@ def unstack(obj: Ctx, name: str) -> None:
 @click.option("--combination", type=click.Choice(["cat", "svd", "linear"]), default="cat", show_default=True,
               help="How several adapters are combined before merging (cat = exact).")
 @click.option("--device", help="cuda, mps or cpu (default: the best available).")
-@click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
+@json_option()
 @click.pass_obj
 def merge(obj: Ctx, specs: tuple[str, ...], out: Path, base: str | None, combination: str, device: str | None,
           as_json: bool) -> None:
@@ -126,7 +127,7 @@ def merge(obj: Ctx, specs: tuple[str, ...], out: Path, base: str | None, combina
 @click.option("--base-name", help="peft: base_model_name_or_path to record — what the server loads (a hub id "
               "or path); default: the base the adapter was trained on.")
 @click.option("--base", help="gguf: the base's Hugging Face folder, if not the one the adapter records.")
-@click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
+@json_option()
 @click.pass_obj
 def export(obj: Ctx, specs: tuple[str, ...], fmt: str, out: Path, base_name: str | None, base: str | None,
            as_json: bool) -> None:

@@ -7,6 +7,7 @@ import json
 import click
 
 from .group import Ctx, cli
+from .options import json_option
 
 
 def _size(n: float) -> str:
@@ -18,7 +19,7 @@ def _size(n: float) -> str:
 
 
 @cli.group(invoke_without_command=True)
-@click.option("--json", "as_json", is_flag=True, help="One JSON object per line.")
+@json_option("One JSON object per line.")
 @click.pass_context
 def adapters(ctx: click.Context, as_json: bool) -> None:
     """Trained adapters: id, kind, scene, base, parents, steps and losses. Subcommands show and remove them."""
@@ -49,7 +50,7 @@ def adapters(ctx: click.Context, as_json: bool) -> None:
 
 @adapters.command("show")
 @click.argument("adapter_id")
-@click.option("--json", "as_json", is_flag=True, help="Print twinforge.json as it is.")
+@json_option("Print twinforge.json as it is.")
 @click.pass_obj
 def show(obj: Ctx, adapter_id: str, as_json: bool) -> None:
     """One adapter: where it is, its base and data (with hashes), hyperparameters and final metrics."""

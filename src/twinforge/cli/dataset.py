@@ -12,11 +12,11 @@ from ..dataset.build import build_dataset
 from ..dataset.config import FORMATS, DatasetConfig
 from ..errors import ConfigError
 from .group import Ctx, cli, progress_wanted
+from .options import config_option, json_option
 
 
 @cli.command()
-@click.option("--config", "-c", "config", default="default", show_default=True,
-              help="Recipe whose `dataset:` section to use (YAML file or bundled recipe name).")
+@config_option("dataset")
 @click.option("--name", default="default", show_default=True, help="Dataset folder: WORKSPACE/datasets/NAME.")
 @click.option("--val-fraction", type=float, help="Share of conversations held out for validation (0 to <1).")
 @click.option("--system-prompt", help="System message put first in every example.")
@@ -26,7 +26,7 @@ from .group import Ctx, cli, progress_wanted
               help="What to write besides train/val JSONL (repeatable; default: the recipe's, all).")
 @click.option("--tokenizer", type=click.Path(file_okay=False), help="Hugging Face tokenizer folder for the token "
               "counts (default: the Qwen tokenizer).")
-@click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
+@json_option("Print the report as JSON.")
 @click.pass_obj
 def dataset(obj: Ctx, config: str, name: str, val_fraction: float | None, system_prompt: str | None,
             system_prompt_file: str | None, use_persona: bool, formats: tuple[str, ...], tokenizer: str | None,

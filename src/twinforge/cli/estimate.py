@@ -12,6 +12,7 @@ import click
 from ..errors import ConfigError
 from ..store import Workspace, resolve_workspace
 from .group import Ctx, cli, progress_wanted
+from .options import json_option
 
 
 @cli.command()
@@ -50,7 +51,7 @@ from .group import Ctx, cli, progress_wanted
 @click.option("--micro-batch", type=int, default=1, show_default=True, help="Pretrain: sequences per GPU per step.")
 @click.option("--recompute", type=click.Choice(["auto", "none", "full"]), default="auto", show_default=True,
               help="Pretrain: activation recomputation (auto: only when activations would not fit).")
-@click.option("--json", "as_json", is_flag=True, help="Print the estimate as JSON.")
+@json_option("Print the estimate as JSON.")
 @click.pass_obj
 def estimate(obj: Ctx, pretrain: bool, lines: str | None, dataset: str | None, model: str | None, method: str,
              gpu: str | None, calibrate: bool, epochs: float, seq_len: int | None, rank: int | None,

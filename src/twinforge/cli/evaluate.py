@@ -9,11 +9,11 @@ import click
 from ..config import load_recipe
 from ..eval.generate import ENGINES
 from .group import Ctx, cli, progress_wanted
+from .options import config_option, json_option
 
 
 @cli.group("eval", invoke_without_command=True)
-@click.option("--config", "-c", "config", default="default", show_default=True,
-              help="Recipe whose `eval:` section to start from (YAML file or bundled recipe name).")
+@config_option(help="Recipe whose `eval:` section to start from (YAML file or bundled recipe name).")
 @click.option("--adapter", "-a", "adapters", multiple=True, help="Adapter id (or folder) to evaluate; repeatable.")
 @click.option("--stack", "stacks", multiple=True,
               help="A named stack NAME=ID[:WEIGHT],ID[:WEIGHT]… (or the name of one in the recipe); repeatable.")
@@ -29,7 +29,7 @@ from .group import Ctx, cli, progress_wanted
 @click.option("--judge", type=click.Choice(["llamacpp", "openai", "transformers"]),
               help="Also ask an LLM judge (this backend) which answer is better, the model's or the base's.")
 @click.option("--judge-model", help="Model for the judge backend (name, GGUF path or HF folder).")
-@click.option("--json", "as_json", is_flag=True, help="Print the whole run (metrics, failures, generations) as JSON.")
+@json_option("Print the whole run (metrics, failures, generations) as JSON.")
 @click.pass_context
 def eval_(ctx: click.Context, config: str, adapters: tuple[str, ...], stacks: tuple[str, ...], probes_file: str | None,
           dataset: str | None, base: str | None, max_probes: int | None, max_new_tokens: int | None,
@@ -102,7 +102,7 @@ def _summary(run) -> None:
 @eval_.command("compare")
 @click.argument("run_a")
 @click.argument("run_b")
-@click.option("--json", "as_json", is_flag=True, help="Print the comparison as JSON.")
+@json_option("Print the comparison as JSON.")
 @click.pass_obj
 def eval_compare(obj: Ctx, run_a: str, run_b: str, as_json: bool) -> None:
     """What got better or worse from eval run RUN_A to RUN_B, per model and metric, with deltas."""
@@ -129,7 +129,7 @@ def eval_compare(obj: Ctx, run_a: str, run_b: str, as_json: bool) -> None:
 
 
 @eval_.command("list")
-@click.option("--json", "as_json", is_flag=True, help="One JSON object per line.")
+@json_option("One JSON object per line.")
 @click.pass_obj
 def eval_list(obj: Ctx, as_json: bool) -> None:
     """Eval runs so far: id, date, models, probes, failures, report."""

@@ -12,9 +12,9 @@ from ..backends.base import BACKENDS
 from ..config import load_recipe
 from ..errors import TwinforgeError
 from .group import Ctx, cli, progress_wanted
+from .options import config_option, json_option
 
-_CONFIG = click.option("--config", "-c", "config", default="default", show_default=True,
-                       help="Recipe whose `hyper:` section to use (YAML file or bundled recipe name).")
+_CONFIG = config_option("hyper")
 
 
 def _cfg(config: str, join: str | None = None):
@@ -44,7 +44,7 @@ def hyper() -> None:
 @click.option("--join", type=click.Choice(["concat", "sep"]), help="concat: concepts written together "
               "(ночьгрудьтьма); sep: joined by the separator (default: the recipe's).")
 @_CONFIG
-@click.option("--json", "as_json", is_flag=True, help="Print concepts per scene, language and counts as JSON.")
+@json_option("Print concepts per scene, language and counts as JSON.")
 @click.pass_obj
 def encode(obj: Ctx, text: str, join: str | None, config: str, as_json: bool) -> None:
     """Turn TEXT (or - for standard input) into a hyperphrase: per sentence, its most salient concept lemmas in
@@ -96,7 +96,7 @@ def decode(obj: Ctx, hyperphrase: str, backend: str | None, model: str | None, a
 
 @hyper.command()
 @_CONFIG
-@click.option("--json", "as_json", is_flag=True, help="Print the vocabulary report as JSON.")
+@json_option("Print the vocabulary report as JSON.")
 @click.pass_obj
 def vocab(obj: Ctx, config: str, as_json: bool) -> None:
     """Build the concept vocabulary and tokenizer (one token = one concept lemma) from the training
@@ -119,7 +119,7 @@ def vocab(obj: Ctx, config: str, as_json: bool) -> None:
 
 @hyper.command()
 @_CONFIG
-@click.option("--json", "as_json", is_flag=True, help="Print the dataset report as JSON.")
+@json_option("Print the dataset report as JSON.")
 @click.pass_obj
 def dataset(obj: Ctx, config: str, as_json: bool) -> None:
     """Write WORKSPACE/hyper/hypertrain.jsonl (+ train.jsonl, val.jsonl): text → hyperphrase and hyperphrase →
@@ -143,7 +143,7 @@ def dataset(obj: Ctx, config: str, as_json: bool) -> None:
 @click.option("--base", help="Base model (default: the recipe's hyper.bridge_base, else the embedded Gemma 3 270M).")
 @click.option("--batch-size", type=click.IntRange(min=1), default=4, show_default=True, help="Rows per step.")
 @_CONFIG
-@click.option("--json", "as_json", is_flag=True, help="Print the training result as JSON.")
+@json_option("Print the training result as JSON.")
 @click.pass_obj
 def bridge(obj: Ctx, max_steps: int | None, base: str | None, batch_size: int, config: str, as_json: bool) -> None:
     """Train the HyperBridge adapter (text ↔ hyperphrase, both directions) on hypertrain.jsonl and register it;
@@ -173,7 +173,7 @@ def bridge(obj: Ctx, max_steps: int | None, base: str | None, batch_size: int, c
 @click.option("--no-bridge", is_flag=True, help="Measure only the backend, even where a bridge was trained.")
 @click.option("--limit", type=click.IntRange(min=1), help="Held-out scenes to decode (default: hyper.report_limit).")
 @_CONFIG
-@click.option("--json", "as_json", is_flag=True, help="Print the whole report as JSON.")
+@json_option("Print the whole report as JSON.")
 @click.pass_obj
 def report(obj: Ctx, backend: str | None, model: str | None, adapter: str | None, no_backend: bool,
            no_bridge: bool, limit: int | None, config: str, as_json: bool) -> None:

@@ -10,6 +10,7 @@ from ..backends.base import BACKENDS
 from ..config import load_recipe
 from ..errors import TwinforgeError
 from .group import Ctx, cli, progress_wanted
+from .options import config_option, json_option
 
 
 def _recipe_memory(config: str):
@@ -23,11 +24,10 @@ def memory() -> None:
 
 
 @memory.command("build")
-@click.option("--config", "-c", "config", default="default", show_default=True,
-              help="Recipe whose `memory:` section to use (YAML file or bundled recipe name).")
+@config_option("memory")
 @click.option("--embedder", type=click.Choice(["use", "e5"]),
               help="Dense embedder: use = multilingual USE (fast, default), e5 = multilingual-e5-small (better).")
-@click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
+@json_option("Print the report as JSON.")
 @click.pass_obj
 def memory_build(obj: Ctx, config: str, embedder: str | None, as_json: bool) -> None:
     """Index modules, paper digests and kept messages (BM25 + embeddings) and build the concept graph.
@@ -51,7 +51,7 @@ def memory_build(obj: Ctx, config: str, embedder: str | None, as_json: bool) -> 
 
 
 @memory.command("stats")
-@click.option("--json", "as_json", is_flag=True, help="Print the figures as JSON.")
+@json_option("Print the figures as JSON.")
 @click.pass_obj
 def memory_stats_cmd(obj: Ctx, as_json: bool) -> None:
     """What the memory holds: items by kind and language, vectors per embedder, concepts and communities."""
@@ -75,7 +75,7 @@ def memory_stats_cmd(obj: Ctx, as_json: bool) -> None:
 
 
 @cli.command()
-@click.option("--json", "as_json", is_flag=True, help="Print the whole graph as JSON (nodes, edges, communities).")
+@json_option("Print the whole graph as JSON (nodes, edges, communities).")
 @click.option("--graphml", "graphml", type=click.Path(dir_okay=False), help="Write the graph as GraphML here.")
 @click.option("--top", default=8, show_default=True, type=click.IntRange(min=1),
               help="Concepts shown per community in the text listing.")
@@ -104,10 +104,9 @@ def graph(obj: Ctx, as_json: bool, graphml: str | None, top: int) -> None:
 
 @cli.command()
 @click.argument("question")
-@click.option("--config", "-c", "config", default="default", show_default=True,
-              help="Recipe whose `memory:` section to use (backend, k, mode).")
+@config_option(help="Recipe whose `memory:` section to use (backend, k, mode).")
 @click.option("--no-llm", is_flag=True, help="Print the evidence only; no model is called.")
-@click.option("--json", "as_json", is_flag=True, help='Print {"answer", "language", "sources": [...]} as JSON.')
+@json_option('Print {"answer", "language", "sources": [...]} as JSON.')
 @click.option("--k", "k", type=click.IntRange(min=1, max=50), help="Evidence pieces to retrieve (default: recipe's).")
 @click.option("--mode", type=click.Choice(["hybrid", "bm25", "dense"]), help="Retrieval (default: recipe's, hybrid).")
 @click.option("--graph/--no-graph", "expand", default=None, help="Expand the question through the concept graph.")

@@ -10,6 +10,7 @@ from ..backends.base import BACKENDS
 from ..backends.config import BackendConfig
 from ..persona import card
 from .group import Ctx, cli, progress_wanted
+from .options import json_option
 
 
 @cli.command()
@@ -19,7 +20,7 @@ from .group import Ctx, cli, progress_wanted
 @click.option("--backend", type=click.Choice(list(BACKENDS)), help="Let this backend write the summary "
               "(default: composed from the counts, no model).")
 @click.option("--system-prompt", "as_prompt", is_flag=True, help="Print the card as the twin's system prompt.")
-@click.option("--json", "as_json", is_flag=True, help="Print the card's machine-readable data as JSON.")
+@json_option("Print the card's machine-readable data as JSON.")
 @click.pass_obj
 def persona(obj: Ctx, rebuild: bool, discard_edits: bool, backend: str | None, as_prompt: bool,
             as_json: bool) -> None:

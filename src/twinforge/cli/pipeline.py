@@ -12,6 +12,7 @@ from ..errors import ConfigError
 from ..runner import RunReport, run_recipe
 from ..stage import StageResult
 from .group import Ctx, cli, progress_wanted
+from .options import config_option
 
 
 def _started(stage: str) -> None:
@@ -47,8 +48,7 @@ def _verdict(report: RunReport) -> None:
 
 
 @cli.command()
-@click.option("--config", "-c", "config", default="default", show_default=True,
-              help="Recipe YAML file, or the name of a bundled recipe (default, demo).")
+@config_option()
 @click.pass_obj
 def run(obj: Ctx, config: str) -> None:
     """Run the recipe's stages in order, skipping work already done."""

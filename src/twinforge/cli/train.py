@@ -8,11 +8,11 @@ import click
 
 from ..config import load_recipe
 from .group import Ctx, cli, progress_wanted
+from .options import config_option, json_option
 
 
 @cli.command()
-@click.option("--config", "-c", "config", default="default", show_default=True,
-              help="Recipe whose `train:` section to start from (YAML file or bundled recipe name).")
+@config_option(help="Recipe whose `train:` section to start from (YAML file or bundled recipe name).")
 @click.option("--base", help="Base model: 'embedded' (Gemma 3 270M, the default), a Hugging Face folder, a .gguf "
               "file, or a recipe name such as qwen3-8b-base (its weights must be on this machine).")
 @click.option("--dataset", help="Dataset name (WORKSPACE/datasets/NAME/train.jsonl); default: default.")
@@ -29,7 +29,7 @@ from .group import Ctx, cli, progress_wanted
 @click.option("--max-len", type=click.IntRange(min=16), help="Tokens per packed row; longer examples are cut.")
 @click.option("--batch-size", type=click.IntRange(min=1), help="Rows per optimizer step.")
 @click.option("--name", help="Adapter id (per-scene/batch adapters get it as a prefix).")
-@click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
+@json_option("Print the report as JSON.")
 @click.pass_obj
 def train(obj: Ctx, config: str, base: str | None, dataset: str | None, per_scene: bool, batch_lines: int | None,
           on_top_of: tuple[str, ...], qlora: bool, max_steps: int | None, epochs: float | None, lr: float | None,
