@@ -225,9 +225,8 @@ def test_cli_bad_options_give_one_error_line(ws, tf, args, message):
 
 
 def test_recipe_stage(ws):
-    from twinforge.config import Recipe
     from twinforge.dataset.stage import run_stage
 
     with Store(ws) as store:
-        result = run_stage(store, Recipe(dataset=DatasetConfig(val_fraction=0.2)))
+        result = run_stage(store, DatasetConfig(val_fraction=0.2))  # the stage gets its own recipe section
     assert result.ok and result.stage == "dataset" and result.summary["train"] > 0
