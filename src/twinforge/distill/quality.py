@@ -36,7 +36,7 @@ from dataclasses import asdict, dataclass, field
 
 from ..store import Store
 from ..store.db import now_iso
-from ..text.lemmas import analyze
+from ..text.lemmas import EN_STOP, analyze
 from . import taxonomy
 from .schema import Module
 
@@ -84,21 +84,40 @@ def supported_fields(person_text: str) -> frozenset[str]:
 # --- lemmas ------------------------------------------------------------------------------------------------
 
 
+# English words text/lemmas cannot tag (simplemma has no parts of speech) that are still function words.
+EXTRA_FUNCTION = frozenset(
+    "around across along among within upon toward towards via per whether though although however unless "
+    "nobody somebody anybody everybody someone anyone everyone nothing none maybe perhaps actually basically "
+    "probably already almost else instead rather quite".split()
+)
+
+
+def _is_function(lemma: str, pos: str) -> bool:
+    if pos == "FUNC" or lemma in EXTRA_FUNCTION:
+        return True
+    head = re.split(r"['’]", lemma, maxsplit=1)[0]  # contractions: "i've", "don't", "it's"
+    return head != lemma and (head in EN_STOP or head in _CONTRACTION_HEADS)
+
+
+_CONTRACTION_HEADS = frozenset("i you we they he she it that there what who let don doesn didn isn aren wasn "
+                               "weren won wouldn can couldn shouldn haven hasn hadn".split())
+
+
 def content_lemmas(text: str, lang: str | None = None) -> list[str]:
     """Lemmas of the words that carry meaning (function words left out), in order."""
-    return [t.lemma for t in analyze(text, lang) if t.pos != "FUNC"]
+    return [t.lemma for t in analyze(text, lang) if not _is_function(t.lemma, t.pos)]
 
 
 def lemma_key(text: str, lang: str | None = None) -> frozenset[str]:
     """What a concept or pole is made of, for matching: its content lemmas, or all its lemmas when it has none."""
     toks = analyze(text, lang)
-    return frozenset(t.lemma for t in toks if t.pos != "FUNC") or frozenset(t.lemma for t in toks)
+    return frozenset(t.lemma for t in toks if not _is_function(t.lemma, t.pos)) or frozenset(t.lemma for t in toks)
 
 
 def is_function_concept(concept: str, lang: str | None = None) -> bool:
-    """A concept with no content word ("то, что", "можно"), or only forms of address ("бро", "ChatGPT")."""
-    toks = analyze(concept, lang)
-    content = {t.lemma for t in toks if t.pos != "FUNC"}
+    """A concept with no content word ("то, что", "можно", "I've"), or only forms of address ("бро",
+    "ChatGPT")."""
+    content = set(content_lemmas(concept, lang))
     return not content or content <= FORMS_OF_ADDRESS
 
 
@@ -134,7 +153,7 @@ class Side:
         for _, text in self.texts:
             toks = analyze(text, self.lang)
             self._lemmas.update(t.lemma for t in toks)
-            content = [t.lemma for t in toks if t.pos != "FUNC"]
+            content = [t.lemma for t in toks if not _is_function(t.lemma, t.pos)]
             self._pairs.update(zip(content, content[1:]))
 
     @property

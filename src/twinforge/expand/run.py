@@ -147,7 +147,8 @@ def _expand_all(db: sqlite3.Connection, cfg: ExpandConfig, views: list[str], lim
 
 
 def _signature(raw: str, turns: list[source.Turn], tpl: templates.Templates, cfg: ExpandConfig) -> str:
-    parts = [str(VERSION), raw, source.digest(turns), tpl.digest, cfg.model_dump_json()]
+    # skip_flagged says which modules are expanded, not what a module gives: toggling it redoes nothing
+    parts = [str(VERSION), raw, source.digest(turns), tpl.digest, cfg.model_dump_json(exclude={"skip_flagged"})]
     return hashlib.sha1("\0".join(parts).encode("utf-8", "surrogatepass")).hexdigest()
 
 
