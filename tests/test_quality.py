@@ -246,7 +246,7 @@ def test_a_models_move_outside_the_taxonomy_is_mapped_or_rejected_and_counted(cl
     assert len(rows(cleaned, "SELECT * FROM module_scores")) == 3
 
 
-def test_the_prompts_list_the_taxonomy_and_the_docs_are_current():
+def test_the_prompts_list_the_taxonomy():
     for lang in ("ru", "en"):
         t = load_template(lang)
         assert t.version == "module.v2" and "{meta_moves}" in t.system
@@ -255,10 +255,6 @@ def test_the_prompts_list_the_taxonomy_and_the_docs_are_current():
     for move in taxonomy.moves().values():
         assert f"{move.name}: {move.definition}" in system
     assert "generalization" not in system and ", other" not in system
-    doc = (REPO / "docs" / "meta-moves.md").read_text(encoding="utf-8")
-    assert doc == taxonomy.markdown(), "docs/meta-moves.md is stale: python -m twinforge.distill.taxonomy"
-    for move in taxonomy.moves().values():
-        assert f"## {move.name}" in doc and move.ru in doc and move.en in doc
 
 
 def _tiny_dialog():
