@@ -344,3 +344,28 @@ def test_modules_score_gold_runs_the_extractive_backend_and_prints_heldout_figur
     for key in ("concept_precision", "concept_recall", "meta_move_accuracy"):
         assert 0 <= held[key] <= 1
     assert held["quality"]["phrases_not_own"] == 0  # extractive phrases are the person's sentences
+
+
+def test_the_web_ui_api_shows_each_module_s_score_and_flags(cleaned, tf):
+    from fastapi.testclient import TestClient
+
+    from twinforge.backends.config import BackendConfig
+    from twinforge.serve.app import create_app
+    from twinforge.serve.config import ServeConfig
+
+    assert tf("distill").exit_code == 0
+    assert tf("modules", "score", "--threshold", "1").exit_code == 0
+    scores = json.loads(tf("modules", "score", "--threshold", "1", "--json").output)["modules"]
+    by_id = {s["module_id"]: s for s in scores}
+    client = TestClient(create_app(cleaned, ServeConfig(backend=BackendConfig(name="extractive"))),
+                        base_url="http://127.0.0.1")
+    items = client.get("/api/modules").json()["items"]
+    assert items and {i["id"] for i in items} == set(by_id)
+    for i in items:
+        assert i["score"] == by_id[i["id"]]["score"] and i["flagged"] == by_id[i["id"]]["flagged"]
+        assert i["flag_reasons"] == by_id[i["id"]]["reasons"]
+    flagged = next(i for i in items if i["flagged"])
+    one = client.get(f"/api/modules/{flagged['id']}").json()
+    assert one["flagged"] and one["flag_reasons"][0].startswith("score ") and one["phrase"] == flagged["phrase"]
+    app_js = (REPO / "src" / "twinforge" / "serve" / "static" / "app.js").read_text(encoding="utf-8")
+    assert "flag_reasons" in app_js  # the modules page shows them
