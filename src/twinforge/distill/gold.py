@@ -107,7 +107,7 @@ def evaluate(cache_store: Store, gold: list[GoldDialog], cfg: DistillConfig, bac
             turns = [(t.id, t.role, t.text) for t in dialog.turns]
             checked.append((g.split, module, quality.check_module(module, *quality.sides(turns, g.language))))
             row |= {"meta_move": module.meta_move, "gold_meta_move": g.labels.get("meta_move"),
-                    "concepts": module.concepts, "axes": module.axes}
+                    "predicted_concepts": module.concepts, "predicted_axes": module.axes}
         per_dialog.append(row)
     scores = quality.score_all([(m, c) for _, m, c in checked], threshold)
     splits = {}

@@ -19,7 +19,9 @@ The score, 0–1:
     degeneracy   D = min(1, function-word concept share + 0.5 if a near copy)
     score        = G · (0.5 + 0.5·C) · (1 − D)
 
-A module is flagged when its score is below the threshold (recipe `distill.quality_threshold`), or whatever its
+A module is flagged when its score is below the threshold (recipe `distill.quality_threshold`, 0.5 by default:
+below it, half the concepts are function words, or grounding has lost its phrase or most of its concepts and
+quotes; every extractive module of the labelled set, all the person's own words, scores 0.53–1.0), or whatever its
 score when it has a defect that must not survive: a phrase that is not the person's, or a quote that is not.
 
 With gold labels (`score_gold`): concept precision and recall by lemma, meta-move accuracy, axis recall (both
@@ -51,10 +53,10 @@ COLLAPSE_MIN_MODULES = 5
 ITEM_LEMMAS = 0.5  # a gold inversion/hypothesis/rule is found by a predicted one sharing this share of its lemmas
 WEIGHTS = {"phrase": 0.4, "quotes": 0.3, "concepts": 0.3}
 
-# Forms of address and names of the assistant: never a concept of the person's thinking (lemmas, lower case).
+# Forms of address (lemmas, lower case): never a concept of the person's thinking. Product names that are also
+# topics ("GPT", "Claude", "bot") are left out; "ChatGPT" is how people address the assistant.
 FORMS_OF_ADDRESS = frozenset(
-    "ты вы друг дружище бро братан брат чувак приятель ассистент бот чат чатгпт гпт нейросеть "
-    "dear buddy bro pal mate dude friend assistant bot chatbot chatgpt gpt claude gemini grok deepseek".split()
+    "ты вы друг дружище бро братан чувак чатгпт dear buddy bro pal mate dude friend chatgpt".split()
 )
 CORE_FIELDS = ("phrase", "concepts", "meta_move", "quotes")
 CUE_FIELDS = ("axes", "inversions", "hypotheses", "transition_rules", "open_questions")
