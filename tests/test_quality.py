@@ -270,14 +270,14 @@ def _tiny_dialog():
 def test_distill_prints_the_scores_and_modules_score_prints_and_parses(cleaned, tf):
     r = tf("distill")
     assert r.exit_code == 0, r.output
-    assert re.search(r"^quality: \d+ modules, mean score [01]\.\d\d", r.output, re.M)
+    assert re.search(r"^quality: \d+ modules, mean score [01]\.\d\d", r.output, re.MULTILINE)
     assert "meta-moves: " in r.output
     with Store(cleaned) as store:
         stored = store.module_scores()
     n = len(rows(cleaned, "SELECT id FROM modules WHERE kind = 'dialog'"))
     assert len(stored) == n > 0 and all(0 <= s["score"] <= 1 for s in stored.values())
     table = tf("modules", "score")
-    assert table.exit_code == 0 and len(re.findall(r"^m-[0-9a-f]{16} ", table.output, re.M)) == n
+    assert table.exit_code == 0 and len(re.findall(r"^m-[0-9a-f]{16} ", table.output, re.MULTILINE)) == n
     data = json.loads(tf("modules", "score", "--json").output)
     assert data["overall"]["modules"] == n and data["threshold"] == 0.5
     assert {m["module_id"] for m in data["modules"]} == set(stored)

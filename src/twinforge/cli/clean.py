@@ -9,8 +9,8 @@ import click
 
 from ..clean.funnel import funnel as compute_funnel
 from ..clean.funnel import funnel_html
-from ..clean.run import STRUCTURAL, clean as run_clean
-from ..clean.run import set_override
+from ..clean.run import STRUCTURAL, set_override
+from ..clean.run import clean as run_clean
 from ..config import load_recipe
 from ..errors import TwinforgeError
 from .main import Ctx, cli, progress_wanted

@@ -26,15 +26,14 @@ from ..config import DistillConfig
 from ..store import Store
 from ..store.db import now_iso
 from ..tokens import count_tokens_batch
-from . import export
-from . import quality
+from . import export, quality
 from .assemble import build_module, merge, meta_move_outcome, module_id
 from .cache import Answer, CachedBackend
 from .paper import paper_strategy_for
 from .render import Chunk, Dialog, PromptStrategy, Turn, chunk_dialog
 from .repair import Draft, DraftError
-from .schema import Module
 from .rules import ExtractiveStrategy
+from .schema import Module
 
 KIND = "dialog"
 PAPER_KIND = "paper"
