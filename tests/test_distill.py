@@ -14,7 +14,7 @@ from conftest import SAMPLE, rows
 from twinforge.backends import get_backend
 from twinforge.backends.base import BackendError, Completion, Request
 from twinforge.config import BackendConfig, DistillConfig
-from twinforge.distill.assemble import ground_phrase, match_quotes, merge, top_up_quotes
+from twinforge.distill.assemble import ground_phrase, match_quotes, merge, resolve_meta_move, top_up_quotes
 from twinforge.distill.render import (
     Dialog,
     PromptStrategy,
@@ -23,7 +23,7 @@ from twinforge.distill.render import (
     split_text,
 )
 from twinforge.distill.repair import Draft, DraftError, loads, parse_draft
-from twinforge.distill.rules import meta_move_by_rules, normalize_meta_move
+from twinforge.distill.rules import DEFAULT_MOVE, meta_move_by_rules
 from twinforge.distill.run import distill, load_dialogs
 from twinforge.distill.schema import META_MOVES, Module
 from twinforge.store import Store
@@ -422,21 +422,29 @@ def test_quotes_map_to_the_message_they_come_from():
     ("Давай разобьём задачу на этапы и пройдём по шагам.", "decomposition"),
     ("Сколько токенов в 15 000 страниц?", "scaling-estimate"),
     ("How many GPUs for 7B at 1,500 tokens per second? Estimate it.", "scaling-estimate"),
-    ("Сколько можно об этом говорить?", "other"),  # no numbers: not an estimate
+    ("Сколько можно об этом говорить?", DEFAULT_MOVE),  # no numbers: not an estimate
     ("Память — это как будто библиотека без каталога.", "analogy"),
     ("Invert it: what would make this fail?", "inversion"),
-    ("Просто мысль вслух.", "other"),
+    ("Просто мысль вслух.", DEFAULT_MOVE),
+    ("Что лучше: дообучать адаптерами или учить с нуля? Сравни.", "comparison"),
+    ("Представь, что модель прочитала все мои переписки.", "thought-experiment"),
 ])
 def test_meta_move_rules(text, move):
     assert meta_move_by_rules(text) == move
+    assert move in META_MOVES  # the rules only ever answer with the taxonomy's names
 
 
-def test_meta_move_names_are_normalized():
-    assert normalize_meta_move("Инверсия") == "inversion"
-    assert normalize_meta_move("scaling estimate") == "scaling-estimate"
-    assert normalize_meta_move("Critique of premise") == "critique-of-premise"
-    assert normalize_meta_move("pattern-matching") == "pattern-matching"
-    assert normalize_meta_move("the person looks at the problem from a very unusual side today") == "other"
+def test_meta_move_names_are_mapped_onto_the_taxonomy_or_rejected_with_the_raw_word_kept():
+    assert resolve_meta_move("inversion", "") == ("inversion", "")
+    assert resolve_meta_move("Inversion", "") == ("inversion", "")  # the name itself, in other letters
+    assert resolve_meta_move("Инверсия", "") == ("inversion", "Инверсия")
+    assert resolve_meta_move("scaling estimate", "") == ("scaling-estimate", "")
+    assert resolve_meta_move("Critique of premise", "") == ("critique-of-premise", "")
+    assert resolve_meta_move("a Fermi estimate", "") == ("scaling-estimate", "a Fermi estimate")
+    # no taxonomy word: the move comes from the rules over the person's text, the model's word is kept
+    assert resolve_meta_move("pattern-matching", "А что если наоборот?") == ("inversion", "pattern-matching")
+    assert resolve_meta_move("other", "Просто мысль вслух.") == (DEFAULT_MOVE, "other")
+    assert "generalization" not in META_MOVES and "other" not in META_MOVES
 
 
 # --- a real model -----------------------------------------------------------------------------------------------
@@ -574,7 +582,7 @@ def test_paper_prompt_asks_for_the_digest_and_a_models_answer_becomes_the_module
     model = Scripted(lambda req, n: json.dumps(answer))
     with Store(workspace) as store:
         report = distill(store, DistillConfig(), backend=model)
-    assert report.papers == 2 and report.failed == 0 and report.paper_prompt_version == "paper.v1"
+    assert report.papers == 2 and report.failed == 0 and report.paper_prompt_version == "paper.v2"
     by_lang = {r.messages[0]["content"][:20]: r for r in model.requests}
     assert len(model.requests) == 2
     for r in model.requests:
@@ -586,7 +594,7 @@ def test_paper_prompt_asks_for_the_digest_and_a_models_answer_becomes_the_module
         assert user.startswith(("Title of the paper:", "Название статьи:")) and "References" not in user[:40]
     assert any("Ты делаешь дайджест" in k for k in by_lang) and any("You digest" in k for k in by_lang)
     m = paper_modules(workspace)["Sparse adapters"]
-    assert m.kind == "paper" and m.prompt_version == "paper.v1" and m.backend == "scripted:script-1"
+    assert m.kind == "paper" and m.prompt_version == "paper.v2" and m.backend == "scripted:script-1"
     assert m.paper.application == "Train one LoRA per scene on Qwen3-Base." and m.paper.results == answer["results"]
     assert [q.text for q in m.quotes] == ["Adapters stack and merge."]
 

@@ -98,15 +98,19 @@ def funnel(obj: Ctx, as_json: bool, html_path: str | None) -> None:
     click.echo(f"\nchart: {out}")
 
 
+MODULE_FLAGGED = "module-flagged"  # a distilled module the quality score flagged (distill/quality.py)
+
+
 @cli.command()
 @click.option("--reason", "reasons", multiple=True, help="Only these reasons (chatter, empty, duplicate, "
-              "near-duplicate, dropped-by-user, other-branch, hidden, tool, ...).")
+              "near-duplicate, dropped-by-user, other-branch, hidden, tool, module-flagged, ...).")
 @click.option("--all", "show_all", is_flag=True, help="Include structural rejects (hidden, tool, other branches…).")
 @click.option("--limit", type=int, default=200, show_default=True, help="At most this many rows (0: all).")
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per line.")
 @click.pass_obj
 def rejects(obj: Ctx, reasons, show_all: bool, limit: int, as_json: bool) -> None:
-    """What clean set aside, with the reason and score; `twinforge keep ID` brings one back.
+    """What clean set aside, with the reason and score; `twinforge keep ID` brings one back. Then the modules
+    the quality score flagged (reason module-flagged), with why.
 
     By default lists clean's own judgements (chatter, empty, duplicates, your drops); --all adds the
     structural ones from ingest (non-dialog kinds, other branches).
@@ -127,6 +131,9 @@ def rejects(obj: Ctx, reasons, show_all: bool, limit: int, as_json: bool) -> Non
     )
     with obj.store(create=False) as store:
         rows = store.db.execute(sql, [*args, *([limit] if limit else [])]).fetchall()
+        flagged = store.module_scores(flagged_only=True) if not reasons or MODULE_FLAGGED in reasons else {}
+        titles = dict(store.db.execute("SELECT m.id, c.title FROM modules m"
+                                       " LEFT JOIN conversations c ON c.id = m.conversation_id").fetchall())
     for r in rows:
         detail = r["why"] if r["reason"] == "chatter" else (f"copy of {r['duplicate_of']}" if r["duplicate_of"]
                                                             else "")
@@ -140,6 +147,14 @@ def rejects(obj: Ctx, reasons, show_all: bool, limit: int, as_json: bool) -> Non
             score = f" {r['score']:.2f}" if r["score"] is not None else ""
             click.echo(f"{r['reason']}{score}  {r['message_id']}  [{r['title'][:40]}] {r['role']}: "
                        f"{_short(r['raw'], 90)}" + (f"\n    {detail}" if detail else ""))
+    for mid, f in flagged.items():
+        detail = "; ".join(f["reasons"])
+        if as_json:
+            click.echo(json.dumps({"module_id": mid, "conversation_id": f["conversation_id"],
+                                   "title": titles.get(mid), "reason": MODULE_FLAGGED, "score": f["score"],
+                                   "detail": detail, "reasons": f["reasons"]}, ensure_ascii=False))
+        else:
+            click.echo(f"{MODULE_FLAGGED} {f['score']:.2f}  {mid}  [{(titles.get(mid) or '')[:40]}]\n    {detail}")
 
 
 def _override(obj: Ctx, record_id: str, keep: bool, note: str | None) -> None:

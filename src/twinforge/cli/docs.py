@@ -25,6 +25,10 @@ def render() -> str:
         cmd = cli.get_command(root, name)
         ctx = click.Context(cmd, info_name=name, parent=root, **settings)
         out += [f"## twinforge {name}", "", "```", cmd.get_help(ctx), "```", ""]
+        for sub in (cmd.list_commands(ctx) if isinstance(cmd, click.Group) else []):
+            subcmd = cmd.get_command(ctx, sub)
+            subctx = click.Context(subcmd, info_name=sub, parent=ctx, **settings)
+            out += [f"## twinforge {name} {sub}", "", "```", subcmd.get_help(subctx), "```", ""]
     return "\n".join(out)
 
 

@@ -50,7 +50,9 @@ def expand(obj: Ctx, config: str, views: tuple[str, ...], per_view: int | None, 
         click.echo(json.dumps(data, ensure_ascii=False, indent=2))
         return
     click.echo(f"modules: {report.modules} ({report.expanded} expanded, {report.unchanged} unchanged"
-               + (f", {report.pending} left for the next run" if report.pending else "") + ")")
+               + (f", {report.pending} left for the next run" if report.pending else "")
+               + (f", {report.skipped_flagged} flagged by the quality score left out" if report.skipped_flagged
+                  else "") + ")")
     for bad in report.invalid:
         click.echo(f"  invalid module {bad['module_id']}: {bad['error']}", err=True)
     click.echo(f"\n{'view':<12}{'examples':>10}{'pages':>10}{'tokens':>12}{'ratio':>8}{'unique':>8}")

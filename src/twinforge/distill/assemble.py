@@ -5,9 +5,10 @@ from __future__ import annotations
 import hashlib
 import re
 
+from . import taxonomy
 from .render import Dialog, Turn
 from .repair import Draft
-from .rules import normalize_meta_move, sentences
+from .rules import meta_move_by_rules, sentences
 from .schema import Module, Quote
 
 MIN_QUOTE_CHARS = 10  # shorter "quotes" ("Да.", "ok") say nothing about the person
@@ -107,6 +108,23 @@ def top_up_quotes(quotes: list[Quote], user_turns: list[Turn], about: str) -> li
     return out
 
 
+def resolve_meta_move(value: str, person_text: str) -> tuple[str, str]:
+    """(taxonomy name, the backend's own word where it was not that name). A word the taxonomy maps (a synonym,
+    another language) is kept as its entry; one it cannot map is rejected and the rules choose from the person's
+    text. The raw word travels with the module either way (`meta_move_raw`), so a rejection is never silent."""
+    name, how = taxonomy.map_meta_move(value)
+    if name is None:
+        return meta_move_by_rules(person_text), value
+    return name, ("" if how == "name" else value)  # "Inversion", "scaling estimate": the name itself
+
+
+def meta_move_outcome(module: Module) -> str | None:
+    """'mapped' (the backend's word named a taxonomy entry), 'rejected' (it named none: rules chose), or None."""
+    if not module.meta_move_raw:
+        return None
+    return "mapped" if taxonomy.map_meta_move(module.meta_move_raw)[0] is not None else "rejected"
+
+
 def merge(drafts: list[tuple[Draft, int]]) -> Draft:
     """One draft from the chunks' drafts: title, phrase and meta-move from the chunk with the most of the
     person's text (the first on a tie); lists united, first mention first, without repeats."""
@@ -140,6 +158,7 @@ def build_module(dialog: Dialog, draft: Draft, backend: str, prompt_version: str
     lists = {name: getattr(draft, name)[: MAX_ITEMS.get(name, MAX_OTHER_ITEMS)] for name in LIST_FIELDS}
     if person:
         quotes = top_up_quotes(quotes, dialog.user_turns, " ".join([phrase, *lists["concepts"]]))
+    meta_move, raw_move = resolve_meta_move(draft.meta_move, "\n\n".join(t.text for t in dialog.user_turns))
     module = Module(
         id=module_id(dialog.conversation_id),
         conversation_id=dialog.conversation_id,
@@ -147,7 +166,8 @@ def build_module(dialog: Dialog, draft: Draft, backend: str, prompt_version: str
         title=draft.title or dialog.title,
         language=dialog.language,
         phrase=phrase,
-        meta_move=normalize_meta_move(draft.meta_move),
+        meta_move=meta_move,
+        meta_move_raw=raw_move,
         quotes=quotes,
         backend=backend,
         prompt_version=prompt_version,

@@ -24,6 +24,9 @@ class DistillConfig(Strict):
     tokens_per_second: float | None = Field(None, gt=0, description="generation speed for --dry-run's time "
                                             "estimate (default: by backend)")
     output_tokens: int = Field(400, ge=1, description="expected answer length per call, for the estimate")
+    quality_threshold: float = Field(0.5, ge=0, le=1, description="a module scoring below this (0-1, see "
+                                     "`twinforge modules score`) is flagged: listed by `twinforge rejects`, left out "
+                                     "by expand where expand.skip_flagged is on")
 
     @model_validator(mode="after")
     def _overlap_fits(self) -> DistillConfig:

@@ -3,7 +3,7 @@ changes for the twin (its data, training or architecture).
 
 A paper is a conversation of provider `paper` with one user message holding its text (ingest/paper.py). It goes
 through the same machinery as a dialog — chunks with overlap, cached calls, repair and one retry, failures,
-resume — with its own prompt (`prompts/paper.v1.<lang>.txt`) and a `paper` part in the answer. Chunk drafts are
+resume — with its own prompt (`prompts/paper.v2.<lang>.txt`) and a `paper` part in the answer. Chunk drafts are
 merged: problem and application from the first chunk (where the abstract is), method from the first chunk that
 names one, results and limitations united.
 
@@ -21,6 +21,7 @@ from pydantic import BaseModel, ConfigDict, ValidationError, field_validator
 
 from ..backends.base import Request
 from ..text.paper_sections import ABSTRACT, REFERENCES
+from . import taxonomy
 from .assemble import build_module, merge
 from .render import (
     LANGUAGE_NAMES,
@@ -36,7 +37,7 @@ from .rules import _SCHEMA, meta_move_by_rules, sentences
 from .schema import Module, PaperDigest, output_schema
 
 KIND = "paper"
-PAPER_PROMPT_VERSION = "paper.v1"
+PAPER_PROMPT_VERSION = "paper.v2"  # v2: the meta-move taxonomy listed from taxonomy.yaml
 EXTRACTIVE_PAPER_VERSION = "extractive-paper.v1"
 MAX_RESULTS = 8
 MAX_LIMITATIONS = 5
@@ -139,7 +140,7 @@ def validate_paper_draft(data: Any) -> PaperDraft:
 
 
 class PaperPromptStrategy(PromptStrategy):
-    """A model writes the digest from the paper's text (a chunk of it), through prompts/paper.v1.<lang>.txt."""
+    """A model writes the digest from the paper's text (a chunk of it), through prompts/paper.v2.<lang>.txt."""
 
     kind = KIND
 
@@ -151,7 +152,7 @@ class PaperPromptStrategy(PromptStrategy):
         part = "" if chunks == 1 else fill(_PART[t.language], n=str(chunk.index + 1), total=str(chunks))
         values = {"title": dialog.title, "language": dialog.language,
                   "language_name": LANGUAGE_NAMES.get(dialog.language, dialog.language),
-                  "part": part, "paper": chunk.user_text}
+                  "part": part, "paper": chunk.user_text, "meta_moves": taxonomy.prompt_list()}
         return Request([{"role": "system", "content": fill(t.system, **values)},
                         {"role": "user", "content": fill(t.user, **values)}],
                        json_schema=output_schema(paper=True), max_tokens=max_tokens)

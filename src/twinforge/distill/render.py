@@ -1,8 +1,9 @@
 """What a backend is shown: a dialog cut into chunks that fit its context, rendered through a versioned prompt.
 
 Prompt templates are files, `prompts/<version>.<language>.txt`, with `=== system`, `=== user` and `=== retry`
-sections and `{placeholders}` (replaced by name only, so the JSON examples' braces stay as written). A dialog
-gets the template of its language (clean's majority language), English where there is none.
+sections and `{placeholders}` (replaced by name only, so the JSON examples' braces stay as written; `{meta_moves}`
+lists the taxonomy's moves with their definitions, so the prompt follows taxonomy.yaml). A dialog gets the
+template of its language (clean's majority language), English where there is none.
 """
 
 from __future__ import annotations
@@ -15,10 +16,11 @@ from functools import cache
 from pathlib import Path
 
 from ..backends.base import Request
+from . import taxonomy
 from .repair import Draft, DraftError, parse_draft
 from .schema import output_schema
 
-PROMPT_VERSION = "module.v1"
+PROMPT_VERSION = "module.v2"  # v2: the meta-move taxonomy listed from taxonomy.yaml
 PROMPTS = Path(__file__).with_name("prompts")
 FALLBACK_LANGUAGE = "en"
 RETRY_ANSWER_CHARS = 1500  # of the failed answer, shown back in the retry: enough to see the slip, small context
@@ -182,7 +184,7 @@ class PromptStrategy:
         part = "" if chunks == 1 else fill(_PART[t.language], n=str(chunk.index + 1), total=str(chunks))
         values = {"title": dialog.title, "language": dialog.language,
                   "language_name": LANGUAGE_NAMES.get(dialog.language, dialog.language),
-                  "part": part, "dialog": render_dialog(chunk.turns)}
+                  "part": part, "dialog": render_dialog(chunk.turns), "meta_moves": taxonomy.prompt_list()}
         return Request([{"role": "system", "content": fill(t.system, **values)},
                         {"role": "user", "content": fill(t.user, **values)}],
                        json_schema=output_schema(), max_tokens=max_tokens)

@@ -25,14 +25,15 @@ from ..backends.base import Backend, Request
 from ..store import Store
 from ..store.db import now_iso
 from ..text.tokens import count_tokens_batch
-from . import export
-from .assemble import build_module, merge, module_id
+from . import export, quality
+from .assemble import build_module, merge, meta_move_outcome, module_id
 from .cache import Answer, CachedBackend
 from .config import DistillConfig
 from .paper import paper_strategy_for
 from .render import Chunk, Dialog, PromptStrategy, Turn, chunk_dialog
 from .repair import Draft, DraftError
 from .rules import ExtractiveStrategy
+from .schema import Module
 
 KIND = "dialog"
 PAPER_KIND = "paper"
@@ -61,6 +62,8 @@ class DistillReport:
     cache_hits: int = 0
     retries: int = 0
     quotes_dropped: int = 0  # quotes that were not the person's verbatim text
+    meta_moves_mapped: int = 0  # the backend named a move in its own words: mapped onto the taxonomy
+    meta_moves_rejected: int = 0  # the backend's move named no taxonomy entry: rules chose (raw kept in the module)
     removed: int = 0  # modules of conversations clean no longer keeps
     prompt_tokens: int = 0
     output_tokens: int = 0
@@ -69,6 +72,7 @@ class DistillReport:
     longest_request: int = 0  # dry run: prompt tokens of the longest request
     sample: list[dict] = field(default_factory=list)  # dry run: one rendered request
     modules: list[str] = field(default_factory=list)  # ids written
+    quality: dict = field(default_factory=dict)  # the module scores after the run (distill/quality.py summary)
 
     def as_dict(self) -> dict:
         return {k: v for k, v in self.__dict__.items() if k != "modules"} | {"modules": len(self.modules)}
@@ -115,6 +119,8 @@ def distill(store: Store, cfg: DistillConfig | None = None, progress: bool = Fal
                     _count_calls(report, caches.values())
                     bar.update(len(part))
         export.export_missing(store)
+        # every module scored again (no model: its text against the person's messages), flags for expand/rejects
+        report.quality = quality.summary(quality.score_store(store, cfg.quality_threshold, run_id))
         store.finish_run(run_id, "ok", report.as_dict())
     except BaseException as e:
         status = "interrupted" if isinstance(e, KeyboardInterrupt) else "failed"
@@ -254,6 +260,14 @@ def _answer(jobs: list[_Job], cached: CachedBackend, strategy, first: bool = Tru
 
 def _distill_batch(store: Store, dialogs: list[Dialog], cfg: DistillConfig, strategy, cached: CachedBackend,
                    report: DistillReport, run_id: int, kind: str = KIND) -> None:
+    by_dialog = _drafts(dialogs, cfg, strategy, cached, report)
+    for d in dialogs:
+        _save(store, d, by_dialog.get(d.conversation_id, []), strategy, report, run_id, kind)
+
+
+def _drafts(dialogs: list[Dialog], cfg: DistillConfig, strategy, cached: CachedBackend,
+            report: DistillReport) -> dict[str, list[_Job]]:
+    """Every chunk of the dialogs asked (cached), repaired, retried once where that may help; jobs by dialog."""
     jobs = [j for d in dialogs for j in _jobs(d, cfg, strategy)]
     report.chunks += len(jobs)
     _answer(jobs, cached, strategy)
@@ -271,8 +285,48 @@ def _distill_batch(store: Store, dialogs: list[Dialog], cfg: DistillConfig, stra
     by_dialog: dict[str, list[_Job]] = defaultdict(list)
     for j in jobs:
         by_dialog[j.dialog.conversation_id].append(j)
-    for d in dialogs:
-        _save(store, d, by_dialog.get(d.conversation_id, []), strategy, report, run_id, kind)
+    return by_dialog
+
+
+def _build(dialog: Dialog, jobs: list[_Job], strategy, report: DistillReport) -> Module | None:
+    """The dialog's module from the chunks that gave a draft (None when none did); counts what assembly fixed."""
+    good = [(j.draft, j.chunk.user_chars) for j in jobs if j.draft is not None]
+    if not good:
+        return None
+    who = f"{report.backend}:{report.model}"
+    if hasattr(strategy, "build"):  # papers: the digest merged too
+        module, dropped = strategy.build(dialog, good, who)
+    else:
+        module, dropped = build_module(dialog, merge(good), who, strategy.version)
+    report.quotes_dropped += dropped
+    outcome = meta_move_outcome(module)
+    report.meta_moves_mapped += outcome == "mapped"
+    report.meta_moves_rejected += outcome == "rejected"
+    return module
+
+
+def distill_dialogs(cache_store: Store, dialogs: list[Dialog], cfg: DistillConfig,
+                    backend: Backend) -> tuple[list[tuple[Dialog, Module | None, list[str]]], DistillReport]:
+    """Modules for dialogs that live outside the store (the labelled set), through the backend's strategy and
+    `cache_store`'s call cache, so a re-run asks no model. Nothing but the cache is written. Returns each dialog
+    with its module (None when every chunk failed) and the errors of its failed chunks, and the counts."""
+    strategy = strategy_for(backend.name)
+    report = DistillReport(backend=backend.name, model=backend.model, prompt_version=strategy.version,
+                           eligible=len(dialogs), pending=len(dialogs))
+    cached = CachedBackend(cache_store, backend, strategy.version)
+    out = []
+    for i in range(0, len(dialogs), cfg.backend.concurrency):
+        part = dialogs[i : i + cfg.backend.concurrency]
+        by_dialog = _drafts(part, cfg, strategy, cached, report)
+        for d in part:
+            jobs = by_dialog.get(d.conversation_id, [])
+            module = _build(d, jobs, strategy, report)
+            report.distilled += module is not None
+            report.failed += module is None
+            report.chunk_failures += sum(j.draft is None for j in jobs)
+            out.append((d, module, [j.error for j in jobs if j.draft is None]))
+        _count_calls(report, [cached])
+    return out, report
 
 
 def _after_retry(job: _Job, retried: _Job | None) -> _Job:
@@ -289,16 +343,8 @@ def _save(store: Store, dialog: Dialog, jobs: list[_Job], strategy, report: Dist
           kind: str = KIND) -> None:
     """The dialog's module and its failures, in one transaction. A long dialog whose chunks partly failed still
     gets a module from the chunks that worked; the failed ones are listed by `twinforge failures`."""
-    good = [(j.draft, j.chunk.user_chars) for j in jobs if j.draft is not None]
     bad = [j for j in jobs if j.draft is None]
-    module = None
-    if good:
-        who = f"{report.backend}:{report.model}"
-        if hasattr(strategy, "build"):  # papers: the digest merged too
-            module, dropped = strategy.build(dialog, good, who)
-        else:
-            module, dropped = build_module(dialog, merge(good), who, strategy.version)
-        report.quotes_dropped += dropped
+    module = _build(dialog, jobs, strategy, report)
     now = now_iso()
     with store.transaction() as db:
         db.execute("DELETE FROM distill_failures WHERE conversation_id = ?", (dialog.conversation_id,))

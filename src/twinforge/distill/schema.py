@@ -12,12 +12,11 @@ from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from . import taxonomy
+
 SCHEMA_VERSION = 1
 
-META_MOVES = (
-    "inversion", "decomposition", "scaling-estimate", "analogy", "critique-of-premise", "synthesis",
-    "thought-experiment", "generalization", "reframing", "other",
-)
+META_MOVES = taxonomy.names()  # the taxonomy's moves (taxonomy.yaml, docs/meta-moves.md)
 
 
 class Quote(BaseModel):
@@ -48,7 +47,10 @@ class Module(BaseModel):
     language: str
     phrase: str = Field(description="the core claim in one sentence, in the person's words")
     concepts: list[str] = Field(default_factory=list)
-    meta_move: str = Field(description="one of META_MOVES, or a short name of another move")
+    meta_move: str = Field(description="one of META_MOVES (the meta-move taxonomy)")
+    meta_move_raw: str = Field("", description="the backend's own word for the move where it was not a taxonomy "
+                               "name: mapped by synonym, or, when it named none, replaced by the rules' choice; "
+                               "kept so no answer is dropped silently")
     axes: list[str] = Field(default_factory=list, description="tensions the thinking moves along: 'A ↔ B'")
     inversions: list[str] = Field(default_factory=list)
     hypotheses: list[str] = Field(default_factory=list)

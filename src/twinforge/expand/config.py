@@ -27,3 +27,6 @@ class ExpandConfig(Strict):
     seed: int = Field(0, description="picks each example's wording and, past the cap, which items are kept")
     own_words_min_chars: int = Field(200, ge=0, description="qa: the person's own later statement answers "
                                      "their question when at least this long; otherwise the assistant's reply")
+    skip_flagged: bool = Field(True, description="leave out modules the quality score flagged (below "
+                               "distill.quality_threshold, or a phrase or quote that is not the person's; see "
+                               "`twinforge rejects --reason module-flagged`)")

@@ -38,12 +38,14 @@ class ExpandReport:
     expanded: int = 0  # expanded by this run (new or changed)
     unchanged: int = 0
     pending: int = 0  # changed but left for a later run by --limit
+    skipped_flagged: int = 0  # left out: the quality score flagged them (cfg.skip_flagged)
     invalid: list[dict] = field(default_factory=list)  # {module_id, error}: rows that fail the Module schema
     volumes: dict = field(default_factory=dict)  # pages in, per view and total out, ratios
 
     def as_dict(self) -> dict:
         return {"modules": self.modules, "expanded": self.expanded, "unchanged": self.unchanged,
-                "pending": self.pending, "invalid": self.invalid, **self.volumes}
+                "pending": self.pending, "skipped_flagged": self.skipped_flagged, "invalid": self.invalid,
+                **self.volumes}
 
 
 class _DryRun(Exception):
@@ -109,8 +111,14 @@ def _expand_all(db: sqlite3.Connection, cfg: ExpandConfig, views: list[str], lim
     db.execute("DELETE FROM expanded_modules WHERE module_id NOT IN (SELECT id FROM modules)")
     known = dict(db.execute("SELECT module_id, signature FROM expanded_modules"))
     rows = db.execute("SELECT id, json FROM modules ORDER BY id").fetchall()
+    flagged = {r[0] for r in db.execute("SELECT module_id FROM module_scores WHERE flagged = 1")} \
+        if cfg.skip_flagged else set()
     report.modules = len(rows)
     for module_id, raw in tqdm(rows, desc="expand", unit="module", disable=not progress, leave=False):
+        if module_id in flagged:
+            report.skipped_flagged += 1
+            _forget(db, module_id)  # examples of a module since flagged go too; unflagged, it is expanded again
+            continue
         try:
             module = Module.model_validate_json(raw)
         except ValidationError as e:
@@ -139,7 +147,8 @@ def _expand_all(db: sqlite3.Connection, cfg: ExpandConfig, views: list[str], lim
 
 
 def _signature(raw: str, turns: list[source.Turn], tpl: templates.Templates, cfg: ExpandConfig) -> str:
-    parts = [str(VERSION), raw, source.digest(turns), tpl.digest, cfg.model_dump_json()]
+    # skip_flagged says which modules are expanded, not what a module gives: toggling it redoes nothing
+    parts = [str(VERSION), raw, source.digest(turns), tpl.digest, cfg.model_dump_json(exclude={"skip_flagged"})]
     return hashlib.sha1("\0".join(parts).encode("utf-8", "surrogatepass")).hexdigest()
 
 

@@ -118,8 +118,9 @@ def conversation(conversation_id: str, request: Request) -> dict:
 
 
 def _module_rows(store: Store, kind: str | None = None, module_id: str | None = None):
-    sql = ("SELECT m.id, m.json, m.kind, m.language, c.title AS conversation_title FROM modules m"
-           " LEFT JOIN conversations c ON c.id = m.conversation_id")
+    sql = ("SELECT m.id, m.json, m.kind, m.language, c.title AS conversation_title, s.score, s.flagged, s.reasons"
+           " FROM modules m LEFT JOIN conversations c ON c.id = m.conversation_id"
+           " LEFT JOIN module_scores s ON s.module_id = m.id")
     where, args = [], []
     if kind:
         where.append("m.kind = ?")
@@ -141,8 +142,15 @@ def modules(request: Request, kind: str = Query("dialog", pattern="^(dialog|pape
         items.append({"id": r["id"], "kind": r["kind"], "title": m["title"], "language": r["language"],
                       "phrase": m["phrase"], "meta_move": m["meta_move"], "concepts": m["concepts"],
                       "conversation_id": m["conversation_id"], "conversation_title": r["conversation_title"],
-                      "problem": (m.get("paper") or {}).get("problem")})
+                      "problem": (m.get("paper") or {}).get("problem")} | _quality(r))
     return {"items": items}
+
+
+def _quality(row) -> dict:
+    """The module's last quality score (distill/quality.py); None where it was never scored (papers)."""
+    if row["score"] is None:
+        return {"score": None, "flagged": False, "flag_reasons": []}
+    return {"score": row["score"], "flagged": bool(row["flagged"]), "flag_reasons": json.loads(row["reasons"])}
 
 
 @router.get("/modules/{module_id}")
@@ -151,7 +159,7 @@ def module(module_id: str, request: Request) -> dict:
         rows = _module_rows(store, module_id=module_id)
     if not rows:
         raise HTTPException(404, f"no module {module_id!r}")
-    return orjson.loads(rows[0]["json"]) | {"conversation_title": rows[0]["conversation_title"]}
+    return orjson.loads(rows[0]["json"]) | {"conversation_title": rows[0]["conversation_title"]} | _quality(rows[0])
 
 
 @router.get("/graph")

@@ -104,3 +104,14 @@ class Store(Reads):
         if stage:
             return self.db.execute("SELECT * FROM runs WHERE stage = ? ORDER BY id", (stage,)).fetchall()
         return self.db.execute("SELECT * FROM runs ORDER BY id").fetchall()
+
+    # --- module scores (distill/quality.py) -------------------------------------------------------------
+
+    def module_scores(self, flagged_only: bool = False) -> dict[str, dict]:
+        """Module id → its last score: score, grounding, completeness, degeneracy, flagged, reasons, threshold."""
+        rows = self.db.execute(
+            "SELECT module_id, conversation_id, score, grounding, completeness, degeneracy, flagged, reasons,"
+            " threshold, scored_at FROM module_scores" + (" WHERE flagged = 1" if flagged_only else "")
+            + " ORDER BY module_id").fetchall()
+        return {r["module_id"]: {**dict(r), "flagged": bool(r["flagged"]), "reasons": json.loads(r["reasons"])}
+                for r in rows}

@@ -236,5 +236,5 @@ def _sql_file(name: str) -> Callable[[], str]:
     return fn
 
 
-for _name in ("m005_dataset", "m006_train", "m007_eval", "m008_memory", "m009_hyper"):
+for _name in ("m005_dataset", "m006_train", "m007_eval", "m008_memory", "m009_hyper", "m010_quality"):
     migration(_sql_file(_name))

@@ -268,10 +268,17 @@ async function renderConversation(id, params) {
 function moduleCard(m) {
   return el("article", {class: "card module"},
     el("h3", {}, el("a", {href: moduleLink(m.id)}, m.title)),
-    el("p", {}, badge(m.meta_move, "move"), " ", m.phrase),
+    el("p", {}, badge(m.meta_move, "move"), " ", quality(m), " ", m.phrase),
+    m.flagged ? el("p", {class: "muted flag"}, "Flagged: " + m.flag_reasons.join("; ")) : null,
     m.problem ? el("p", {class: "muted"}, "Problem: " + m.problem) : null,
     el("p", {class: "chips"}, m.concepts.map((c) => el("a", {class: "chip", href: hash("/graph", {c: c})}, c))),
     el("p", {class: "muted"}, "From ", el("a", {href: convLink(m.conversation_id)}, m.conversation_title || m.conversation_id)));
+}
+
+// the module's quality score (twinforge modules score); flagged ones are left out of expand
+function quality(m) {
+  if (m.score === null || m.score === undefined) return null;
+  return badge((m.flagged ? "flagged " : "score ") + m.score.toFixed(2), m.flagged ? "rejected" : "kept");
 }
 
 async function renderModules(kind) {
@@ -292,7 +299,9 @@ async function renderModule(id) {
   show(el("p", {}, el("a", {href: m.kind === "paper" ? "#/papers" : "#/modules"}, "← " + (m.kind === "paper" ? "papers" : "modules"))),
     el("h1", {}, m.title),
     el("p", {class: "phrase"}, m.phrase),
-    el("p", {}, "Meta-move: ", badge(m.meta_move, "move"), " · language " + m.language + " · " + m.backend),
+    el("p", {}, "Meta-move: ", badge(m.meta_move, "move"), " · language " + m.language + " · " + m.backend,
+      m.score !== null && m.score !== undefined ? [" · quality ", quality(m)] : null),
+    m.flagged ? el("p", {class: "muted flag"}, "Flagged: " + m.flag_reasons.join("; ")) : null,
     el("p", {class: "chips"}, "Concepts: ", m.concepts.map((c) => el("a", {class: "chip", href: hash("/graph", {c: c})}, c))),
     p ? [el("h2", {}, "Paper digest"), el("dl", {},
       el("dt", {}, "Problem"), el("dd", {}, p.problem), el("dt", {}, "Method"), el("dd", {}, p.method),
