@@ -49,6 +49,8 @@ RU_TERMS = {"лора": "lora", "лору": "lora", "лоры": "lora", "лор�
 # English words after which a noun-or-verb word is a verb ("train a model", "need more data").
 _EN_AFTER_VERB = frozenset("a an the my your our their his her its this that these those more it them me us "
                            "him".split())
+# English words lemminflect calls nouns that never head a concept.
+_EN_NOT_NOUN = frozenset("per via vs versus etc ie eg re somesuch whatnot ok okay hmm lol btw".split())
 # English words that introduce a verb right after them ("to train", "we use"): the next word is no noun.
 _EN_BEFORE_VERB = frozenset(
     "to i we you they he she it can could will would should must may might shall don't doesn't didn't won't "
@@ -271,10 +273,14 @@ def en_pos(word: str) -> frozenset[str]:
     from lemminflect import getAllLemmas
 
     w = word.lower()
-    if w in EN_STOP:
+    if w in EN_STOP or w in _EN_NOT_NOUN or "'" in w or "’" in w:
         return frozenset({"FUNC"})
     tags = set(getAllLemmas(w)) or set(getAllLemmas(word))
     if not tags:
+        from wordfreq import zipf_frequency
+
+        if word.islower() and zipf_frequency(w, "en") == 0:
+            return frozenset({"TYPO"})  # "indepenet": neither in the dictionary nor ever seen: a typo, not a term
         return frozenset({"NOUN"})
     if "PROPN" in tags:
         tags.add("NOUN")
@@ -299,7 +305,7 @@ def _en_kind(tok: _Tok, prev: str | None, nxt: str | None) -> str:
     if len(w) < 2 and not tok.surface.isupper():
         return "X"
     pos = en_pos(tok.surface)
-    if "FUNC" in pos:
+    if "FUNC" in pos or "TYPO" in pos:
         return "X"
     if "VERB" in pos and (prev in _EN_BEFORE_VERB or nxt in _EN_AFTER_VERB):
         return "X"
@@ -316,7 +322,7 @@ def _en_phrase(toks: list[_Tok], i: int, text: str, russian_context: bool = Fals
         while j + 1 < len(toks) and not toks[j + 1].brk and _LAT.search(toks[j + 1].surface) and j - i < 2:
             j += 1
         words = [toks[k].surface for k in range(i, j + 1)]
-        if all(w.lower() in EN_STOP for w in words) or words[-1].lower() in ADDRESS:
+        if all(w.lower() in EN_STOP for w in words) or len(words[-1]) < 2 or words[-1].lower() in ADDRESS:
             return None
         lemma_last = en_noun_lemma(words[-1])
         keep = [w if _is_abbrev(w) or any(c.isupper() for c in w[1:]) else w.lower() for w in words]
@@ -345,6 +351,8 @@ def _en_phrase(toks: list[_Tok], i: int, text: str, russian_context: bool = Fals
     adjs = list(range(i, i + first))
     nouns = list(range(i + first, i + len(kinds)))
     nouns = nouns[-3:]
+    if len(toks[nouns[-1]].surface) < 2:
+        return None  # "P(C)": a symbol
     words = [toks[k].surface for k in [*adjs, *nouns]][-4:]
     last = en_noun_lemma(words[-1])
     if last in EN_STOP or last in ADDRESS or (last in EN_EMPTY_NOUNS and len(words) == 1):
