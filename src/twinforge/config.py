@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
 import yaml
 from pydantic import Field, ValidationError, model_validator
@@ -70,6 +71,10 @@ class DistillConfig(_Strict):
     tokens_per_second: float | None = Field(None, gt=0, description="generation speed for --dry-run's time "
                                             "estimate (default: by backend)")
     output_tokens: int = Field(400, ge=1, description="expected answer length per call, for the estimate")
+    mode: Literal["auto", "one-shot", "decomposed"] = Field(
+        "auto", description="how a model backend distills: one-shot (the whole module in one answer), decomposed "
+        "(the offline distiller proposes, the model makes narrow grammar-constrained choices), or auto: decomposed "
+        "for the embedded llamacpp model, one-shot for others")
 
     @model_validator(mode="after")
     def _overlap_fits(self) -> DistillConfig:

@@ -29,6 +29,7 @@ from ..tokens import count_tokens_batch
 from . import export
 from .assemble import build_module, merge, module_id
 from .cache import Answer, CachedBackend
+from .decomposed import DecomposedStrategy
 from .paper import paper_strategy_for
 from .render import Chunk, Dialog, PromptStrategy, Turn, chunk_dialog
 from .repair import Draft, DraftError
@@ -73,8 +74,14 @@ class DistillReport:
         return {k: v for k, v in self.__dict__.items() if k != "modules"} | {"modules": len(self.modules)}
 
 
-def strategy_for(backend_name: str):
-    return ExtractiveStrategy() if backend_name == "extractive" else PromptStrategy()
+def strategy_for(backend_name: str, mode: str = "auto", embedded: bool = True):
+    """The extractive backend's offline distiller; for a model, one-shot or decomposed (config `distill.mode`;
+    auto: decomposed for the embedded llamacpp model, whose one-shot modules are worse, one-shot for others)."""
+    if backend_name == "extractive":
+        return ExtractiveStrategy()
+    if mode == "decomposed" or (mode == "auto" and backend_name == "llamacpp" and embedded):
+        return DecomposedStrategy()
+    return PromptStrategy()
 
 
 def distill(store: Store, cfg: DistillConfig | None = None, progress: bool = False, dry_run: bool = False,
@@ -82,7 +89,7 @@ def distill(store: Store, cfg: DistillConfig | None = None, progress: bool = Fal
     """Distill every pending dialog (at most cfg.limit). `backend` overrides cfg.backend (tests, benchmarks)."""
     cfg = cfg or DistillConfig()
     name = backend.name if backend else cfg.backend.name
-    strategy = strategy_for(name)
+    strategy = strategy_for(name, cfg.mode, not cfg.backend.model)
     paper_strategy = paper_strategy_for(name)
     report = DistillReport(backend=name, prompt_version=strategy.version, paper_prompt_version=paper_strategy.version)
     dialogs = load_dialogs(store, cfg)
@@ -236,6 +243,8 @@ def _request(strategy, dialog: Dialog, chunk: Chunk, chunks: int, cfg: DistillCo
 
 
 def _answer(jobs: list[_Job], cached: CachedBackend, strategy, first: bool = True) -> None:
+    if hasattr(strategy, "attach"):  # the decomposed mode makes its further narrow calls through the same cache
+        strategy.attach(cached)
     answers = cached.complete_many([j.request for j in jobs])
     if first and answers and all(a.error for a in answers):
         # nothing worked (server down, model missing): stop here; finished work is kept and a re-run resumes
