@@ -23,7 +23,7 @@ MAX_POLE_WORDS = 4
 _SPAN_BREAK = re.compile(r"[.!?…;:,()\[\]{}\"«»“”„—–\n]")
 # Words that open a new clause: a pole stops before them (left side) or at them (right side).
 _CLAUSE = frozenset(
-    "что чтобы если когда ли это как то или либо а но и лучше хуже между чем потому так тогда значит ну вот да нет "
+    "что чтобы если когда ли как то или либо а но и лучше хуже между чем потому так тогда значит ну вот да нет "
     "почему зачем где куда which what whether if when that than or either and but so then because is are was "
     "would should could does do did".split()
 )
@@ -161,19 +161,24 @@ _ZERO = re.compile(r"(?<![\w-])с нуля(?![\w-])", _I)
 
 
 def _name(span: str, lang: str, near_end: bool) -> tuple[str, bool]:
-    """(the pole's name, whether it is a noun phrase). The noun phrase nearest the cue, longest there; "с нуля"
-    counts as one."""
+    """(the pole's name, whether it is a noun phrase). The noun phrase at the cue's edge of the span (the last
+    content word for a left pole, the first for a right one), longest there; "с нуля" counts as one. A pole that
+    starts (or ends) with a verb is no noun phrase: "fine-tune the model or train one" weighs two actions."""
     if _ZERO.search(span) and (near_end or span.strip().lower().startswith("с нуля")):
         return "с нуля", True
+    content = [m for m in _words(span) if _content(m.group())]
     phrases: list[Phrase] = noun_phrases(span, lang)
-    if phrases:
+    if content and phrases:
         if near_end:
             end = max(p.end for p in phrases)
             best = min((p for p in phrases if p.end == end), key=lambda p: p.start)
+            edge = best.end >= content[-1].end()
         else:
             start = min(p.start for p in phrases)
             best = max((p for p in phrases if p.start == start), key=lambda p: p.end)
-        return best.text, True
+            edge = best.start <= content[0].start()
+        if edge:
+            return best.text, True
     return _trim(span), False
 
 
@@ -182,8 +187,9 @@ def _pair(sent: str, left: tuple[int, int], right: tuple[int, int], cue: str, la
     ls, rs = sent[left[0] : left[1]], sent[right[0] : right[1]]
     if not _trim(ls) or not _trim(rs):
         return None
-    if all(w.group().isdigit() for w in _words(_trim(ls)) + _words(_trim(rs))):
-        return None  # "2 или 3": a number, not an option
+    lw, rw = _words(_trim(ls)), _words(_trim(rs))
+    if lw[-1].group().isdigit() and rw[0].group().isdigit():
+        return None  # "2 или 3 примера": a number, not an option
     ln, lnp = _name(ls, lang, near_end=True)
     rn, rnp = _name(rs, lang, near_end=False)
     if not (lnp and rnp):

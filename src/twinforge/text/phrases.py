@@ -47,7 +47,7 @@ RU_QUANTITY = frozenset(
 RU_TERMS = {"лора": "lora", "лору": "lora", "лоры": "lora", "лорой": "lora", "лоре": "lora", "квен": "qwen",
             "квена": "qwen", "квену": "qwen", "квеном": "qwen", "гпт": "gpt"}
 # English words after which a noun-or-verb word is a verb ("train a model", "need more data").
-_EN_AFTER_VERB = frozenset("a an the my your our their his her its this that these those more it them me us "
+_EN_AFTER_VERB = frozenset("a an the my your our their his her its this that these those more it them me us one some any "
                            "him".split())
 # English words lemminflect calls nouns that never head a concept.
 _EN_NOT_NOUN = frozenset("per via vs versus etc ie eg re somesuch whatnot ok okay hmm lol btw".split())
