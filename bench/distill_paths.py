@@ -151,8 +151,9 @@ def main() -> None:
     ap.add_argument("--split", default="heldout", choices=["tuning", "heldout", "all"])
     ap.add_argument("--backend", default="extractive")
     ap.add_argument("--mode", action="append", help="distill.mode, repeatable (default: auto)")
+    ap.add_argument("--limit", type=int, help="only the first N dialogs of the split (a slow model on 2 cores)")
     args = ap.parse_args()
-    dialogs = load(args.gold, args.split)
+    dialogs = load(args.gold, args.split)[: args.limit]
     results = {}
     for mode in args.mode or ["auto"]:
         results[mode] = run(dialogs, args.backend, mode)

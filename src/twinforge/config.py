@@ -73,8 +73,8 @@ class DistillConfig(_Strict):
     output_tokens: int = Field(400, ge=1, description="expected answer length per call, for the estimate")
     mode: Literal["auto", "one-shot", "decomposed"] = Field(
         "auto", description="how a model backend distills: one-shot (the whole module in one answer), decomposed "
-        "(the offline distiller proposes, the model makes narrow grammar-constrained choices), or auto: decomposed "
-        "for the embedded llamacpp model, one-shot for others")
+        "(the offline distiller proposes, the model makes narrow grammar-constrained choices), or auto (one-shot "
+        "for now; see distill/run.py EMBEDDED_AUTO_MODE)")
 
     @model_validator(mode="after")
     def _overlap_fits(self) -> DistillConfig:

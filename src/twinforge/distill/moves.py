@@ -24,7 +24,7 @@ from .taxonomy import moves as taxonomy
 TOP_K = 2  # a move's similarity: the mean of its best TOP_K (sentence, prototype) cosines
 MAX_SENTENCES = 40  # of a long text, the first ones (the person states the move early)
 # Weight of one cue-word hit (at most CUE_CAP counted) against cosine similarity: fitted on the tuning part.
-CUE_WEIGHT = 0.3
+CUE_WEIGHT = 0.2
 CUE_CAP = 2
 
 _I = re.IGNORECASE
