@@ -16,6 +16,7 @@ from .moves import classify
 
 MAX_ITEMS = 3
 QUOTES = 3
+MIN_QUOTE_CHARS = 10  # assemble's floor: a shorter sentence ("т.е.") says nothing as a quote
 CUE_BONUS = 0.25  # a sentence that states a hypothesis or weighs two options is likelier the central one
 
 
@@ -59,5 +60,5 @@ def draft_fields(text: str, lang: str, title: str, found: Candidates | None = No
         "hypotheses": c.hypotheses[:MAX_ITEMS],
         "transition_rules": c.transition_rules[:MAX_ITEMS],
         "open_questions": c.open_questions[:MAX_ITEMS],
-        "quotes": [r.text for r in c.sentences[:QUOTES]],
+        "quotes": [r.text for r in c.sentences if len(r.text) >= MIN_QUOTE_CHARS][:QUOTES],
     }
