@@ -23,6 +23,7 @@ from twinforge.distill.render import (
     split_text,
 )
 from twinforge.distill.repair import Draft, DraftError, loads, parse_draft
+from twinforge.distill.taxonomy import names as taxonomy_names
 from twinforge.distill.rules import EXTRACTIVE_VERSION, meta_move_by_rules, normalize_meta_move
 from twinforge.distill.run import distill, load_dialogs
 from twinforge.distill.schema import META_MOVES, Module
@@ -83,7 +84,7 @@ def test_one_valid_module_per_substantive_conversation(cleaned, tf):
     assert report["distilled"] == len(mods) == report["eligible"] and report["failed"] == 0
     for cid, m in mods.items():
         assert m.id.startswith("m-") and m.conversation_id == cid and m.kind == "dialog"
-        assert m.phrase and m.concepts and m.meta_move in META_MOVES
+        assert m.phrase and m.concepts and m.meta_move in taxonomy_names()
         assert m.backend == "extractive:extractive" and m.prompt_version == EXTRACTIVE_VERSION
         kept = {r["message_id"] for r in rows(cleaned, "SELECT message_id FROM clean_messages WHERE keep = 1"
                                                        " AND conversation_id = ?", cid)}
