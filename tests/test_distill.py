@@ -23,10 +23,14 @@ from twinforge.distill.render import (
     split_text,
 )
 from twinforge.distill.repair import Draft, DraftError, loads, parse_draft
-from twinforge.distill.taxonomy import names as taxonomy_names
-from twinforge.distill.rules import EXTRACTIVE_VERSION, meta_move_by_rules, normalize_meta_move
+from twinforge.distill.rules import (
+    EXTRACTIVE_VERSION,
+    meta_move_by_rules,
+    normalize_meta_move,
+)
 from twinforge.distill.run import distill, load_dialogs
-from twinforge.distill.schema import META_MOVES, Module
+from twinforge.distill.schema import Module
+from twinforge.distill.taxonomy import names as taxonomy_names
 from twinforge.store import Store
 
 # ids from examples/sample-archive/README.md

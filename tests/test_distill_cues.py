@@ -45,7 +45,7 @@ def test_axes(lang, case):
                                         ("transition_rules", cues.transition_rules)])
 def test_sentence_cues(section, fn):
     wrong = []
-    for lang, data in CASES.items():
+    for data in CASES.values():
         for case in data[section]:
             got = fn(case["text"])
             if bool(got) != case["match"]:

@@ -23,9 +23,7 @@ MAX_POLE_WORDS = 4
 _SPAN_BREAK = re.compile(r"[.!?…;:,()\[\]{}\"«»“”„—–\n]")
 # Words that open a new clause: a pole stops before them (left side) or at them (right side).
 _CLAUSE = frozenset(
-    "что чтобы если когда ли как то или либо а но и лучше хуже между чем потому так тогда значит ну вот да нет "
-    "почему зачем где куда which what whether if when that than or either and but so then because is are was "
-    "would should could does do did".split()
+    ["что", "чтобы", "если", "когда", "ли", "как", "то", "или", "либо", "а", "но", "и", "лучше", "хуже", "между", "чем", "потому", "так", "тогда", "значит", "ну", "вот", "да", "нет", "почему", "зачем", "где", "куда", "which", "what", "whether", "if", "when", "that", "than", "or", "either", "and", "but", "so", "then", "because", "is", "are", "was", "would", "should", "could", "does", "do", "did"]
 )
 
 
@@ -86,8 +84,7 @@ _OR_IDIOMS = re.compile(
     r"того или ин|тем или ин|тех или ин|more or less|one or two|two or three|or so\b|or not\b|or something|"
     r"or whatever|or somesuch|or anything|or else|or rather|или нет\b|или как\b|или что-то|или что-нибудь|"
     r"или чем-то|или где-то|или как-то|или вообще|или так\b|или типа|или что\?|или около)", _I)
-_EMPTY_POLE = frozenset("нет не так как что кто где иначе около вообще типа not so something anything whatever "
-                        "somesuch else".split())
+_EMPTY_POLE = frozenset(["нет", "не", "так", "как", "что", "кто", "где", "иначе", "около", "вообще", "типа", "not", "so", "something", "anything", "whatever", "somesuch", "else"])
 
 
 def _content(word: str) -> bool:

@@ -10,10 +10,10 @@ from __future__ import annotations
 import re
 
 from ..backends.base import Request
-from .render import Chunk, Dialog
-from .repair import Draft, object_of, validate_draft
 from .moves import classify as classify_move
 from .offline import draft_fields
+from .render import Chunk, Dialog
+from .repair import Draft, object_of, validate_draft
 from .schema import META_MOVES
 
 EXTRACTIVE_VERSION = "extractive.v2"  # v2: noun-phrase concepts, cue patterns, the prototype move classifier

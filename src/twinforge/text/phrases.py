@@ -18,43 +18,36 @@ from functools import lru_cache
 
 from .lemmas import EN_STOP, RU_STOP, WORD, language
 
-_CYR = re.compile(r"[а-яё]", re.I)
-_LAT = re.compile(r"[a-z]", re.I)
+_CYR = re.compile(r"[а-яё]", re.IGNORECASE)
+_LAT = re.compile(r"[a-z]", re.IGNORECASE)
 # A phrase does not run across these: sentence and clause punctuation, brackets, quotes, dashes.
 _BREAK = re.compile(r"[.!?…;:,()\[\]{}\"«»“”„—–/\\|\n]")
 
 # Nouns that address the listener or stand for "a thing": never a concept on their own.
 ADDRESS = frozenset(
-    "друг дружище бро братан чувак коллега товарищ дорогой дорогая уважаемый чат чатгпт gpt chatgpt бот ассистент "
-    "помощник claude клод грок grok deepseek дипсик bro dude buddy mate man sir madam friend pal guys assistant "
-    "chatbot bot".split()
+    ["друг", "дружище", "бро", "братан", "чувак", "коллега", "товарищ", "дорогой", "дорогая", "уважаемый", "чат", "чатгпт", "gpt", "chatgpt", "бот", "ассистент", "помощник", "claude", "клод", "грок", "grok", "deepseek", "дипсик", "bro", "dude", "buddy", "mate", "man", "sir", "madam", "friend", "pal", "guys", "assistant", "chatbot", "bot"]
 )
 # Nouns too empty to be a concept by themselves (they may still head a longer phrase: "вопрос данных").
 RU_EMPTY_NOUNS = frozenset(
-    "вещь штука раз дело случай образ вид часть пример вариант момент смысл плана счёт счет способ тип сторона "
-    "пункт итог целое кто что это то всё весь нечто ничто никто человек люди год день время".split()
+    ["вещь", "штука", "раз", "дело", "случай", "образ", "вид", "часть", "пример", "вариант", "момент", "смысл", "плана", "счёт", "счет", "способ", "тип", "сторона", "пункт", "итог", "целое", "кто", "что", "это", "то", "всё", "весь", "нечто", "ничто", "никто", "человек", "люди", "год", "день", "время"]
 )
 EN_EMPTY_NOUNS = frozenset(
-    "thing stuff way case kind sort part example point lot bit idea question answer time day year people person "
-    "guy one ones something anything everything nothing someone anyone everyone none fact matter deal".split()
+    ["thing", "stuff", "way", "case", "kind", "sort", "part", "example", "point", "lot", "bit", "idea", "question", "answer", "time", "day", "year", "people", "person", "guy", "one", "ones", "something", "anything", "everything", "nothing", "someone", "anyone", "everyone", "none", "fact", "matter", "deal"]
 )
 # Quantities and units: "миллион строк", "тб гиперфраз" mean their genitive, not the count.
 RU_QUANTITY = frozenset(
-    "тысяча миллион миллиард триллион сотня десяток пара штука процент байт кб мб гб тб килобайт мегабайт "
-    "гигабайт терабайт токен час минута секунда день неделя месяц страница строка".split()
+    ["тысяча", "миллион", "миллиард", "триллион", "сотня", "десяток", "пара", "штука", "процент", "байт", "кб", "мб", "гб", "тб", "килобайт", "мегабайт", "гигабайт", "терабайт", "токен", "час", "минута", "секунда", "день", "неделя", "месяц", "страница", "строка"]
 ) - {"токен", "страница", "строка"}
 # Terms pymorphy3 reads as other words ("лора" as a form of "лор", the ENT doctor).
 RU_TERMS = {"лора": "lora", "лору": "lora", "лоры": "lora", "лорой": "lora", "лоре": "lora", "квен": "qwen",
             "квена": "qwen", "квену": "qwen", "квеном": "qwen", "гпт": "gpt"}
 # English words after which a noun-or-verb word is a verb ("train a model", "need more data").
-_EN_AFTER_VERB = frozenset("a an the my your our their his her its this that these those more it them me us one some any "
-                           "him".split())
+_EN_AFTER_VERB = frozenset(["a", "an", "the", "my", "your", "our", "their", "his", "her", "its", "this", "that", "these", "those", "more", "it", "them", "me", "us", "one", "some", "any", "him"])
 # English words lemminflect calls nouns that never head a concept.
-_EN_NOT_NOUN = frozenset("per via vs versus etc ie eg re somesuch whatnot ok okay hmm lol btw".split())
+_EN_NOT_NOUN = frozenset(["per", "via", "vs", "versus", "etc", "ie", "eg", "re", "somesuch", "whatnot", "ok", "okay", "hmm", "lol", "btw"])
 # English words that introduce a verb right after them ("to train", "we use"): the next word is no noun.
 _EN_BEFORE_VERB = frozenset(
-    "to i we you they he she it can could will would should must may might shall don't doesn't didn't won't "
-    "can't let's lets please not never always just also".split()
+    ["to", "i", "we", "you", "they", "he", "she", "it", "can", "could", "will", "would", "should", "must", "may", "might", "shall", "don't", "doesn't", "didn't", "won't", "can't", "let's", "lets", "please", "not", "never", "always", "just", "also"]
 )
 
 
@@ -357,7 +350,7 @@ def _en_phrase(toks: list[_Tok], i: int, text: str, russian_context: bool = Fals
     last = en_noun_lemma(words[-1])
     if last in EN_STOP or last in ADDRESS or (last in EN_EMPTY_NOUNS and len(words) == 1):
         return None
-    lemmas = tuple([*(w.lower() for w in words[:-1]), last])
+    lemmas = (*(w.lower() for w in words[:-1]), last)
     s, e = toks[i + len(kinds) - len(words)].start, toks[i + len(kinds) - 1].end
     out = [Phrase(" ".join(lemmas), last, lemmas, s, e, text[s:e])]
     if len(words) > 1 and last not in EN_EMPTY_NOUNS:

@@ -24,7 +24,7 @@ from .phrases import Phrase, _morph, noun_phrases
 
 MAX_CANDIDATES = 40  # embedded for centrality; the rest stay ranked by use and rarity only
 TOP_CONCEPTS = 10
-_CYR = re.compile(r"[а-яё]", re.I)
+_CYR = re.compile(r"[а-яё]", re.IGNORECASE)
 _MAX_ZIPF = 7.0  # the commonest words ("и", "the") sit near 7 on the Zipf scale
 _TERM_ZIPF = 1.5  # a word the background list lacks, written as a term (RAG, LoRA, Qwen): rare and specific
 _UNKNOWN_ZIPF = 3.5  # … written in lower case: as likely a typo ("indepenet") as a coinage, so no bonus
@@ -119,16 +119,16 @@ MAX_WORDS = 45
 # An instruction to the assistant, not the person's claim: imperative openers.
 _EN_REQUEST = re.compile(r"^(?:please|pls|can you|could you|would you|show|give|tell|run|let'?s|lets|write|make|"
                          r"list|explain|describe|do|try|plot|graph|draw|use|go|continue|repeat|now,? let'?s)\b",
-                         re.I)
+                         re.IGNORECASE)
 _RU_REQUEST = re.compile(r"^(?:пожалуйста|давай|покажи|напиши|сделай|расскажи|объясни|опиши|посчитай|запиши|"
-                         r"возьми|сожми|разверни|попробуй|продолжай|повтори|дай|перечисли|ответь|подожди)\b", re.I)
+                         r"возьми|сожми|разверни|попробуй|продолжай|повтори|дай|перечисли|ответь|подожди)\b", re.IGNORECASE)
 
 
 def _imperative(sentence: str) -> bool:
     s = sentence.lstrip(" «\"'—-")
     if _EN_REQUEST.match(s) or _RU_REQUEST.match(s):
         return True
-    first = re.match(r"[а-яё]+", s, re.I)
+    first = re.match(r"[а-яё]+", s, re.IGNORECASE)
     return bool(first) and any("impr" in p.tag for p in _morph().parse(first.group().lower())[:1])
 
 
