@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Literal
+
 from pydantic import Field, model_validator
 
 from ..backends.config import BackendConfig
@@ -24,6 +26,10 @@ class DistillConfig(Strict):
     tokens_per_second: float | None = Field(None, gt=0, description="generation speed for --dry-run's time "
                                             "estimate (default: by backend)")
     output_tokens: int = Field(400, ge=1, description="expected answer length per call, for the estimate")
+    mode: Literal["auto", "one-shot", "decomposed"] = Field(
+        "auto", description="how a model backend distills: one-shot (the whole module in one answer), decomposed "
+        "(the offline distiller proposes, the model makes narrow grammar-constrained choices), or auto (one-shot "
+        "for now; see distill/run.py EMBEDDED_AUTO_MODE)")
     quality_threshold: float = Field(0.5, ge=0, le=1, description="a module scoring below this (0-1, see "
                                      "`twinforge modules score`) is flagged: listed by `twinforge rejects`, left out "
                                      "by expand where expand.skip_flagged is on")

@@ -1,9 +1,8 @@
-"""Deterministic distillation for the no-model backend, and the meta-move rules both paths share.
+"""Deterministic distillation for the no-model backend (distill/offline.py), and the meta-move both paths share.
 
-The extractive backend ranks the person's sentences and keyphrases (backends/extractive.py); the rest of the
-module comes from plain rules over the person's own sentences: a question mark makes an open question, "если … то"
-a transition rule, "наоборот" an inversion. No model, no paraphrase: every sentence it puts in a module is the
-person's, verbatim. Real distillation needs a model backend.
+Concepts are the person's salient noun phrases, the meta-move comes from the prototype classifier, axes,
+inversions, hypotheses and transition rules from cue patterns, the phrase is their central claim or question. No
+model, no paraphrase: every sentence it puts in a module is the person's, verbatim.
 """
 
 from __future__ import annotations
@@ -11,40 +10,15 @@ from __future__ import annotations
 import re
 
 from ..backends.base import Request
+from .moves import classify as classify_move
+from .offline import draft_fields
 from .render import Chunk, Dialog
 from .repair import Draft, object_of, validate_draft
 
-EXTRACTIVE_VERSION = "extractive.v1"
+EXTRACTIVE_VERSION = "extractive.v2"  # v2: noun-phrase concepts, cue patterns, the prototype move classifier
 MAX_RULE_ITEMS = 3
 
 _I = re.IGNORECASE
-# Each move's markers; the move with the most hits in the person's text wins, ties going to the earlier one.
-MOVE_MARKERS: list[tuple[str, re.Pattern]] = [
-    ("inversion", re.compile(r"наоборот|инверс|инверт|переверн|перевор|invert|inversion|the other way round|"
-                             r"upside down|the opposite", _I)),
-    ("decomposition", re.compile(r"разби|разлож|декомпоз|по шагам|\bшаг|этап|decompos|break (?:it |this )?down|"
-                                 r"step by step|\bsteps?\b|\bstages?\b", _I)),
-    ("scaling-estimate", re.compile(r"сколько|оцен|прикин|порядок величин|how many|how much|estimate|"
-                                    r"order of magnitude|back of the envelope", _I)),
-    ("analogy", re.compile(r"как будто|похож|аналоги|словно|подобно|\bas if\b|analog|\bis like\b|similar to|"
-                           r"\blike a\b", _I)),
-    ("critique-of-premise", re.compile(r"предпосылк|допущени|я ошибаюсь|не прав ли я|premise|assumption|"
-                                       r"am i wrong", _I)),
-    ("comparison", re.compile(r"сравн|что лучше|или лучше|лучше ли|\bvs\b|versus|плюсы и минусы|компромисс|"
-                              r"альтернатив|compar|which is better|trade-?offs?|pros and cons", _I)),
-    ("thought-experiment", re.compile(r"представь|вообрази|допустим|мысленн|что будет,? если|imagine|"
-                                      r"\bsuppose\b|thought experiment|what would happen if", _I)),
-    ("reframing", re.compile(r"другими словами|иначе говоря|переформулир|под другим углом|на самом деле это|"
-                             r"in other words|put differently|refram|another angle|is really about", _I)),
-    ("synthesis", re.compile(r"объедин|соедин|синтез|свести воедино|combin|synthes|unif|integrat|"
-                             r"put (?:it|them|these) together", _I)),
-    ("self-reflection", re.compile(r"я замечаю|замечаю за собой|я всегда|я обычно|моё мышление|мое мышление|"
-                                   r"как я думаю|i notice|i always|i tend to|my own thinking|how i think", _I)),
-]
-_NUMBER = re.compile(r"\d")
-# No marker found: still a taxonomy name. In the labelled set (tests/data/modules) such dialogs spread over the
-# moves with no majority, so this is a plain guess; the classifier that replaces these rules should do better.
-DEFAULT_MOVE = "decomposition"
 
 _SENTENCE_END = re.compile(r"(?<=[.!?…])\s+|\n+")
 _BULLET = re.compile(r"^(?:[-*•>]+|\d+[.)])\s+")
@@ -59,12 +33,8 @@ _AXIS_STOP = {"нет", "нибудь", "также", "тоже", "более", 
 
 
 def meta_move_by_rules(text: str) -> str:
-    """The taxonomy's move (taxonomy.yaml) whose markers the person's text has most of; DEFAULT_MOVE when none."""
-    hits = {move: len(rx.findall(text)) for move, rx in MOVE_MARKERS}
-    if hits["scaling-estimate"] and not _NUMBER.search(text):
-        hits["scaling-estimate"] = 0  # an estimate talks in numbers
-    best = max(hits.values())
-    return next(move for move, n in hits.items() if n == best) if best else DEFAULT_MOVE
+    """The taxonomy's move the text makes: the offline classifier (prototypes by embedding, plus cue words)."""
+    return classify_move(text)
 
 
 def sentences(text: str) -> list[str]:
@@ -103,7 +73,8 @@ _SCHEMA = {  # the extractive backend fills strings with its top sentences in or
 
 
 class ExtractiveStrategy:
-    """The person's key sentence and keyphrases from the extractive backend; everything else by rule."""
+    """The offline distiller (distill/offline.py) over the person's text of each chunk. The request still goes
+    through the extractive backend and the call cache, so runs resume and re-runs are free as with any backend."""
 
     retries = 0  # deterministic: asking again gives the same answer
 
@@ -114,22 +85,8 @@ class ExtractiveStrategy:
         return Request([{"role": "user", "content": chunk.user_text}], json_schema=_SCHEMA, max_tokens=max_tokens)
 
     def draft(self, answer: str, dialog: Dialog, chunk: Chunk) -> Draft:
-        data = object_of(answer)
-        text = chunk.user_text
-        sents = sentences(text)
-        picked = [data.get(k) for k in ("phrase", "second", "third")]
-        return validate_draft({
-            "title": dialog.title,
-            "phrase": data.get("phrase") or "",
-            "concepts": data.get("concepts") or [],
-            "meta_move": meta_move_by_rules(text),
-            "axes": _axes(text),
-            "inversions": _matching(sents, MOVE_MARKERS[0][1]),
-            "hypotheses": _matching(sents, _HYPOTHESIS),
-            "transition_rules": _matching(sents, _TRANSITION),
-            "open_questions": [s for s in sents if s.endswith("?")][:MAX_RULE_ITEMS],
-            "quotes": [p for p in picked if isinstance(p, str) and p],
-        })
+        object_of(answer)  # a broken cached answer is still reported as one
+        return validate_draft(draft_fields(chunk.user_text, dialog.language, dialog.title))
 
     def retry(self, request: Request, answer: str, error: str, dialog: Dialog) -> Request | None:
         return None

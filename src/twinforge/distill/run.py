@@ -29,6 +29,7 @@ from . import export, quality
 from .assemble import build_module, merge, meta_move_outcome, module_id
 from .cache import Answer, CachedBackend
 from .config import DistillConfig
+from .decomposed import DecomposedStrategy
 from .paper import paper_strategy_for
 from .render import Chunk, Dialog, PromptStrategy, Turn, chunk_dialog
 from .repair import Draft, DraftError
@@ -78,8 +79,20 @@ class DistillReport:
         return {k: v for k, v in self.__dict__.items() if k != "modules"} | {"modules": len(self.modules)}
 
 
-def strategy_for(backend_name: str):
-    return ExtractiveStrategy() if backend_name == "extractive" else PromptStrategy()
+# What `distill.mode: auto` gives the embedded llamacpp model. Decomposed is meant to take over once it measures
+# better than one-shot on the held-out labelled set (bench/distill_paths.py); its first measurement on 2 shared
+# cores did not finish (~10 min a module), so one-shot stays until then.
+EMBEDDED_AUTO_MODE = "one-shot"
+
+
+def strategy_for(backend_name: str, mode: str = "auto", embedded: bool = True):
+    """The extractive backend's offline distiller; for a model, one-shot or decomposed (config `distill.mode`;
+    auto: EMBEDDED_AUTO_MODE for the embedded llamacpp model, one-shot for others)."""
+    if backend_name == "extractive":
+        return ExtractiveStrategy()
+    if mode == "auto" and backend_name == "llamacpp" and embedded:
+        mode = EMBEDDED_AUTO_MODE
+    return DecomposedStrategy() if mode == "decomposed" else PromptStrategy()
 
 
 def distill(store: Store, cfg: DistillConfig | None = None, progress: bool = False, dry_run: bool = False,
@@ -87,7 +100,7 @@ def distill(store: Store, cfg: DistillConfig | None = None, progress: bool = Fal
     """Distill every pending dialog (at most cfg.limit). `backend` overrides cfg.backend (tests, benchmarks)."""
     cfg = cfg or DistillConfig()
     name = backend.name if backend else cfg.backend.name
-    strategy = strategy_for(name)
+    strategy = strategy_for(name, cfg.mode, not cfg.backend.model)
     paper_strategy = paper_strategy_for(name)
     report = DistillReport(backend=name, prompt_version=strategy.version, paper_prompt_version=paper_strategy.version)
     dialogs = load_dialogs(store, cfg)
@@ -243,6 +256,8 @@ def _request(strategy, dialog: Dialog, chunk: Chunk, chunks: int, cfg: DistillCo
 
 
 def _answer(jobs: list[_Job], cached: CachedBackend, strategy, first: bool = True) -> None:
+    if hasattr(strategy, "attach"):  # the decomposed mode makes its further narrow calls through the same cache
+        strategy.attach(cached)
     answers = cached.complete_many([j.request for j in jobs])
     if first and answers and all(a.error for a in answers):
         # nothing worked (server down, model missing): stop here; finished work is kept and a re-run resumes

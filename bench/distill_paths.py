@@ -1,0 +1,167 @@
+"""Distill paths side by side on the labelled module set: figures and seconds per module.
+
+    PYTHONPATH=src .venv/bin/python bench/distill_paths.py --backend extractive --split heldout
+    PYTHONPATH=src .venv/bin/python bench/distill_paths.py --backend llamacpp --mode one-shot --mode decomposed
+
+Each labelled dialog (tests/data/modules/dialogs, the split asked) is distilled in memory through the same
+strategy, chunking, merge and assembly as `twinforge distill` (no store, no cache: every call is made, so the
+time is real), then scored against its labels: concept recall by lemma (a gold concept is found when its lemma set
+and a predicted one's contain one another), meta-move accuracy, axis recall (both poles matched that way), the
+share of concepts that are function words, and phrases or quotes that are not the person's verbatim words.
+Results go to bench/out/distill-paths.json. A benchmark, not a test: `twinforge modules score --gold` is the
+product's scorer.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from pathlib import Path
+
+import yaml
+
+from twinforge.backends import get_backend
+from twinforge.config import BackendConfig, DistillConfig
+from twinforge.distill.assemble import build_module, merge
+from twinforge.distill.render import Dialog, Turn, chunk_dialog
+from twinforge.distill.repair import DraftError
+from twinforge.distill.run import strategy_for
+from twinforge.text.lemmas import analyze
+
+ROOT = Path(__file__).resolve().parent.parent
+OUT = ROOT / "bench" / "out"
+
+
+class Direct:
+    """The backend without the store's cache, in CachedBackend's shape (complete_many → answers)."""
+
+    def __init__(self, backend):
+        self.backend = backend
+        self.calls = 0
+
+    def complete_many(self, requests):
+        from twinforge.backends.base import BackendError
+        from twinforge.distill.cache import Answer
+
+        out = []
+        for r in self.backend.complete_many(requests):
+            self.calls += 1
+            out.append(Answer("", None, r) if isinstance(r, BackendError) else Answer("", r.text))
+        return out
+
+
+def key(text: str, lang: str) -> frozenset[str]:
+    toks = analyze(text, lang)
+    return frozenset(t.lemma for t in toks if t.pos != "FUNC") or frozenset(t.lemma for t in toks)
+
+
+def match(a: frozenset, b: frozenset) -> bool:
+    return bool(a) and bool(b) and (a <= b or b <= a)
+
+
+def own(text: str, turns: list[Turn]) -> bool:
+    flat = " ".join(text.split())
+    return any(flat and flat in " ".join(t.text.split()) for t in turns)
+
+
+def run(dialogs, backend_name: str, mode: str) -> dict:
+    cfg = DistillConfig(backend=BackendConfig(name=backend_name, max_tokens=512), mode=mode)
+    backend = get_backend(cfg.backend)
+    strategy = strategy_for(backend_name, mode)
+    direct = Direct(backend)
+    if hasattr(strategy, "attach"):
+        strategy.attach(direct)
+    rows = []
+    for d, labels in dialogs:
+        t0 = time.perf_counter()
+        drafts, errors = [], []
+        for chunk in [c for c in chunk_dialog(d, cfg.chunk_chars, cfg.overlap_chars) if c.user_chars]:
+            req = strategy.request(d, chunk, 1, cfg.backend.max_tokens)
+            req.max_tokens = req.max_tokens or cfg.backend.max_tokens
+            answer = direct.complete_many([req])[0]
+            try:
+                drafts.append((strategy.draft(answer.text or "", d, chunk), chunk.user_chars))
+            except DraftError as e:
+                errors.append(str(e))
+        module = build_module(d, merge(drafts), backend_name, strategy.version)[0] if drafts else None
+        seconds = time.perf_counter() - t0
+        rows.append(score(d, labels, module, seconds, errors))
+        print(json.dumps({k: v for k, v in rows[-1].items() if k != "missed"}, ensure_ascii=False), flush=True)
+    return summarize(rows)
+
+
+def score(d: Dialog, labels: dict, module, seconds: float, errors: list[str]) -> dict:
+    lang = d.language
+    pred = [key(c, lang) for c in (module.concepts if module else [])]
+    gold = [key(c, lang) for c in labels.get("concepts") or []]
+    found = sum(any(match(g, p) for p in pred) for g in gold)
+    poles = []
+    for a in module.axes if module else []:
+        if "↔" in a:
+            x, y = a.split("↔", 1)
+            poles.append((key(x, lang), key(y, lang)))
+    axes_found = sum(any((match(key(a, lang), p) and match(key(b, lang), q)) or
+                         (match(key(a, lang), q) and match(key(b, lang), p)) for p, q in poles)
+                     for a, b in labels.get("axes") or [])
+    function = sum(1 for c in (module.concepts if module else [])
+                   if all(t.pos == "FUNC" for t in analyze(c, lang)))
+    user = d.user_turns
+    invented = (0 if module is None or own(module.phrase, user) else 1) + \
+        sum(not own(q.text, user) for q in (module.quotes if module else []))
+    return {"id": d.conversation_id, "seconds": round(seconds, 2), "module": module is not None,
+            "concepts_found": found, "concepts_gold": len(gold), "concepts": len(pred), "function_words": function,
+            "meta_move": module.meta_move if module else None, "gold_meta_move": labels.get("meta_move"),
+            "axes_found": axes_found, "axes_gold": len(labels.get("axes") or []), "invented": invented,
+            "axes": module.axes if module else [], "errors": errors}
+
+
+def summarize(rows: list[dict]) -> dict:
+    def ratio(a, b):
+        return round(a / b, 3) if b else None
+
+    n = len(rows)
+    return {
+        "dialogs": n,
+        "concept_recall": ratio(sum(r["concepts_found"] for r in rows), sum(r["concepts_gold"] for r in rows)),
+        "meta_move_accuracy": ratio(sum(r["meta_move"] == r["gold_meta_move"] for r in rows), n),
+        "axis_recall": ratio(sum(r["axes_found"] for r in rows), sum(r["axes_gold"] for r in rows)),
+        "function_word_share": ratio(sum(r["function_words"] for r in rows), sum(r["concepts"] for r in rows)),
+        "invented_phrases_or_quotes": sum(r["invented"] for r in rows),
+        "failed": sum(not r["module"] for r in rows),
+        "seconds_per_module": ratio(sum(r["seconds"] for r in rows), n),
+    }
+
+
+def load(folder: Path, split: str) -> list[tuple[Dialog, dict]]:
+    out = []
+    for path in sorted((folder / "dialogs").glob("*.yaml")):
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        if split != "all" and data["split"] != split:
+            continue
+        turns = [Turn(m["id"], m["role"], m["text"]) for m in data["messages"]]
+        out.append((Dialog(f"gold:{data['id']}", data.get("title") or data["id"], data["language"], turns),
+                    data["labels"]))
+    return out
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--gold", type=Path, default=ROOT / "tests" / "data" / "modules")
+    ap.add_argument("--split", default="heldout", choices=["tuning", "heldout", "all"])
+    ap.add_argument("--backend", default="extractive")
+    ap.add_argument("--mode", action="append", help="distill.mode, repeatable (default: auto)")
+    ap.add_argument("--limit", type=int, help="only the first N dialogs of the split (a slow model on 2 cores)")
+    args = ap.parse_args()
+    dialogs = load(args.gold, args.split)[: args.limit]
+    results = {}
+    for mode in args.mode or ["auto"]:
+        results[mode] = run(dialogs, args.backend, mode)
+        print(mode, json.dumps(results[mode]), flush=True)
+    OUT.mkdir(parents=True, exist_ok=True)
+    (OUT / "distill-paths.json").write_text(json.dumps({"backend": args.backend, "split": args.split,
+                                                        "results": results}, indent=2))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,308 @@
+"""Cue patterns, Russian and English: where the person weighs two options (axes), turns a thing round
+(inversions), states a hypothesis, or a rule of how one state leads to another (transition rules).
+
+Axes come out as pole pairs. A pole is named by the noun phrase nearest the cue on its side, in normal form
+("выжимка фактов", "адаптер", "RAG"); where a side has none (a verb: "сначала их прочитаю"), both poles are the
+person's words around the cue, trimmed. Everything else is the person's sentence, verbatim: each item is a slice
+of the text given, so it can be quoted and traced. The patterns are tested on labelled sentences
+(tests/data/cues/*.yaml), negatives included ("или нет", "more or less").
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from ..text.lemmas import EN_STOP, RU_STOP, WORD
+from ..text.phrases import Phrase, _morph, noun_phrases
+
+_I = re.IGNORECASE
+MAX_POLE_WORDS = 4
+
+# A pole does not run across these (a clause or list boundary).
+_SPAN_BREAK = re.compile(r"[.!?…;:,()\[\]{}\"«»“”„—–\n]")
+# Words that open a new clause: a pole stops before them (left side) or at them (right side).
+_CLAUSE = frozenset(
+    ["что", "чтобы", "если", "когда", "ли", "как", "то", "или", "либо", "а", "но", "и", "лучше", "хуже", "между", "чем", "потому", "так", "тогда", "значит", "ну", "вот", "да", "нет", "почему", "зачем", "где", "куда", "which", "what", "whether", "if", "when", "that", "than", "or", "either", "and", "but", "so", "then", "because", "is", "are", "was", "would", "should", "could", "does", "do", "did"]
+)
+
+
+@dataclass(frozen=True)
+class Axis:
+    left: str
+    right: str
+    cue: str  # which pattern found it
+    sentence: str
+
+    def __str__(self) -> str:
+        return f"{self.left} ↔ {self.right}"
+
+
+# --- sentences -------------------------------------------------------------------------------------------
+
+_SENTENCE_END = re.compile(r"(?<=[.!?…])[\"'»”)\]]*\s+|\n+")
+
+
+def sentence_spans(text: str) -> list[tuple[int, int]]:
+    """(start, end) of each sentence of `text`: verbatim slices, surrounding space and list bullets left out."""
+    out, start = [], 0
+    for m in [*_SENTENCE_END.finditer(text), None]:
+        end = m.start() if m else len(text)
+        piece = text[start:end]
+        lead = len(piece) - len(piece.lstrip())
+        b = re.match(r"(?:[-*•>]+|\d+[.)])\s+", piece[lead:])
+        s = start + lead + (b.end() if b else 0)
+        e = start + len(piece.rstrip())
+        if e - s >= 3 and any(ch.isalpha() for ch in text[s:e]):
+            out.append((s, e))
+        if m:
+            start = m.end()
+    return out
+
+
+def sentences(text: str) -> list[str]:
+    return [text[s:e] for s, e in sentence_spans(text)]
+
+
+# --- axes ------------------------------------------------------------------------------------------------
+
+# Each: (name, regex). The regex marks the cue; poles are read left and right of it (or between its groups).
+_OR = re.compile(r"(?<![\w-])(?:или же|или|либо|or)(?![\w-])", _I)
+_VS = re.compile(r"(?<![\w-])(?:vs\.?|versus|против|↔|<->)(?![\w-])", _I)
+_NOT_BUT = re.compile(r"(?<![\w-])(?:не|not)\s+(?P<x>[^,;:.!?—]{2,80}?)\s*,?\s+(?:а|но|but)\s+(?P<y>[^,;:.!?—]{2,80})", _I)
+_BUT_NOT = re.compile(r"(?P<x>[^,;:.!?—]{2,80}?)\s*,\s*(?:а не|but not|not|and not)\s+(?P<y>[^,;:.!?—]{2,80})", _I)
+_BETWEEN = re.compile(r"(?<![\w-])(?:между|between)\s+(?P<x>[^,;:.!?—]{2,60}?)\s+(?:и|and)\s+(?P<y>[^,;:.!?—]{2,60})",
+                      _I)
+_RATHER = re.compile(r"(?P<x>[^,;:.!?—]{2,80}?)\s+(?:rather than|instead of|вместо)\s+(?P<y>[^,;:.!?—]{2,80})", _I)
+_THAN = re.compile(r"(?<![\w-])(?:чем|than)(?![\w-])", _I)
+_EN_COMP = re.compile(r"(?<![\w-])(?:better|worse|more|less|cheaper|faster|slower|simpler|easier|harder|"
+                      r"\w+er)(?![\w-])", _I)
+
+# "или" that weighs nothing: fixed phrases and empty second options.
+_OR_IDIOMS = re.compile(
+    r"(?:более или менее|так или иначе|рано или поздно|тот или ин|та или ин|то или ин|те или ин|той или ин|"
+    r"того или ин|тем или ин|тех или ин|more or less|one or two|two or three|or so\b|or not\b|or something|"
+    r"or whatever|or somesuch|or anything|or else|or rather|или нет\b|или как\b|или что-то|или что-нибудь|"
+    r"или чем-то|или где-то|или как-то|или вообще|или так\b|или типа|или что\?|или около)", _I)
+_EMPTY_POLE = frozenset(["нет", "не", "так", "как", "что", "кто", "где", "иначе", "около", "вообще", "типа", "not", "so", "something", "anything", "whatever", "somesuch", "else"])
+
+
+def _content(word: str) -> bool:
+    w = word.lower()
+    if w in RU_STOP or w in EN_STOP or w in _EMPTY_POLE:
+        return False
+    if re.search(r"[а-яё]", w):
+        p = _morph().parse(w)[0]
+        return p.tag.POS not in (None, "NPRO", "PREP", "CONJ", "PRCL", "INTJ", "PRED") or "UNKN" in p.tag
+    return True
+
+
+def _words(span: str) -> list[re.Match]:
+    return list(WORD.finditer(span))
+
+
+def _left_span(sent: str, end: int) -> tuple[int, int]:
+    """The clause piece right before position `end`: back to a boundary, at most MAX_POLE_WORDS+2 words."""
+    while end > 0 and sent[end - 1] in " ,\t":  # "X, или Y": the comma belongs to the cue
+        end -= 1
+    start = end
+    piece = sent[:end]
+    brk = max((m.end() for m in _SPAN_BREAK.finditer(piece)), default=0)
+    words = [m for m in _words(piece) if m.start() >= brk]
+    kept = []
+    for m in reversed(words):
+        if m.group().lower() in _CLAUSE and kept:
+            break
+        if m.group().lower() in _CLAUSE:
+            continue
+        kept.append(m)
+        if len(kept) >= MAX_POLE_WORDS + 2:
+            break
+    if kept:
+        start = kept[-1].start()
+    return start, end
+
+
+def _right_span(sent: str, start: int) -> tuple[int, int]:
+    piece = sent[start:]
+    brk = next((m.start() for m in _SPAN_BREAK.finditer(piece)), len(piece))
+    words = [m for m in _words(piece[:brk])]
+    kept = []
+    for m in words:
+        if m.group().lower() in _CLAUSE and kept:
+            break
+        if m.group().lower() in _CLAUSE:
+            continue
+        kept.append(m)
+        if len(kept) >= MAX_POLE_WORDS + 2:
+            break
+    if not kept:
+        return start, start
+    return start + kept[0].start(), start + kept[-1].end()
+
+
+def _trim(span: str) -> str:
+    """The span without function words at its edges, at most MAX_POLE_WORDS words."""
+    ws = _words(span)
+    while ws and not _content(ws[0].group()):
+        ws.pop(0)
+    while ws and not _content(ws[-1].group()):
+        ws.pop()
+    if not ws:
+        return ""
+    ws = ws[:MAX_POLE_WORDS]
+    return span[ws[0].start() : ws[-1].end()]
+
+
+_ZERO = re.compile(r"(?<![\w-])с нуля(?![\w-])", _I)
+
+
+def _name(span: str, lang: str, near_end: bool) -> tuple[str, bool]:
+    """(the pole's name, whether it is a noun phrase). The noun phrase at the cue's edge of the span (the last
+    content word for a left pole, the first for a right one), longest there; "с нуля" counts as one. A pole that
+    starts (or ends) with a verb is no noun phrase: "fine-tune the model or train one" weighs two actions."""
+    if _ZERO.search(span) and (near_end or span.strip().lower().startswith("с нуля")):
+        return "с нуля", True
+    content = [m for m in _words(span) if _content(m.group())]
+    phrases: list[Phrase] = noun_phrases(span, lang)
+    if content and phrases:
+        if near_end:
+            end = max(p.end for p in phrases)
+            best = min((p for p in phrases if p.end == end), key=lambda p: p.start)
+            edge = best.end >= content[-1].end()
+        else:
+            start = min(p.start for p in phrases)
+            best = max((p for p in phrases if p.start == start), key=lambda p: p.end)
+            edge = best.start <= content[0].start()
+        if edge:
+            return best.text, True
+    return _trim(span), False
+
+
+def _pair(sent: str, left: tuple[int, int], right: tuple[int, int], cue: str, lang: str,
+          need_nouns: bool = False) -> Axis | None:
+    ls, rs = sent[left[0] : left[1]], sent[right[0] : right[1]]
+    if not _trim(ls) or not _trim(rs):
+        return None
+    lw, rw = _words(_trim(ls)), _words(_trim(rs))
+    if lw[-1].group().isdigit() and rw[0].group().isdigit():
+        return None  # "2 или 3 примера": a number, not an option
+    ln, lnp = _name(ls, lang, near_end=True)
+    rn, rnp = _name(rs, lang, near_end=False)
+    if not (lnp and rnp):
+        if need_nouns:
+            return None
+        rn = _trim(rs)
+        ln = _trim(ls)
+        lw = _words(ln)
+        keep = len(_words(rn)) + 1  # options are said in parallel: the left one about as long as the right
+        ln = ln[lw[-keep].start():] if len(lw) > keep else ln
+    if not ln or not rn or ln.casefold() == rn.casefold():
+        return None
+    return Axis(ln, rn, cue, sent)
+
+
+def axes(text: str, lang: str = "ru") -> list[Axis]:
+    """Every pair of options the person weighs, in order, without repeats."""
+    out: list[Axis] = []
+    for s, e in sentence_spans(text):
+        sent = text[s:e]
+        out.extend(_sentence_axes(sent, lang))
+    seen, uniq = set(), []
+    for a in out:
+        key = frozenset((a.left.casefold(), a.right.casefold()))
+        if key not in seen:
+            seen.add(key)
+            uniq.append(a)
+    return uniq
+
+
+def _sentence_axes(sent: str, lang: str) -> list[Axis]:
+    found: list[Axis] = []
+    taken: list[tuple[int, int]] = []
+
+    def add(axis: Axis | None, span: tuple[int, int]) -> None:
+        if axis and not any(a <= span[0] < b or span[0] <= a < span[1] for a, b in taken):
+            found.append(axis)
+            taken.append(span)
+
+    for rx, cue in ((_NOT_BUT, "not-but"), (_BETWEEN, "between"), (_RATHER, "rather"), (_BUT_NOT, "but-not")):
+        for m in rx.finditer(sent):
+            x, y = m.span("x"), m.span("y")
+            if cue == "but-not":
+                x = _left_span(sent, x[1])
+            y = _right_span(sent, y[0])
+            add(_pair(sent, x, y, cue, lang, need_nouns=cue == "but-not"), m.span())
+    for rx, cue in ((_VS, "vs"), (_OR, "or")):
+        for m in rx.finditer(sent):
+            if cue == "or" and _OR_IDIOMS.search(sent[max(0, m.start() - 12) : m.end() + 14]):
+                continue
+            add(_pair(sent, _left_span(sent, m.start()), _right_span(sent, m.end()), cue, lang), m.span())
+    for m in _THAN.finditer(sent):
+        comp = _comparative_before(sent, m.start(), lang)
+        if comp is None:
+            continue
+        c0, c1 = comp
+        before = sent[:c0].rstrip()
+        after_comp = sent[c1 : m.start()]
+        if _trim(after_comp):  # "важнее слепые пятна, чем покрытие": the first option follows the comparative
+            x = (c1, m.start())
+        else:  # "адаптеры информативнее, чем с нуля": it precedes it
+            x = _left_span(sent, len(before))
+        add(_pair(sent, x, _right_span(sent, m.end()), "than", lang), (c0, m.end()))
+    return found
+
+
+def _comparative_before(sent: str, than: int, lang: str) -> tuple[int, int] | None:
+    """The comparative ("информативнее", "важнее", "better", "more …") the "чем/than" at `than` answers to."""
+    piece = sent[:than]
+    brk = max((m.end() for m in re.finditer(r"[.!?;:—]", piece)), default=0)
+    for m in reversed(_words(piece[brk:])[-6:]):
+        w = m.group().lower()
+        if re.search(r"[а-яё]", w):
+            if any("COMP" in p.tag for p in _morph().parse(w)[:2]):
+                return brk + m.start(), brk + m.end()
+        elif _EN_COMP.fullmatch(w) and w not in ("other", "rather", "never", "ever", "whether", "either", "after",
+                                                 "over", "under", "number", "user", "layer", "paper", "order"):
+            return brk + m.start(), brk + m.end()
+    return None
+
+
+# --- inversions, hypotheses, transition rules ------------------------------------------------------------
+
+INVERSION = re.compile(
+    r"наоборот|а что,? если|что,? если|обратн\w* сторон|переверн|переворач|инверсия:|вывернуть|с другого конца|"
+    r"\bwhat if\b|the other way (?:round|around)|\bconversely\b|on the contrary|\bflip\b|\binvert|\bturn it around|"
+    r"upside down|the reverse\b|\bthe opposite\b", _I)
+HYPOTHESIS = re.compile(
+    r"гипотез|предполага|предположу|предположим|подозреваю|допускаю|скорее всего|моя догадка|"
+    r"\bhypothes|\bi suspect\b|\bi assume\b|\bmy guess\b|\bi bet\b|\bi suppose\b|\bmy theory\b", _I)
+CONDITIONAL = re.compile(r"(?<![\w-])(?:если|if)(?![\w-])[^?]{3,}?(?:,|\bто\b|\bthen\b)\s*\S", _I)
+TRANSITION = re.compile(
+    r"(?<![\w-])(?:когда|как только|после того,? как|when|whenever|once|as soon as|after)(?![\w-])[^?]{3,}?"
+    r"(?:,\s*|\s)(?:тогда|то|then|,)\s*\S|"
+    r"(?<![\w-])(?:сначала|сперва|first|start with)(?![\w-])[^?]{3,}?(?:затем|потом|после этого|а потом|then|"
+    r"after that|next|once)(?![\w-])|"
+    r"(?<![\w-])(?:правило|rule)(?![\w-])\s*(?:для себя|for later)?\s*:", _I)
+
+
+def _question(sent: str) -> bool:
+    return sent.rstrip().endswith("?")
+
+
+def inversions(text: str) -> list[str]:
+    return [s for s in sentences(text) if INVERSION.search(s)]
+
+
+def hypotheses(text: str) -> list[str]:
+    """Sentences that state a hypothesis: named as one, or an "if …, then …" claim (not a question)."""
+    out = []
+    for s in sentences(text):
+        if HYPOTHESIS.search(s) or (CONDITIONAL.search(s) and not _question(s) and not TRANSITION.search(s)):
+            out.append(s)
+    return out
+
+
+def transition_rules(text: str) -> list[str]:
+    """Sentences with a rule of passage: "когда …, тогда …", "сначала …, затем …", "once …, …"."""
+    return [s for s in sentences(text) if TRANSITION.search(s) and not _question(s)]

@@ -1,0 +1,66 @@
+"""The decomposed mode (distill/decomposed.py): offline candidates, a model's narrow enum-constrained choices."""
+
+from __future__ import annotations
+
+import json
+
+from twinforge.backends.base import Request
+from twinforge.distill.cache import Answer
+from twinforge.distill.decomposed import DecomposedStrategy
+from twinforge.distill.render import Chunk, Dialog, Turn
+from twinforge.distill.run import strategy_for
+from twinforge.distill.taxonomy import names
+
+TEXT = ("Что лучше: дообучать готовую модель адаптерами или учить маленькую с нуля? Гипотеза: если данных меньше "
+        "миллиона строк, адаптеры выиграют. Адаптеры можно стыковать и выключать, а модель с нуля — нет.")
+
+
+class Chooser:
+    """Answers each narrow call with its schema's last enum option (a choice the offline ranking would not make)."""
+
+    def __init__(self):
+        self.requests: list[Request] = []
+
+    def complete_many(self, requests):
+        out = []
+        for r in requests:
+            self.requests.append(r)
+            props = r.json_schema["properties"]
+            answer = {}
+            for name, spec in props.items():
+                if spec.get("type") == "array":
+                    answer[name] = [spec["items"]["enum"][-1]]
+                else:
+                    answer[name] = spec["enum"][-1]
+            out.append(Answer("k", json.dumps(answer, ensure_ascii=False)))
+        return out
+
+
+def test_the_model_chooses_among_candidates_only():
+    dialog = Dialog("c", "t", "ru", [Turn("u1", "user", TEXT)])
+    chunk = Chunk(0, dialog.turns)
+    s = DecomposedStrategy()
+    model = Chooser()
+    s.attach(model)
+    first = s.request(dialog, chunk, 1)
+    assert first.json_schema["properties"]["meta_move"]["enum"] == list(names())
+    answer = model.complete_many([first])[0].text
+    draft = s.draft(answer, dialog, chunk)
+    assert draft.meta_move == list(names())[-1]
+    concepts_call = next(r for r in model.requests if "concepts" in r.json_schema["properties"])
+    options = concepts_call.json_schema["properties"]["concepts"]["items"]["enum"]
+    assert draft.concepts[0] == options[-1] and set(draft.concepts) <= set(options)
+    assert draft.phrase in TEXT and all(h in TEXT for h in draft.hypotheses)  # the person's words only
+
+
+def test_without_a_model_answer_the_offline_choice_stays():
+    dialog = Dialog("c", "t", "ru", [Turn("u1", "user", TEXT)])
+    chunk = Chunk(0, dialog.turns)
+    draft = DecomposedStrategy().draft("not json", dialog, chunk)  # nothing attached, a broken first answer
+    assert draft.meta_move in names() and draft.concepts and draft.axes
+
+
+def test_mode_picks_the_strategy():
+    assert strategy_for("llamacpp", "decomposed").version.startswith("decomposed")
+    assert strategy_for("openai", "auto").version.startswith("module")
+    assert strategy_for("extractive", "decomposed").version.startswith("extractive")
