@@ -42,7 +42,7 @@ class Direct:
 
     def complete_many(self, requests):
         from twinforge.backends.base import BackendError
-        from twinforge.distill.cache import Answer
+        from twinforge.backends.cache import Answer
 
         out = []
         for r in self.backend.complete_many(requests):

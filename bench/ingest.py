@@ -27,7 +27,6 @@ from pathlib import Path
 
 from child import run_child  # bench/child.py: a measured child process
 
-
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 OUT = HERE / "out"

@@ -83,7 +83,7 @@ def test_streams_the_same_greedy_answer_piece_by_piece(tf):
     (["\nassistant: again"], ""),
 ])
 def test_a_plain_prompt_stream_stops_where_the_model_starts_the_next_turn(pieces, expected):
-    from twinforge.backends.transformers_local import cut_at_next_turn, _until_next_turn
+    from twinforge.backends.transformers_local import _until_next_turn, cut_at_next_turn
 
     assert "".join(_until_next_turn(iter(pieces))) == expected == cut_at_next_turn("".join(pieces))
 

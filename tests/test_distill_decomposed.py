@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 
 from twinforge.backends.base import Request
-from twinforge.distill.cache import Answer
+from twinforge.backends.cache import Answer
 from twinforge.distill.decomposed import DecomposedStrategy
 from twinforge.distill.render import Chunk, Dialog, Turn
 from twinforge.distill.run import strategy_for

@@ -10,9 +10,9 @@ import re
 
 import pytest
 
-from twinforge.expand.config import DEFAULT_VIEWS, ExpandConfig
 from twinforge.distill.schema import Module, PaperDigest, Quote
 from twinforge.errors import ConfigError, TwinforgeError
+from twinforge.expand.config import DEFAULT_VIEWS, ExpandConfig
 from twinforge.expand.run import expand
 from twinforge.ingest.run import ingest_paths
 from twinforge.records import PAGE_CHARS

@@ -7,8 +7,8 @@ import json
 
 import ijson
 import pytest
-
 from test_ingest_cli import conv, export, one_error_line, snapshot
+
 from twinforge.ingest import parallel
 from twinforge.ingest.split import RangeReader, spans
 

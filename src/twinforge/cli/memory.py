@@ -130,7 +130,7 @@ def ask(obj: Ctx, question: str, config: str, no_llm: bool, as_json: bool, k: in
         system = None if (no_persona or no_llm) else _persona(store)
         bcfg = cfg.backend
         if adapters and not no_llm:
-            from ..memory.adapted import adapted_backend
+            from ..backends.adapted import adapted_backend
 
             bcfg = adapted_backend(store, list(adapters), cfg.backend)
         a = run_ask(store, question, backend=bcfg, k=k or cfg.k, no_llm=no_llm, system_prompt=system, cfg=cfg,

@@ -14,10 +14,10 @@ from pathlib import Path
 import yaml
 
 from ..backends.base import Backend
-from .config import DistillConfig
 from ..errors import TwinforgeError
 from ..store import Store
 from . import quality, taxonomy
+from .config import DistillConfig
 from .render import Dialog, Turn
 from .run import distill_dialogs
 

@@ -22,12 +22,12 @@ from tqdm import tqdm
 
 from ..backends import get_backend
 from ..backends.base import Backend, Request
+from ..backends.cache import Answer, CachedBackend
 from ..store import Store
 from ..store.db import now_iso
 from ..text.tokens import count_tokens_batch
 from . import export, quality
 from .assemble import build_module, merge, meta_move_outcome, module_id
-from .cache import Answer, CachedBackend
 from .config import DistillConfig
 from .decomposed import DecomposedStrategy
 from .paper import paper_strategy_for

@@ -47,7 +47,7 @@ class Decoded:
 class BackendDecoder:
     def __init__(self, store, cfg: BackendConfig, vocabulary: set[str] | None = None, max_tokens: int = 160):
         from ..backends import get_backend
-        from ..distill.cache import CachedBackend
+        from ..backends.cache import CachedBackend
 
         backend = get_backend(cfg)
         self.cfg = cfg

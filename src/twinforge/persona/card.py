@@ -419,7 +419,7 @@ def _model_summary(store: Store, backend: BackendConfig, data: dict) -> tuple[st
     """(three sentences about the person as a thinker, from the card's data; None and why when the model fails)."""
     from ..backends import get_backend
     from ..backends.base import BackendError, Request
-    from ..distill.cache import CachedBackend
+    from ..backends.cache import CachedBackend
 
     brief = {"themes": [t["theme"] for t in data["themes"]],
              "questions": {q["kind"]: q["count"] for q in data["questions"]},

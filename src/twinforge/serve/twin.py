@@ -106,7 +106,7 @@ class Twin:
         key = "+".join(ids)
         with self._lock:  # a loaded model per adapter set, reused by later requests; the oldest goes first
             if key not in self._adapted:
-                from ..memory.adapted import AdaptedBackend, adapter_dirs
+                from ..backends.adapted import AdaptedBackend, adapter_dirs
 
                 base, dirs = adapter_dirs(store, ids)
                 while len(self._adapted) >= MAX_LOADED:

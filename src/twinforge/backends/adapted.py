@@ -12,11 +12,11 @@ import threading
 from collections.abc import Iterator
 from pathlib import Path
 
-from ..backends.base import Completion, Request, complete_in_order
-from ..backends.config import BackendConfig
 from ..errors import TwinforgeError
 from ..store import Store
 from ..store.workspace import ADAPTER_META
+from .base import Completion, Request, complete_in_order
+from .config import BackendConfig
 
 
 def adapter_dirs(store: Store, ids: list[str]) -> tuple[str | None, list[Path]]:

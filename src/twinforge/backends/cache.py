@@ -10,9 +10,9 @@ import hashlib
 import json
 from dataclasses import dataclass
 
-from ..backends.base import Backend, BackendError, Request
 from ..store import Store
 from ..store.db import now_iso
+from .base import Backend, BackendError, Request
 
 
 def call_key(backend: str, model: str, prompt_version: str, request: Request) -> str:
