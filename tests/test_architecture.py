@@ -156,3 +156,19 @@ def test_the_document_names_every_package():
     packages = {package_of(m) for m in modules()} - {"(root)"}
     missing = [p for p in sorted(packages) if f"`{p}`" not in doc]
     assert not missing, f"docs/architecture.md does not describe: {missing}"
+
+
+def test_migrations_are_one_style_numbered_without_gaps(tmp_path):
+    """Every migration is a SQL file store/sql/mNNN_<name>.sql; a fresh store applies them all, once."""
+    import re
+
+    from twinforge.store import Store
+    from twinforge.store.migrations import migrate, migrations
+
+    names = [n for n, _ in migrations()]
+    assert all(re.fullmatch(r"m\d{3}_[a-z_]+", n) for n in names), names
+    assert [int(n[1:4]) for n in names] == list(range(1, len(names) + 1))
+    assert not list(PACKAGE.joinpath("store").glob("m0*.py"))  # no migration written as Python
+    with Store(tmp_path / "ws") as store:
+        assert [r[0] for r in store.db.execute("SELECT name FROM _migrations ORDER BY name")] == names
+        assert migrate(store.db) == []  # nothing runs twice
