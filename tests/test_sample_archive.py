@@ -3,14 +3,36 @@
 from __future__ import annotations
 
 import json
+import re
 
 from conftest import SAMPLE
+
+
+def stage_counts(output: str) -> dict[str, dict[str, str]]:
+    """The runner's lines `[stage] ok: key value, key value` → {stage: {key: value}}."""
+    out = {}
+    for line in output.splitlines():
+        m = re.match(r"\[(\w+)\] ok: (.*)$", line)
+        if m:
+            out[m.group(1)] = dict(re.match(r"(.+) (\S+)$", part).groups() for part in m.group(2).split(", "))
+    return out
 
 
 def test_demo_on_sample_archive(tf):
     r = tf("demo", "--input", SAMPLE, "--backend", "extractive")  # the embedded model is tested elsewhere
     assert r.exit_code == 0, r.output + r.stderr
-    assert "[ingest] ok" in r.output
+    counts = stage_counts(r.output)
+    assert list(counts) == ["ingest", "clean", "distill", "expand", "dataset", "train", "eval", "memory", "persona"]
+    assert int(counts["ingest"]["added"]) == 13
+    assert int(counts["clean"]["kept"]) > 0
+    assert int(counts["distill"]["modules"]) >= 8 and "failed" not in counts["distill"]
+    assert int(counts["expand"]["examples"]) > 100
+    assert int(counts["dataset"]["train"]) > 0 and int(counts["dataset"]["val"]) > 0
+    assert int(counts["train"]["trained"]) == 1
+    assert int(counts["eval"]["models"]) == 2
+    assert int(counts["memory"]["items"]) > 0 and int(counts["memory"]["concepts"]) > 0
+    assert int(counts["persona"]["themes"]) > 0
+    assert "[train] running…" in r.stderr  # each stage is announced as it starts
     s = json.loads(tf("stats", "--json").output)
     # 11 conversations from the JSON export + 2 that exist only as Nexus notes; the Nexus copy of #2 is not a 14th
     assert s["conversations"] == 13
