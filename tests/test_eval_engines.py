@@ -40,9 +40,12 @@ def test_llamacpp_runs_the_adapter_as_gguf_lora(seeds_adapter, tmp_path):
 
     _, tok = load_base(None)
     probe = Probe("p", "user", [{"role": "user", "content": "Что такое адаптер?"}], "ru")
+    from twinforge.eval.active import PROBE_TEXT, max_logit_diff
+
     base = LlamaCppRunner(ModelSpec("base", "base"), tok, tmp_path)
     try:
         base_text, _ = base.generate(probe, None, 12, 0.8, 0.95)
+        base_logits, again = base.logits(PROBE_TEXT), base.logits(PROBE_TEXT)
     finally:
         base.close()
     runner = LlamaCppRunner(ModelSpec("seeds-demo", "adapter", adapters=[(seeds_adapter, 1.0)]), tok, tmp_path)
@@ -51,8 +54,11 @@ def test_llamacpp_runs_the_adapter_as_gguf_lora(seeds_adapter, tmp_path):
         b, _ = runner.generate(probe, None, 12, 0.8, 0.95)
         s1, _ = runner.generate(probe, 7, 12, 0.8, 0.95)
         s2, _ = runner.generate(probe, 7, 12, 0.8, 0.95)
+        lora_logits = runner.logits(PROBE_TEXT)
     finally:
         runner.close()
     assert (tmp_path / f"{seeds_adapter.name}.gguf").is_file()
     assert a == b and s1 == s2 and 0 < n <= 12  # greedy and fixed-seed sampling are reproducible
     assert a != base_text  # the LoRA is applied: trained on the seeds, it answers differently from the base
+    # the "adapter active" check on this engine: the base gives the same logits twice, the GGUF LoRA moves them
+    assert max_logit_diff(base_logits, again) == 0 and max_logit_diff(lora_logits, base_logits) > 1e-3
