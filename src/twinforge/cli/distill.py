@@ -15,6 +15,7 @@ from ..distill.run import distill as run_distill
 from ..distill.run import failures as list_failures
 from ..errors import TwinforgeError
 from .group import Ctx, cli, progress_wanted
+from .options import config_option, dry_run_option, json_option
 
 
 def _ensure_cleaned(store) -> None:
@@ -24,16 +25,15 @@ def _ensure_cleaned(store) -> None:
 
 
 @cli.command()
-@click.option("--config", "-c", "config", default="default", show_default=True,
-              help="Recipe whose `distill:` section to use (YAML file or bundled recipe name).")
+@config_option("distill")
 @click.option("--backend", type=click.Choice(list(BACKENDS)), help="Backend to use instead of the recipe's.")
 @click.option("--model", help="Model instead of the recipe's (a name for openai, a GGUF path for llamacpp, "
               "a Hugging Face folder for transformers).")
 @click.option("--limit", type=click.IntRange(min=1), help="Distill at most this many conversations this run.")
 @click.option("--force", is_flag=True, help="Redo conversations already distilled (answers still come from the "
               "call cache).")
-@click.option("--dry-run", is_flag=True, help="Render the prompts, print one, estimate tokens and time; write nothing.")
-@click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
+@dry_run_option("Render the prompts, print one, estimate tokens and time; write nothing.")
+@json_option("Print the report as JSON.")
 @click.pass_obj
 def distill(obj: Ctx, config: str, backend: str | None, model: str | None, limit: int | None, force: bool,
             dry_run: bool, as_json: bool) -> None:
@@ -98,7 +98,7 @@ def _duration(seconds: float) -> str:
 
 
 @cli.group(invoke_without_command=True)
-@click.option("--json", "as_json", is_flag=True, help="One JSON object per line.")
+@json_option("One JSON object per line.")
 @click.pass_context
 def modules(ctx: click.Context, as_json: bool) -> None:
     """The thinking modules distilled so far: id, title, language, phrase, meta-move, conversation, and the
@@ -123,8 +123,7 @@ def modules(ctx: click.Context, as_json: bool) -> None:
 
 
 @modules.command()
-@click.option("--config", "-c", "config", default="default", show_default=True,
-              help="Recipe whose `distill:` section to use (threshold, backend, chunking).")
+@config_option(help="Recipe whose `distill:` section to use (threshold, backend, chunking).")
 @click.option("--threshold", type=click.FloatRange(0, 1), help="Flag modules scoring below this instead of the "
               "recipe's distill.quality_threshold (saved: expand and rejects use the last scoring).")
 @click.option("--gold", "gold_dir", type=click.Path(exists=True, file_okay=False, path_type=Path),
@@ -135,7 +134,7 @@ def modules(ctx: click.Context, as_json: bool) -> None:
 @click.option("--backend", type=click.Choice(list(BACKENDS)), help="With --gold: backend instead of the recipe's.")
 @click.option("--model", help="With --gold: model instead of the recipe's.")
 @click.option("--limit", type=click.IntRange(min=1), help="With --gold: at most this many labelled dialogs.")
-@click.option("--json", "as_json", is_flag=True, help="Print the scores as JSON.")
+@json_option("Print the scores as JSON.")
 @click.pass_obj
 def score(obj: Ctx, config: str, threshold: float | None, gold_dir: Path | None, split: str, backend: str | None,
           model: str | None, limit: int | None, as_json: bool) -> None:
@@ -249,7 +248,7 @@ def _target(x: float | None, target: float) -> str:
 
 
 @cli.command()
-@click.option("--json", "as_json", is_flag=True, help="One JSON object per line, with the raw answer.")
+@json_option("One JSON object per line, with the raw answer.")
 @click.pass_obj
 def failures(obj: Ctx, as_json: bool) -> None:
     """Model answers distill could not use even after repair and a retry, with the error and the raw text."""

@@ -11,18 +11,18 @@ from ..expand.run import as_config, require_modules
 from ..expand.run import expand as run_expand
 from ..expand.views import VIEWS
 from .group import Ctx, cli, progress_wanted
+from .options import config_option, dry_run_option, json_option
 
 
 @cli.command()
-@click.option("--config", "-c", "config", default="default", show_default=True,
-              help="Recipe whose `expand:` section to use (YAML file or bundled recipe name).")
+@config_option("expand")
 @click.option("--view", "views", multiple=True, type=click.Choice(list(VIEWS)),
               help="Only these views (repeatable; default: the recipe's).")
 @click.option("--per-view", type=click.IntRange(min=0), help="At most this many items of each view per module.")
 @click.option("--phrasings", type=click.IntRange(1, 8), help="Wordings per item in the template-asked views.")
 @click.option("--limit", type=click.IntRange(min=1), help="Expand at most this many new or changed modules.")
-@click.option("--dry-run", is_flag=True, help="Compute and report, write nothing.")
-@click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
+@dry_run_option()
+@json_option("Print the report as JSON.")
 @click.pass_obj
 def expand(obj: Ctx, config: str, views: tuple[str, ...], per_view: int | None, phrasings: int | None,
            limit: int | None, dry_run: bool, as_json: bool) -> None:
@@ -70,7 +70,7 @@ def expand(obj: Ctx, config: str, views: tuple[str, ...], per_view: int | None, 
 @click.option("--view", type=click.Choice(list(VIEWS)), help="Only this view.")
 @click.option("--module", "module_id", help="Only this module's examples.")
 @click.option("--limit", type=int, default=50, show_default=True, help="At most this many (0: all).")
-@click.option("--json", "as_json", is_flag=True, help="One JSON object per line.")
+@json_option("One JSON object per line.")
 @click.pass_obj
 def examples(obj: Ctx, view: str | None, module_id: str | None, limit: int, as_json: bool) -> None:
     """List the training examples `twinforge expand` made, with their module and view."""
