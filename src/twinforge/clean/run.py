@@ -29,7 +29,8 @@ from ..config import CleanConfig
 from ..store import Store
 from ..store.db import now_iso
 from ..tokens import count_tokens_batch
-from . import boilerplate, chatter, dedupe, language, secrets
+from . import boilerplate, chatter, dedupe, secrets
+from ..text import language
 from .judge import LLMJudge
 from ..text.language import detect as detect_language
 from .spans import Span
