@@ -157,7 +157,7 @@ def _check_page(page, shot) -> None:
     page.screenshot(path=str(shot), full_page=True)
     main = page.locator("#view")
     text = main.inner_text()
-    assert len(text.strip()) > 80, f"{shot.name}: the main area is (nearly) empty: {text!r}"
+    assert len(text.strip()) > 60, f"{shot.name}: the main area is (nearly) empty: {text!r}"
     for bad in VISIBLE_PROBLEMS:
         assert bad not in text, f"{shot.name}: {bad!r} shows on the page"
     raw = page.evaluate(
@@ -223,14 +223,24 @@ def test_chat_answer_renders_markdown_and_explains_sources(page, twin_server):
 
 
 def test_no_citation_hint_when_the_answer_cites_nothing(page, twin_server):
+    """A model's answer without [n] markers gets no "[1] opens…" hint, but still lists its sources."""
+    import json
+
+    source = {"n": 1, "conversation_id": SQLITE_CONV, "message_id": None, "title": "Workspace store", "date": None,
+              "score": 0.03, "snippet": "SQLite or Parquet", "kind": "message", "item_id": "x", "module_id": None}
+    chunks = [{"twinforge": {"sources": [source]}, "choices": [{"delta": {"role": "assistant"}}]},
+              {"choices": [{"delta": {"content": "Use **one SQLite file**."}}]}]
+    body = "".join(f"data: {json.dumps(c)}\n\n" for c in chunks) + "data: [DONE]\n\n"
+    page.route("**/v1/chat/completions", lambda route: route.fulfill(
+        status=200, headers={"Content-Type": "text/event-stream"}, body=body))
     page.goto(f"{twin_server}/#/chat")
     ready(page, "chat")
-    page.fill("#question", "zzqx vvbn")  # nothing in memory: no sources, nothing cited
+    page.fill("#question", "SQLite?")
     page.click("#ask")
     answer = page.locator(".turn.twin").last
-    answer.locator(".text").wait_for(timeout=30000)
-    page.wait_for_function("document.querySelector('#ask') && !document.querySelector('#ask').disabled")
-    assert answer.locator(".hint").count() == 0
+    answer.locator("ol.sources li").first.wait_for(timeout=30000)
+    assert answer.locator(".md strong").inner_text() == "one SQLite file"
+    assert answer.locator(".hint").count() == 0 and answer.locator("a.cite").count() == 0
 
 
 def test_graph_is_drawn_with_named_groups(page, twin_server, serve_ws):

@@ -337,9 +337,14 @@ function moduleCard(m) {
 
 async function renderModules(kind) {
   const data = await api("/api/modules?kind=" + kind);
-  const title = kind === "paper" ? "Paper digests" : "Thinking modules";
-  show(el("h1", {}, title + " (" + data.items.length + ")"),
-    data.items.length ? data.items.map(moduleCard) : el("p", {class: "muted"}, "None yet: run `twinforge distill`."));
+  const paper = kind === "paper";
+  const about = paper ? "A digest per paper you ingested (PDF, arXiv): its problem, method, results and what it means for the twin."
+    : "A thinking module per substantive conversation: its one-line gist, the move of thought it makes, and the concepts it names.";
+  const none = paper ? "No papers ingested: `twinforge ingest paper.pdf`, then `twinforge distill`, add digests here."
+    : "No modules yet: `twinforge distill` writes them from the conversations clean kept.";
+  show(el("h1", {}, (paper ? "Paper digests" : "Thinking modules") + " (" + data.items.length + ")"),
+    el("p", {class: "muted"}, about),
+    data.items.length ? data.items.map(moduleCard) : el("p", {class: "muted empty"}, none));
 }
 
 function list(title, items) {
@@ -520,7 +525,9 @@ async function renderReport(name) {
   if (!x) { show(el("p", {}, el("a", {href: "#/reports"}, "← eval reports")), el("p", {class: "error"}, "No report " + name + ".")); return; }
   // the report runs sandboxed (its own CSP, no same-origin): it cannot reach the API or the token cookie
   show(el("p", {}, el("a", {href: "#/reports"}, "← eval reports"), " · ", el("a", {href: x.url, target: "_blank", rel: "noopener"}, "open on its own")),
-    el("h1", {}, x.name), reportSummary(x),
+    el("h1", {}, x.name),
+    el("p", {class: "muted"}, "One `twinforge eval` run: the base model and the trained adapter answer the same probes; " +
+      "the report shows their metrics and generations side by side."), reportSummary(x),
     el("iframe", {id: "report-frame", src: x.url, sandbox: "allow-scripts", title: "eval report " + x.name}));
 }
 
