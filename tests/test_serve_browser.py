@@ -154,6 +154,7 @@ def _first_module(serve_ws) -> str:
 
 
 def _check_page(page, shot) -> None:
+    page.evaluate("window.scrollTo(0, 0)")  # the sticky header would land mid-picture
     page.screenshot(path=str(shot), full_page=True)
     main = page.locator("#view")
     text = main.inner_text()

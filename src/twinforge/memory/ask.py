@@ -20,7 +20,7 @@ from ..backends.config import BackendConfig
 from ..text.language import detect
 from ..store import Store
 from .config import MemoryConfig
-from .digest import digest
+from .digest import digest, preview
 from .search import Hit, search, validate
 
 # v2: the rules and the evidence are the system message and the question alone is the user's, the layout small
@@ -49,6 +49,7 @@ class Source:
     kind: str = "message"
     item_id: str = ""
     module_id: str | None = None
+    preview: str = ""  # the snippet for a person to read: markdown markers, code and data lines left out
 
     def as_dict(self) -> dict:
         return asdict(self)
@@ -104,7 +105,7 @@ def _snippet(text: str, limit: int) -> str:
 def to_sources(hits: list[Hit], limit: int) -> list[Source]:
     return [Source(conversation_id=h.conversation_id, message_id=h.message_id, title=h.title, date=iso_date(h.date),
                    score=h.score, snippet=_snippet(h.text, limit), n=i, kind=h.kind, item_id=h.item_id,
-                   module_id=h.module_id)
+                   module_id=h.module_id, preview=preview(h.text, h.kind, limit))
             for i, h in enumerate(hits, start=1)]
 
 

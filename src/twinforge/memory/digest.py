@@ -56,6 +56,28 @@ def sentences(text: str) -> list[str]:
     return out
 
 
+_TABLE_RULE = re.compile(r"^\s*\|?[\s:|-]+\|?\s*$")
+
+
+def preview(text: str, kind: str, limit: int) -> str:
+    """What a source says, for a person to read in a source list: a module's gist line; a message's prose with
+    markdown markers, code blocks, table rules and `key: value` data lines left out (an ellipsis marks a gap)."""
+    if kind in ("module", "paper"):
+        lines = [_clean(text.split("\n", 1)[0])]
+    else:
+        lines = []
+        for line in _CODE_FENCE.sub("\n…\n", text).splitlines():
+            if _TABLE_RULE.match(line) or _KEY_VALUE.match(_MARKUP.sub("", line)):
+                line = "…"
+            line = _clean(line.replace("|", " "))
+            if line and not (line == "…" and lines and lines[-1] == "…"):
+                lines.append(line)
+        while lines and lines[0] == "…":
+            lines.pop(0)
+    out = " ".join(lines).strip()
+    return out if len(out) <= limit else out[:limit].rsplit(" ", 1)[0] + "…"
+
+
 def _key(sentence: str) -> str:
     return " ".join(_WORD.findall(sentence.lower()))
 

@@ -241,6 +241,7 @@ def _persona_markdown(text: str) -> str:
             continue
         parts.append(seg[1] if seg[0] == "text" else seg[3])
     body = _COMMENT.sub("", "\n".join(parts))
+    body = re.sub(r"^# Persona card[ \t]*$", "", body, count=1, flags=re.M)  # the page has its own title
     return _QUOTE_SOURCE.sub(lambda m: f"[open the message](#/c/{quote(m[1], safe='')}?m={quote(m[2], safe='')})",
                              body)
 

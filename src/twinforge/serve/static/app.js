@@ -123,7 +123,7 @@ function sourceList(sources) {
       " ", el("span", {class: "muted", title: "retrieval score " + Number(s.score).toFixed(3) +
         ": keyword and meaning search fused by rank; only the order matters"},
         [SOURCE_KINDS[s.kind] || s.kind, date(s.date)].filter(Boolean).join(" · ")),
-      el("div", {class: "snippet"}, s.snippet)))));
+      el("div", {class: "snippet"}, s.preview || s.snippet)))));
 }
 
 const citesAny = (turn) => (turn.sources || []).some((s) => turn.content.includes("[" + s.n + "]"));
