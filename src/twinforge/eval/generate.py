@@ -184,7 +184,10 @@ class LlamaCppRunner:
     def __init__(self, spec: ModelSpec, tokenizer, cache_dir: Path, n_ctx: int = 2048):
         from llama_cpp import Llama
 
+        from ..backends import llama_logs
         from ..train.gguf_lora import base_gguf, export_gguf_lora
+
+        llama_logs.quiet()
 
         self.tokenizer = tokenizer  # renders the prompt exactly as the transformers path does
         kw: dict = {}

@@ -484,7 +484,7 @@ async function renderFunnel() {
         el("td", {class: "num"}, num(s.tokens)), el("td", {}, s.removed))))),
     el("h2", {}, "Verdicts by reason"),
     el("table", {}, el("tbody", {}, f.reasons.map((r) => el("tr", {}, el("td", {}, r.keep ? badge(r.reason, "kept") : badge(r.reason, "rejected")),
-      el("td", {class: "num"}, num(r.messages) + " messages"), el("td", {class: "num"}, num(r.chars) + " chars"))))));
+      el("td", {class: "num"}, num(r.messages) + (r.messages === 1 ? " message" : " messages")), el("td", {class: "num"}, num(r.chars) + " chars"))))));
 }
 
 async function renderPersona() {
