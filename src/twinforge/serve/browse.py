@@ -289,18 +289,32 @@ def _reports(workspace: Path) -> list[dict]:
     for index in sorted(folder.glob("eval-*/index.html"), key=lambda p: p.stat().st_mtime, reverse=True):
         name = index.parent.name
         summary = None
-        for candidate in ("report.json", "summary.json"):
-            f = index.parent / candidate
-            if f.is_file():
-                try:
-                    data = json.loads(f.read_text(encoding="utf-8"))
-                    summary = data.get("summary") if isinstance(data, dict) else None
-                except (OSError, ValueError):
-                    summary = None
-                break
+        f = index.parent / "report.json"
+        if f.is_file():
+            try:
+                data = json.loads(f.read_text(encoding="utf-8"))
+                summary = _report_summary(data) if isinstance(data, dict) else None
+            except (OSError, ValueError, TypeError, KeyError, AttributeError):
+                summary = None  # a report from another version: the list still links it
         out.append({"name": name, "url": f"/reports/{quote(name)}/index.html",
                     "modified": _iso(index.stat().st_mtime), "summary": summary})
     return out
+
+
+def _report_summary(run: dict) -> dict:
+    """The few lines of an eval run a reader wants before opening it: what was compared, on how many probes, and
+    whether each adapter changed anything."""
+    lines: dict[str, str] = {}
+    for c in run.get("active") or []:
+        lines[f"{c['model']} vs base"] = (
+            f"{c['outputs_differ']} of {c['outputs_compared']} answers differ" if c.get("active")
+            else "no change: the adapter gives the base's outputs")
+    failures = run.get("failures") or []
+    lines["failure modes flagged"] = str(len(failures))
+    if run.get("seconds") is not None:
+        lines["run time"] = f"{float(run['seconds']):.0f} s"
+    return {"models": [m["name"] for m in run.get("models") or []], "probes": len(run.get("probes") or []),
+            "metrics": lines}
 
 
 @router.get("/reports")

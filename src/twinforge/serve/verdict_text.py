@@ -17,6 +17,8 @@ from ..clean import chatter
 
 _PROTOTYPES = re.compile(r"^nearer '(?P<a>[^']+)' prototypes \((?P<a_sim>-?[\d.]+)\) than '(?P<b>[^']+)' "
                          r"\((?P<b_sim>-?[\d.]+)\); (?P<size>[^;]+); (?P<terms>.+)$")
+_DECIDED = re.compile(r"^(?P<words>\d+) words and (?P<terms>\d+\+?) technical/abstract terms: chatter score at most "
+                      r"(?P<ceiling>[\d.]+) whatever the topic, so not embedded$")
 _THRESHOLD = re.compile(r":(\d+\.\d{4})(?::|$)")
 
 
@@ -65,6 +67,10 @@ def explain(label: str | None, score: float | None, reason: str | None, threshol
                            f"“{_topic(m['b'])}” ({float(m['b_sim']):.2f}).")
         details.append(f"Length: {m['size']}.")
         details.append(f"Vocabulary: {m['terms']}.")
+    elif d := _DECIDED.match(reason or ""):
+        details.append(f"Long and technical enough to settle it without the topic: {d['words']} words and "
+                       f"{d['terms']} technical or abstract terms keep the chatter score at or below "
+                       f"{d['ceiling']}, whatever the conversation is about.")
     elif reason:
         details.append(reason[0].upper() + reason[1:] + ("" if reason.endswith(".") else "."))
     return {"summary": summary, "details": details}
