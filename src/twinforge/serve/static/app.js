@@ -60,10 +60,22 @@ async function api(path) {
 }
 
 // Server-rendered, sanitised markdown (see the header) as a node; `sources` turns [n] into citation links.
+// The one HTML sink of the UI. A <template> parses without running scripts or loading anything, and the tree is
+// checked again here against the server's allow-list, so a sanitiser slip still cannot add a handler or a tag.
+const RICH_TAGS = new Set(["P", "BR", "HR", "H1", "H2", "H3", "H4", "H5", "H6", "STRONG", "EM", "S", "DEL", "CODE", "PRE",
+  "BLOCKQUOTE", "UL", "OL", "LI", "A", "TABLE", "THEAD", "TBODY", "TR", "TH", "TD"]);
+const RICH_ATTRS = new Set(["href", "title", "start", "class", "rel"]);
+
 function richText(html, sources, cls) {
   const node = el("div", {class: "text md" + (cls ? " " + cls : "")});
   const t = document.createElement("template");
   t.innerHTML = html;
+  for (const e of Array.from(t.content.querySelectorAll("*"))) {
+    if (!RICH_TAGS.has(e.tagName)) { e.replaceWith(document.createTextNode(e.textContent)); continue; }
+    for (const a of Array.from(e.attributes)) {
+      if (!RICH_ATTRS.has(a.name) || (a.name === "href" && !/^(https?:|mailto:|#)/i.test(a.value))) e.removeAttribute(a.name);
+    }
+  }
   node.appendChild(t.content);
   if (sources && sources.length) linkCitations(node, sources);
   return node;
