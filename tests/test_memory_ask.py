@@ -173,3 +173,15 @@ def test_a_source_says_where_to_open_it():
     assert msg.locator() == "conversation c1, message m1"
     assert mod.locator() == "module m-9 (conversation c1, message m1)"
     assert paper.locator() == "digest m-8 (conversation p1, message -)"
+
+
+def test_source_preview_is_readable_text():
+    from twinforge.memory.digest import CODE_ONLY, preview
+
+    text = ("**Why** it holds:\n\n## 1. Transactions\n| a | b |\n|---|---|\n| one | two |\n```python\nx = 1\n```\n"
+            "meta_move: inversion\nThe *stage* runs once.")
+    out = preview(text, "message", 400)
+    assert out == "Why it holds: Transactions a b … one two … The stage runs once."
+    assert preview("```yaml\nkey: value\n```", "message", 400) == CODE_ONLY
+    assert preview("The gist line.\nconcept a; concept b\ninversion", "module", 400) == "The gist line."
+    assert preview("word " * 200, "message", 50).endswith("…") and len(preview("word " * 200, "message", 50)) <= 51

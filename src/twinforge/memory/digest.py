@@ -33,8 +33,11 @@ _LETTER = re.compile(r"[^\W\d_]")
 _WORD = re.compile(r"[^\W\d_]+")
 
 
+_EMPHASIS = re.compile(r"(?<![\w*])[*_](\S[^*_\n]*?)[*_](?![\w*])")  # *word* / _word_ → word
+
+
 def _clean(sentence: str) -> str:
-    return " ".join(_MARKUP.sub("", sentence).split()).strip()
+    return " ".join(_EMPHASIS.sub(r"\1", _MARKUP.sub("", sentence)).split()).strip()
 
 
 def _readable(sentence: str) -> bool:
@@ -56,6 +59,7 @@ def sentences(text: str) -> list[str]:
     return out
 
 
+CODE_ONLY = "(code or structured data only: open the message to read it)"
 _TABLE_RULE = re.compile(r"^\s*\|?[\s:|-]+\|?\s*$")
 
 
@@ -75,6 +79,8 @@ def preview(text: str, kind: str, limit: int) -> str:
         while lines and lines[0] == "…":
             lines.pop(0)
     out = " ".join(lines).strip()
+    if not out or out == "…":
+        return CODE_ONLY
     return out if len(out) <= limit else out[:limit].rsplit(" ", 1)[0] + "…"
 
 
