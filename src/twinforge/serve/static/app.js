@@ -103,7 +103,7 @@ function failed(err) {
 
 // --- chat -------------------------------------------------------------------------------------------------------
 
-const chat = {history: [], models: null};  // kept while the page lives, so leaving the chat keeps it
+const chat = {history: [], models: null, examples: null};  // kept while the page lives, so leaving the chat keeps it
 
 // The answer's [n] markers become links to the cited conversation, scrolled to the cited message.
 function citedText(text, sources) {
