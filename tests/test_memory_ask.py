@@ -57,13 +57,40 @@ def test_extractive_answer_cites_and_streams(memory_ws):
         a = ask(s, "What did I argue about one SQLite file versus Parquet per stage?",
                 backend=BackendConfig(name="extractive"), k=3)
         assert a.language == "en" and a.backend == "extractive" and a.answer and len(a.sources) == 3
-        # the extractive backend picks sentences from the evidence, so the answer is grounded in it
-        words = set(re.findall(r"\w+", " ".join(x.snippet for x in a.sources).lower()))
-        assert set(re.findall(r"\w+", a.answer.lower())) <= words
+        # a digest of the evidence: one quoted sentence per source, each found in the source it cites
+        points = [line for line in a.answer.splitlines() if line.startswith("- ")]
+        assert points and a.cited
+        words = lambda t: " ".join(re.findall(r"\w+", t.lower()))  # noqa: E731 — markdown emphasis is dropped
+        texts = {x.n: words(_item_text(s, x.item_id)) for x in a.sources}
+        for line in points:
+            sentence, n = re.fullmatch(r"- (.+) \(.+\) \[(\d+)\]", line).groups()
+            assert words(sentence) in texts[int(n)], (sentence, texts[int(n)])
+        assert len({p.split(" (")[0] for p in points}) == len(points)  # no sentence twice
         tokens, sources = ask_stream(s, "What did I argue about one SQLite file versus Parquet per stage?",
                                      backend=BackendConfig(name="extractive"), k=3)
         assert [x.item_id for x in sources] == [x.item_id for x in a.sources]
         assert "".join(tokens) == a.answer
+
+
+def _item_text(store, item_id: str) -> str:
+    return store.db.execute("SELECT text FROM memory_items WHERE id = ?", (item_id,)).fetchone()[0]
+
+
+def test_extractive_digest_quotes_prose_not_keywords_or_labels():
+    from twinforge.memory.digest import digest
+
+    module = "Store every stage in one SQLite file, not Parquet per stage.\nsqlite; parquet; migrations\ninversion"
+    message = ("```yaml\nmeta_move: inversion\n```\nmeta_move: inversion\nSQLite keeps one file per workspace and "
+               "migrations are cheap. SQLite keeps one file per workspace and migrations are cheap.")
+    text = digest("SQLite or Parquet?", "en",
+                  [(1, "module", "Store", module), (2, "message", "Store", message),
+                   (3, "message", "Dup", "SQLite keeps one file per workspace and migrations are cheap.")])
+    points = [line for line in text.splitlines() if line.startswith("- ")]
+    assert points == ["- Store every stage in one SQLite file, not Parquet per stage. (thinking module, «Store») [1]",
+                      "- SQLite keeps one file per workspace and migrations are cheap. («Store») [2]"]
+    assert "inversion" not in text and "parquet;" not in text  # no concept list, no meta-move label
+    only_code = digest("x?", "ru", [(1, "message", "t", "```\ncode\n```\nkey: value")])
+    assert only_code.startswith("В найденных источниках нет связного текста") and only_code.endswith(": [1]")
 
 
 def test_cited_numbers():
@@ -146,3 +173,15 @@ def test_a_source_says_where_to_open_it():
     assert msg.locator() == "conversation c1, message m1"
     assert mod.locator() == "module m-9 (conversation c1, message m1)"
     assert paper.locator() == "digest m-8 (conversation p1, message -)"
+
+
+def test_source_preview_is_readable_text():
+    from twinforge.memory.digest import CODE_ONLY, preview
+
+    text = ("**Why** it holds:\n\n## 1. Transactions\n| a | b |\n|---|---|\n| one | two |\n```python\nx = 1\n```\n"
+            "meta_move: inversion\nThe *stage* runs once.")
+    out = preview(text, "message", 400)
+    assert out == "Why it holds: Transactions a b … one two … The stage runs once."
+    assert preview("```yaml\nkey: value\n```", "message", 400) == CODE_ONLY
+    assert preview("The gist line.\nconcept a; concept b\ninversion", "module", 400) == "The gist line."
+    assert preview("word " * 200, "message", 50).endswith("…") and len(preview("word " * 200, "message", 50)) <= 51

@@ -17,6 +17,7 @@ from functools import lru_cache
 from pathlib import Path
 
 from ..errors import TwinforgeError
+from . import llama_logs
 from .base import BackendError, Completion, Request, complete_in_order
 from .config import BackendConfig
 
@@ -29,6 +30,7 @@ def _load(path: str, n_ctx: int):
         from llama_cpp import Llama
     except ImportError as e:
         raise BackendError("the llamacpp backend needs llama-cpp-python, which is not installed", INSTALL_HINT) from e
+    llama_logs.quiet()
     try:
         llm = Llama(model_path=path, n_ctx=n_ctx, n_threads=os.cpu_count(), verbose=False)
     except (ValueError, RuntimeError) as e:  # llama.cpp says little more than "failed to load"

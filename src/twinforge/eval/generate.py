@@ -164,6 +164,9 @@ class LlamaCppRunner:
         from llama_cpp import Llama
 
         from ..adapters.gguf_lora import base_gguf, export_gguf_lora
+        from ..backends import llama_logs
+
+        llama_logs.quiet()
 
         self.tokenizer = tokenizer  # renders the prompt exactly as the transformers path does
         kw: dict = {}

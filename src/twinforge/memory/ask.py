@@ -2,8 +2,8 @@
 
 The answer is in the question's language: a Russian question gets the Russian prompt, any other the English one
 told to answer in that language. Prompts are versioned files in `prompts/` (`ask.<version>.<lang>.txt`).
-`no_llm=True` skips the model and returns the evidence itself. The extractive backend (no model) is shown only the
-evidence, so its "answer" is the evidence's key sentences, not a copy of the instructions.
+`no_llm=True` skips the model and returns the evidence itself. With the extractive backend (no model) the answer is
+a digest of the evidence (digest.py): the sentence of each source closest to the question, quoted and cited.
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ from ..backends.config import BackendConfig
 from ..store import Store
 from ..text.language import detect
 from .config import MemoryConfig
+from .digest import digest, preview
 from .search import Hit, search, validate
 
 # v2: the rules and the evidence are the system message and the question alone is the user's, the layout small
@@ -48,6 +49,7 @@ class Source:
     kind: str = "message"
     item_id: str = ""
     module_id: str | None = None
+    preview: str = ""  # the snippet for a person to read: markdown markers, code and data lines left out
 
     def as_dict(self) -> dict:
         return asdict(self)
@@ -103,7 +105,7 @@ def _snippet(text: str, limit: int) -> str:
 def to_sources(hits: list[Hit], limit: int) -> list[Source]:
     return [Source(conversation_id=h.conversation_id, message_id=h.message_id, title=h.title, date=iso_date(h.date),
                    score=h.score, snippet=_snippet(h.text, limit), n=i, kind=h.kind, item_id=h.item_id,
-                   module_id=h.module_id)
+                   module_id=h.module_id, preview=preview(h.text, h.kind, limit))
             for i, h in enumerate(hits, start=1)]
 
 
@@ -124,10 +126,7 @@ def format_evidence(sources: list[Source]) -> str:
     return "\n\n".join(lines)
 
 
-def build_messages(question: str, language: str, sources: list[Source], system_prompt: str | None,
-                   backend_name: str) -> list[dict]:
-    if backend_name == "extractive":  # no model reads instructions: show it the evidence only
-        return [{"role": "user", "content": "\n\n".join(s.snippet for s in sources)}]
+def build_messages(question: str, language: str, sources: list[Source], system_prompt: str | None) -> list[dict]:
     lang_name = _LANGUAGE_NAMES.get(language, language if language != "und" else "the question's language")
     rules = load_prompt(language).format(evidence=format_evidence(sources), language=lang_name)
     system = f"{system_prompt}\n\n{rules}" if system_prompt else rules  # the persona card first: who is asked
@@ -154,7 +153,11 @@ def _prepare(store: Store, question: str, k: int, cfg: MemoryConfig, mode: str |
     language = detect(question)
     hits = search(store, question, k=k, mode=mode or cfg.mode,
                   expand_graph=cfg.expand_graph if expand_graph is None else expand_graph, rrf_k=cfg.rrf_k)
-    return question, language, to_sources(hits, cfg.max_evidence_chars)
+    return question, language, to_sources(hits, cfg.max_evidence_chars), hits
+
+
+def _digest(question: str, language: str, sources: list[Source], hits: list[Hit]) -> str:
+    return digest(question, language, [(s.n, s.kind, s.title, h.text) for s, h in zip(sources, hits)])
 
 
 def _backend(backend, cfg: MemoryConfig):
@@ -171,11 +174,13 @@ def ask(store: Store, question: str, *, backend: BackendConfig | None = None, k:
     """Answer `question` from memory. `backend`: a BackendConfig, a ready backend object, or None for the
     config's (default extractive). `no_llm`: the evidence only, no model call."""
     cfg = cfg or MemoryConfig()
-    question, language, sources = _prepare(store, question, k, cfg, mode, expand_graph)
+    question, language, sources, hits = _prepare(store, question, k, cfg, mode, expand_graph)
     if no_llm or not sources:
         return Answer(evidence_text(language, sources), language, sources, backend="none", model="")
     b = _backend(backend, cfg)
-    msgs = build_messages(question, language, sources, system_prompt, b.name)
+    if b.name == "extractive":  # no model to answer: a digest of the evidence, not sentences spliced together
+        return Answer(_digest(question, language, sources, hits), language, sources, backend=b.name, model=b.model)
+    msgs = build_messages(question, language, sources, system_prompt)
     out = b.complete(Request(messages=msgs, max_tokens=cfg.answer_tokens))
     text = out.text.strip()
     if not text:
@@ -191,11 +196,13 @@ def ask_stream(store: Store, question: str, *, backend: BackendConfig | None = N
     A backend with a `stream(request)` method streams token by token; the others yield their whole answer once.
     """
     cfg = cfg or MemoryConfig()
-    question, language, sources = _prepare(store, question, k, cfg, mode, expand_graph)
+    question, language, sources, hits = _prepare(store, question, k, cfg, mode, expand_graph)
     if no_llm or not sources:
         return iter([evidence_text(language, sources)]), sources
     b = _backend(backend, cfg)
-    request = Request(messages=build_messages(question, language, sources, system_prompt, b.name),
+    if b.name == "extractive":
+        return iter([_digest(question, language, sources, hits)]), sources
+    request = Request(messages=build_messages(question, language, sources, system_prompt),
                       max_tokens=cfg.answer_tokens)
     stream = getattr(b, "stream", None)
 

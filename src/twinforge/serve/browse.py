@@ -9,19 +9,26 @@ here before they leave the server, so the UI never shows a secret even to someon
 from __future__ import annotations
 
 import json
+import re
 from datetime import datetime, timezone
 from pathlib import Path
 from urllib.parse import quote
 
 import orjson
 from fastapi import APIRouter, HTTPException, Query, Request
+from pydantic import BaseModel, Field
 
 from ..errors import TwinforgeError
 from ..store import Store
 from ..text import secrets
+from .markdown_render import MAX_CHARS, to_html
+from .verdict_text import explain, threshold_of
 
 router = APIRouter(prefix="/api")
 PAGE = 50
+COMMUNITY_NAME_CONCEPTS = 3
+GRAPH_MAX_NODES = 150  # the most-named concepts are drawn; a canvas of thousands of nodes reads as noise
+EXAMPLE_QUESTIONS = 4
 
 
 def _store(request: Request) -> Store:
@@ -72,6 +79,7 @@ def conversations(request: Request, q: str = "", label: str = Query("all", patte
         total = store.db.execute(f"SELECT count(*) {base}", args).fetchone()[0]
         rows = store.db.execute(
             "SELECT c.id, c.title, c.provider, c.created_at, c.message_count, cc.label, cc.score, cc.reason,"
+            " cc.signature,"
             " (SELECT count(*) FROM clean_messages cm WHERE cm.conversation_id = c.id AND cm.keep = 1) AS kept,"
             " (SELECT group_concat(m.id) FROM modules m WHERE m.conversation_id = c.id) AS modules"
             f" {base} ORDER BY c.created_at IS NULL, c.created_at DESC, c.id LIMIT ? OFFSET ?",
@@ -79,6 +87,7 @@ def conversations(request: Request, q: str = "", label: str = Query("all", patte
     items = [{"id": r["id"], "title": r["title"], "provider": r["provider"], "created_at": _iso(r["created_at"]),
               "messages": r["message_count"], "kept": r["kept"], "label": r["label"],
               "chatter_score": r["score"], "verdict": r["reason"],
+              "explained": explain(r["label"], r["score"], r["reason"], threshold_of(r["signature"])),
               "modules": r["modules"].split(",") if r["modules"] else []} for r in rows]
     return {"total": total, "offset": offset, "limit": limit, "items": items}
 
@@ -87,7 +96,7 @@ def conversations(request: Request, q: str = "", label: str = Query("all", patte
 def conversation(conversation_id: str, request: Request) -> dict:
     with _store(request) as store:
         c = store.db.execute(
-            "SELECT c.*, cc.label, cc.score, cc.reason AS verdict FROM conversations c"
+            "SELECT c.*, cc.label, cc.score, cc.reason AS verdict, cc.signature FROM conversations c"
             " LEFT JOIN clean_conversations cc ON cc.conversation_id = c.id WHERE c.id = ?",
             (conversation_id,)).fetchone()
         if c is None:
@@ -103,17 +112,21 @@ def conversation(conversation_id: str, request: Request) -> dict:
     for r in rows:
         kept = bool(r["keep"])
         text = r["cleaned"] if kept and r["cleaned"] else secrets.redact(r["text"])[0]
+        # assistants write markdown; the person's own messages are shown exactly as typed
+        rendered = to_html(text) if r["role"] == "assistant" and r["kind"] == "dialog" else None
         messages.append({
             "id": r["id"], "uid": r["uid"], "parent_uid": r["parent_uid"], "position": r["position"],
             "role": r["role"], "kind": r["kind"], "canonical": bool(r["canonical"]),
-            "created_at": _iso(r["created_at"]), "model": r["model"], "text": text,
+            "created_at": _iso(r["created_at"]), "model": r["model"], "text": text, "html": rendered,
             "keep": kept if r["keep"] is not None else None, "reason": r["reason"], "score": r["score"],
             "duplicate_of": r["duplicate_of"], "language": r["language"],
             "stripped": len(orjson.loads(r["stripped"])) if r["stripped"] else 0,
             "redacted": [x["kind"] for x in orjson.loads(r["redacted"])] if r["redacted"] else [],
         })
     return {"id": c["id"], "title": c["title"], "provider": c["provider"], "created_at": _iso(c["created_at"]),
-            "label": c["label"], "chatter_score": c["score"], "verdict": c["verdict"], "lossy": bool(c["lossy"]),
+            "label": c["label"], "chatter_score": c["score"], "verdict": c["verdict"],
+            "explained": explain(c["label"], c["score"], c["verdict"], threshold_of(c["signature"])),
+            "lossy": bool(c["lossy"]),
             "modules": modules, "messages": messages}
 
 
@@ -184,8 +197,15 @@ def graph(request: Request) -> dict:
             concepts[c]["module_ids"].append({"id": mod.removeprefix("module:"), "title": titles.get(mod, "")})
     for c in concepts.values():
         c["neighbours"].sort(key=lambda x: (-x["weight"], x["id"]))
-    return {"stats": g["stats"], "communities": g["communities"],
-            "concepts": sorted(concepts.values(), key=lambda c: (-c["modules"], c["id"]))}
+    # a community is named by its most-named concepts (graph_json lists them most-named first)
+    communities = [cm | {"name": " · ".join(concepts[c]["label"] for c in cm["concepts"][:COMMUNITY_NAME_CONCEPTS])}
+                   for cm in g["communities"]]
+    ranked = sorted(concepts.values(), key=lambda c: (-c["modules"], c["id"]))
+    drawn = {c["id"] for c in ranked[:GRAPH_MAX_NODES]}
+    edges = [{"source": e["source"], "target": e["target"], "weight": e["weight"]} for e in g["edges"]
+             if e["kind"] == "co-occurs" and e["source"] in drawn and e["target"] in drawn]
+    return {"stats": g["stats"], "communities": communities, "concepts": ranked,
+            "drawn": {"nodes": len(drawn), "edges": edges}}
 
 
 @router.get("/funnel")
@@ -209,8 +229,66 @@ def persona_card(request: Request) -> dict:
         if not path.exists():
             return {"exists": False, "markdown": "", "data": None, "edited": [], "system_prompt": None}
         text = path.read_text(encoding="utf-8")
-        return {"exists": True, "markdown": text, "data": persona.read_data(store),
-                "edited": persona.edited_sections(text), "system_prompt": persona.system_prompt(store)}
+        return {"exists": True, "markdown": text, "html": to_html(_persona_markdown(text)),
+                "data": persona.read_data(store), "edited": persona.edited_sections(text),
+                "system_prompt": persona.system_prompt(store)}
+
+
+_COMMENT = re.compile(r"<!--.*?-->\n?", re.S)
+_QUOTE_SOURCE = re.compile(r"conversation `([^`\s]+)`, message `([^`\s]+)`")
+
+
+def _persona_markdown(text: str) -> str:
+    """The card as a reader sees it: no markers or comments, no machine-readable data block, and each quote's
+    source a link to the message it came from."""
+    from ..persona import card as persona
+
+    parts = []
+    for seg in persona.parse(text):
+        if seg[0] == "section" and seg[1] == "data":
+            continue
+        parts.append(seg[1] if seg[0] == "text" else seg[3])
+    body = _COMMENT.sub("", "\n".join(parts))
+    body = re.sub(r"^# Persona card[ \t]*$", "", body, count=1, flags=re.M)  # the page has its own title
+    return _QUOTE_SOURCE.sub(lambda m: f"[open the message](#/c/{quote(m[1], safe='')}?m={quote(m[2], safe='')})",
+                             body)
+
+
+class MarkdownIn(BaseModel):
+    text: str = Field(max_length=MAX_CHARS)
+
+
+@router.post("/markdown")
+def markdown(body: MarkdownIn) -> dict:
+    """A chat answer (or any markdown) as sanitised HTML: raw HTML in it stays text."""
+    return {"html": to_html(body.text)}
+
+
+@router.get("/examples")
+def examples(request: Request) -> dict:
+    """Questions a first-time user can ask: about the persona card's recurring themes, else the newest modules'
+    titles."""
+    from ..persona import card as persona
+
+    with _store(request) as store:
+        data = persona.read_data(store) or {}
+        titles = [r[0] for r in store.db.execute(
+            "SELECT c.title FROM modules m JOIN conversations c ON c.id = m.conversation_id WHERE m.kind = 'dialog'"
+            " AND c.title != '' GROUP BY c.id ORDER BY max(c.created_at) DESC LIMIT ?", (EXAMPLE_QUESTIONS,))]
+    out = [_theme_question(t["theme"]) for t in (data.get("themes") or [])[:EXAMPLE_QUESTIONS]]
+    for title in titles:
+        if len(out) >= EXAMPLE_QUESTIONS:
+            break
+        cyrillic = _CYRILLIC.search(title)
+        out.append(f"Что я решил в «{title}»?" if cyrillic else f"What did I conclude in “{title}”?")
+    return {"items": list(dict.fromkeys(out))}
+
+
+_CYRILLIC = re.compile(r"[а-яё]", re.I)
+
+
+def _theme_question(theme: str) -> str:
+    return f"Что я думал о теме «{theme}»?" if _CYRILLIC.search(theme) else f"What did I think about {theme}?"
 
 
 def _reports(workspace: Path) -> list[dict]:
@@ -219,18 +297,32 @@ def _reports(workspace: Path) -> list[dict]:
     for index in sorted(folder.glob("eval-*/index.html"), key=lambda p: p.stat().st_mtime, reverse=True):
         name = index.parent.name
         summary = None
-        for candidate in ("report.json", "summary.json"):
-            f = index.parent / candidate
-            if f.is_file():
-                try:
-                    data = json.loads(f.read_text(encoding="utf-8"))
-                    summary = data.get("summary") if isinstance(data, dict) else None
-                except (OSError, ValueError):
-                    summary = None
-                break
+        f = index.parent / "report.json"
+        if f.is_file():
+            try:
+                data = json.loads(f.read_text(encoding="utf-8"))
+                summary = _report_summary(data) if isinstance(data, dict) else None
+            except (OSError, ValueError, TypeError, KeyError, AttributeError):
+                summary = None  # a report from another version: the list still links it
         out.append({"name": name, "url": f"/reports/{quote(name)}/index.html",
                     "modified": _iso(index.stat().st_mtime), "summary": summary})
     return out
+
+
+def _report_summary(run: dict) -> dict:
+    """The few lines of an eval run a reader wants before opening it: what was compared, on how many probes, and
+    whether each adapter changed anything."""
+    lines: dict[str, str] = {}
+    for c in run.get("active") or []:
+        lines[f"{c['model']} vs base"] = (
+            f"{c['outputs_differ']} of {c['outputs_compared']} answers differ" if c.get("active")
+            else "no change: the adapter gives the base's outputs")
+    failures = run.get("failures") or []
+    lines["failure modes flagged"] = str(len(failures))
+    if run.get("seconds") is not None:
+        lines["run time"] = f"{float(run['seconds']):.0f} s"
+    return {"models": [m["name"] for m in run.get("models") or []], "probes": len(run.get("probes") or []),
+            "metrics": lines}
 
 
 @router.get("/reports")
