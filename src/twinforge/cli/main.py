@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sqlite3
 import sys
 
 import click
@@ -9,6 +10,7 @@ import click
 from .. import __version__
 from ..errors import TwinforgeError
 from ..store import Store
+from ..store.db import busy_error, is_busy, resolve_workspace
 
 
 class _Group(click.Group):
@@ -19,6 +21,13 @@ class _Group(click.Group):
             return super().invoke(ctx)
         except TwinforgeError as e:
             click.echo(f"error: {e}", err=True)
+            ctx.exit(1)
+        except sqlite3.OperationalError as e:
+            if not is_busy(e):
+                raise
+            # a read that waited its bounded time for another command's write lock (any statement can)
+            workspace = ctx.obj.workspace if isinstance(ctx.obj, Ctx) else None
+            click.echo(f"error: {busy_error(resolve_workspace(workspace))}", err=True)
             ctx.exit(1)
         except KeyboardInterrupt:
             click.echo("interrupted: finished work is kept and unfinished work rolled back; run the command "
