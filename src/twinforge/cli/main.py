@@ -11,12 +11,16 @@ from .. import __version__
 from ..errors import TwinforgeError
 from ..store import Store
 from ..store.db import busy_error, is_busy, resolve_workspace
+from .terminal import SafeStream
 
 
 class _Group(click.Group):
     """Turns library errors into one line on stderr and exit code 1; Ctrl-C into exit code 130."""
 
     def invoke(self, ctx: click.Context):
+        out, err = sys.stdout, sys.stderr
+        # imported titles, texts and file names reach the terminal without their control sequences
+        sys.stdout, sys.stderr = SafeStream(out), SafeStream(err, keep_cr=True)
         try:
             return super().invoke(ctx)
         except TwinforgeError as e:
@@ -33,6 +37,8 @@ class _Group(click.Group):
             click.echo("interrupted: finished work is kept and unfinished work rolled back; run the command "
                        "again to resume", err=True)
             ctx.exit(130)
+        finally:
+            sys.stdout, sys.stderr = out, err
 
 
 class Ctx:
