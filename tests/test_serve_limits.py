@@ -3,6 +3,7 @@ edges: reports before any eval, the models listing, a busy port."""
 
 from __future__ import annotations
 
+import itertools
 import json
 import socket
 import time
@@ -61,7 +62,7 @@ def test_a_client_disconnecting_mid_stream_stops_generation_within_a_second(serv
         time.sleep(0.01)
     stopped_after = time.monotonic() - gone
     after = sum(t > gone for t in decoded)
-    gaps = sorted(b - a for a, b in zip(decoded[1:], decoded[2:]))  # the first gap holds the prompt's prefill
+    gaps = sorted(b - a for a, b in itertools.pairwise(decoded[1:]))  # the first gap holds the prompt's prefill
     per_token = gaps[len(gaps) // 2] if gaps else 0.0
     print(f"generation stopped {stopped_after:.2f} s after the disconnect, {after} token(s) later "
           f"({per_token:.2f} s a token here)")
