@@ -10,7 +10,7 @@ PACKAGE = Path(__file__).resolve().parents[1] / "src" / "twinforge"
 
 # lower number = lower layer; a package may import its own modules and those of lower layers only
 LAYERS = {
-    "(root)": 0, "errors": 0, "strict": 0, "records": 0, "stage": 0, "text": 0,
+    "(root)": 0, "errors": 0, "strict": 0, "records": 0, "stage": 0, "text": 0, "orphans": 0,
     "store": 1,
     "volume": 2,
     "models": 3,

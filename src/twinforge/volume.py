@@ -1,7 +1,9 @@
 """Volumes the way the person thinks about them: conversations, messages, characters, tokens, A4 pages.
 
 Counts cover the dialog on the displayed branch (canonical `dialog` messages); other kinds are listed apart.
-Token counts are computed once per message and cached in the store.
+Token counts are cached in the store by a writing stage (`clean` fills them); a read command (`stats`, `funnel`)
+never writes — a write would wait on a running stage, or fail beside it — so it counts the messages not cached
+yet into a TEMP table of its own connection (`uncounted`), which `TOKENS` reads beside the cached counts.
 """
 
 from __future__ import annotations
@@ -13,6 +15,9 @@ from .store import Store
 from .text.tokens import count_tokens_batch
 
 _DIALOG = "m.kind = 'dialog' AND m.canonical = 1"
+# a message's tokens in queries that join `LEFT JOIN temp.uncounted u ON u.id = m.id` (see count_uncounted)
+TOKENS = "coalesce(m.tokens, u.tokens)"
+UNCOUNTED_JOIN = "LEFT JOIN temp.uncounted u ON u.id = m.id"
 
 
 def fill_token_counts(store: Store, progress: bool = False, batch: int = 2000) -> int:
@@ -37,6 +42,27 @@ def fill_token_counts(store: Store, progress: bool = False, batch: int = 2000) -
     return done
 
 
+def count_uncounted(store: Store, progress: bool = False, batch: int = 2000) -> int:
+    """Token counts of the messages the store has none for, into this connection's TEMP table `uncounted`,
+    without writing the store. Returns how many were counted."""
+    db = store.db
+    db.execute("CREATE TEMP TABLE IF NOT EXISTS uncounted (id TEXT PRIMARY KEY, tokens INTEGER NOT NULL)")
+    db.execute("DELETE FROM temp.uncounted")
+    todo = db.execute("SELECT count(*) FROM messages WHERE tokens IS NULL").fetchone()[0]
+    if not todo:
+        return 0
+    cur = db.cursor().execute("SELECT id, text FROM messages WHERE tokens IS NULL")
+    done = 0
+    with tqdm(total=todo, unit="msg", desc="counting tokens", disable=not progress, leave=False) as bar:
+        while rows := cur.fetchmany(batch):
+            counts = count_tokens_batch([t for _, t in rows])
+            db.executemany("INSERT OR REPLACE INTO temp.uncounted VALUES (?, ?)",
+                           [(i, n) for n, (i, _) in zip(counts, rows)])
+            done += len(rows)
+            bar.update(len(rows))
+    return done
+
+
 def _block(row) -> dict:
     chars = row["characters"] or 0
     return {
@@ -49,11 +75,12 @@ def _block(row) -> dict:
 
 
 def volume(store: Store, progress: bool = False) -> dict:
-    fill_token_counts(store, progress)
+    """Read only: see the module's docstring for tokens not counted yet."""
+    count_uncounted(store, progress)
     db = store.db
     select = (
         "SELECT count(DISTINCT m.conversation_id) AS conversations, count(*) AS messages,"
-        " sum(m.chars) AS characters, sum(m.tokens) AS tokens FROM messages m"
+        f" sum(m.chars) AS characters, sum({TOKENS}) AS tokens FROM messages m {UNCOUNTED_JOIN}"
     )
     total = _block(db.execute(f"{select} WHERE {_DIALOG}").fetchone())
     total["conversations"] = db.execute("SELECT count(*) FROM conversations").fetchone()[0]

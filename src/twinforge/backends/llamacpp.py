@@ -97,43 +97,72 @@ class LlamaCppBackend:
         """Token pieces of a plain-text answer as llama.cpp produces them; JSON requests use complete().
 
         llama.cpp decodes in a thread of its own and pieces cross over a queue: a web server's consumer may call
-        next() from different threads (a lock held across yields would be released by the wrong one), and a
-        consumer that stops early (`close()`) makes the decode stop at the next token and free the model."""
+        next() from different threads (a lock held across yields would be released by the wrong one). A consumer
+        that stops early calls `close()`, or `cancel()` from any thread (a server whose client went away):
+        decoding stops after the token in progress and the model is free again."""
         if request.json_schema is not None:
-            yield self.complete(request).text
-            return
-        llm, lock = self._llm()
-        pieces: queue.Queue = queue.Queue()
-        stop = threading.Event()
+            return iter([self.complete(request).text])
+        return _TokenStream(self, request)
 
-        def produce() -> None:
-            try:
-                with lock:
-                    for chunk in llm.create_chat_completion(
-                            messages=request.messages, max_tokens=request.max_tokens or self.cfg.max_tokens,
-                            temperature=self.cfg.temperature if request.temperature is None else request.temperature,
-                            seed=self.cfg.seed, stream=True):
-                        if stop.is_set():
-                            break
-                        piece = chunk["choices"][0].get("delta", {}).get("content")
-                        if piece:
-                            pieces.put(piece)
-            except ValueError as e:  # e.g. the prompt exceeds the context window
-                pieces.put(BackendError(f"llama.cpp refused the request: {e}",
-                                        "raise backend.context, or send a shorter prompt / smaller max_tokens"))
-            except RuntimeError as e:
-                pieces.put(BackendError(f"llama.cpp failed: {e}"))
-            finally:
-                pieces.put(None)
 
-        threading.Thread(target=produce, daemon=True, name="llama-stream").start()
+class _TokenStream:
+    """An iterator over one answer's pieces; decoding starts at the first next()."""
+
+    def __init__(self, backend: LlamaCppBackend, request: Request):
+        self.backend = backend
+        self.request = request
+        self.pieces: queue.Queue = queue.Queue()
+        self.stop = threading.Event()
+        self.started = False
+
+    def __iter__(self) -> _TokenStream:
+        return self
+
+    def __next__(self) -> str:
+        if not self.started:
+            self.started = True
+            threading.Thread(target=self._produce, daemon=True, name="llama-stream").start()
+        if self.stop.is_set() and self.pieces.empty():
+            raise StopIteration
+        item = self.pieces.get()
+        if item is None:
+            self.stop.set()
+            raise StopIteration
+        if isinstance(item, BackendError):
+            self.stop.set()
+            raise item
+        return item
+
+    def cancel(self) -> None:
+        """Stop decoding after the token in progress; safe from any thread."""
+        self.stop.set()
+        self.pieces.put(None)  # wakes a consumer waiting in next()
+
+    close = cancel
+
+    def _produce(self) -> None:
+        r, cfg = self.request, self.backend.cfg
+        llm, lock = self.backend._llm()
         try:
-            while (item := pieces.get()) is not None:
-                if isinstance(item, BackendError):
-                    raise item
-                yield item
+            with lock:
+                if self.stop.is_set():
+                    return
+                for chunk in llm.create_chat_completion(
+                        messages=r.messages, max_tokens=r.max_tokens or cfg.max_tokens,
+                        temperature=cfg.temperature if r.temperature is None else r.temperature,
+                        seed=cfg.seed, stream=True):
+                    if self.stop.is_set():
+                        break
+                    piece = chunk["choices"][0].get("delta", {}).get("content")
+                    if piece:
+                        self.pieces.put(piece)
+        except ValueError as e:  # e.g. the prompt exceeds the context window
+            self.pieces.put(BackendError(f"llama.cpp refused the request: {e}",
+                                         "raise backend.context, or send a shorter prompt / smaller max_tokens"))
+        except RuntimeError as e:
+            self.pieces.put(BackendError(f"llama.cpp failed: {e}"))
         finally:
-            stop.set()
+            self.pieces.put(None)
 
 
 def create(cfg: BackendConfig) -> LlamaCppBackend:

@@ -10,7 +10,7 @@ from html import escape
 
 from ..records import PAGE_CHARS
 from ..store import Store
-from ..volume import fill_token_counts
+from ..volume import TOKENS, UNCOUNTED_JOIN, count_uncounted
 from .run import CHATTER, DROPPED, DUPLICATE, EMPTY, NEAR_DUPLICATE, STRUCTURAL
 
 # (step name, what it removed, SQL condition on c = clean_messages for messages still in, chars col, tokens col)
@@ -19,15 +19,15 @@ _NO_CHATTER = f"{_IN_DIALOG} AND c.reason NOT IN ('{CHATTER}', '{DROPPED}')"
 _NO_EMPTY = f"{_NO_CHATTER} AND c.reason != '{EMPTY}'"
 _NO_DUPES = f"{_NO_EMPTY} AND c.reason NOT IN ('{DUPLICATE}', '{NEAR_DUPLICATE}')"
 STEPS = (
-    ("raw", "", "1", "m.chars", "m.tokens"),
-    ("dialog only", "hidden, system, tool, reasoning, memory and other branches", _IN_DIALOG, "m.chars", "m.tokens"),
-    ("without chatter", "everyday-chatter conversations (and your drops)", _NO_CHATTER, "m.chars", "m.tokens"),
+    ("raw", "", "1", "m.chars", TOKENS),
+    ("dialog only", "hidden, system, tool, reasoning, memory and other branches", _IN_DIALOG, "m.chars", TOKENS),
+    ("without chatter", "everyday-chatter conversations (and your drops)", _NO_CHATTER, "m.chars", TOKENS),
     ("without boilerplate", "flattery, closing offers, decoration", _NO_EMPTY, "c.chars_stripped",
-     "coalesce(c.tokens_stripped, m.tokens)"),
+     f"coalesce(c.tokens_stripped, {TOKENS})"),
     ("deduplicated", "exact and near-duplicate messages", _NO_DUPES, "c.chars_stripped",
-     "coalesce(c.tokens_stripped, m.tokens)"),
+     f"coalesce(c.tokens_stripped, {TOKENS})"),
     ("redacted", "secrets and personal data replaced by placeholders", _NO_DUPES, "c.chars",
-     "coalesce(c.tokens, c.tokens_stripped, m.tokens)"),
+     f"coalesce(c.tokens, c.tokens_stripped, {TOKENS})"),
 )
 
 
@@ -36,12 +36,13 @@ def funnel(store: Store, progress: bool = False) -> list[dict]:
     tokens. Empty when clean has not run."""
     if not store.db.execute("SELECT 1 FROM clean_messages LIMIT 1").fetchone():
         return []
-    fill_token_counts(store, progress)
+    count_uncounted(store, progress)  # read only: clean cached the counts; this covers messages since
     out = []
     for name, removed, cond, chars, tokens in STEPS:
         row = store.db.execute(
             f"SELECT count(DISTINCT c.conversation_id), count(*), coalesce(sum({chars}), 0),"
-            f" coalesce(sum({tokens}), 0) FROM clean_messages c JOIN messages m ON m.id = c.message_id WHERE {cond}"
+            f" coalesce(sum({tokens}), 0) FROM clean_messages c JOIN messages m ON m.id = c.message_id"
+            f" {UNCOUNTED_JOIN} WHERE {cond}"
         ).fetchone()
         out.append({
             "step": name, "removed": removed, "conversations": row[0], "messages": row[1], "characters": row[2],

@@ -28,6 +28,8 @@ from tqdm import tqdm
 from ..store import Store
 from ..store.db import now_iso
 from ..text import language, secrets
+from ..orphans import die_with_parent, forking_from_main
+from ..volume import fill_token_counts
 from ..text.language import detect as detect_language
 from ..text.spans import Span
 from ..text.tokens import count_tokens_batch
@@ -110,10 +112,13 @@ def clean(store: Store, cfg: CleanConfig | None = None, progress: bool = False, 
     report = CleanReport()
     run_id = None if dry_run else store.start_run("clean", cfg.model_dump())
     try:
-        judge = _ChatterJudge(store, cfg, report)  # loads the embedder before workers fork: they share it
+        judge = _ChatterJudge(cfg, report)  # loads the embedder before workers fork: they share it
         dd = _Dedupe(cfg)
+        if not dry_run:
+            fill_token_counts(store, progress)  # cached here, by a writer: `stats` and `funnel` only read
         try:
             with store.transaction() as db:
+                judge.load(db)  # inside the transaction: a concurrent ingest cannot change what it read
                 db.execute("DELETE FROM clean_messages")
                 db.execute("DELETE FROM clean_conversations")
                 _write_structural(db, run_id)
@@ -173,7 +178,8 @@ def _workers():
     count_tokens_batch(["warm"])
     language.warm()
     dedupe.warm()
-    return ProcessPoolExecutor(max_workers=n, mp_context=multiprocessing.get_context("fork"))
+    return ProcessPoolExecutor(max_workers=n, mp_context=multiprocessing.get_context("fork"),
+                               initializer=die_with_parent, initargs=(forking_from_main(),))
 
 
 @dataclass
@@ -266,12 +272,13 @@ class _ChatterJudge:
 
     BATCH = 256
 
-    def __init__(self, store: Store, cfg: CleanConfig, report: CleanReport):
+    def __init__(self, cfg: CleanConfig, report: CleanReport):
         self.enabled = cfg.chatter
         self.report = report
         self.verdicts: dict[str, tuple] = {}
-        self.hashes = dict(store.db.execute("SELECT id, content_hash FROM conversations"))
-        self.titles = dict(store.db.execute("SELECT id, title FROM conversations"))
+        self.hashes: dict[str, str] = {}
+        self.titles: dict[str, str] = {}
+        self.cached: dict[str, tuple] = {}
         if not self.enabled:
             return
         kwargs = {"threshold": cfg.chatter_threshold} if cfg.chatter_threshold is not None else {}
@@ -279,10 +286,17 @@ class _ChatterJudge:
         self.llm = LLMJudge(cfg.judge) if cfg.judge.enabled else None
         self.version = f"{chatter.VERSION}:{self.classifier.threshold:.4f}" + (
             f":{self.llm.signature}" if self.llm else "")
-        self.cached = {
-            r["conversation_id"]: (r["label"], r["score"], r["reason"], r["signature"])
-            for r in store.db.execute("SELECT * FROM clean_conversations")
-        }
+
+    def load(self, db) -> None:
+        """Conversation hashes, titles and stored verdicts: read in the stage's transaction, the same snapshot
+        its messages come from."""
+        self.hashes = dict(db.execute("SELECT id, content_hash FROM conversations"))
+        self.titles = dict(db.execute("SELECT id, title FROM conversations"))
+        if self.enabled:
+            self.cached = {
+                r["conversation_id"]: (r["label"], r["score"], r["reason"], r["signature"])
+                for r in db.execute("SELECT * FROM clean_conversations")
+            }
 
     def __call__(self, chunk: list[_Msg]) -> None:
         by_conv: dict[str, list[_Msg]] = {}
@@ -350,7 +364,7 @@ def _span_json(spans: Iterable[Span], text: str | None) -> list[dict]:
 def _text(chunk: list[_Msg], cfg: CleanConfig, report: CleanReport, threads: int | None = None) -> None:
     kinds = set(cfg.redact_kinds) if cfg.redact_kinds else None
     # Tokens are counted only for text that changed (in one batch per chunk); unchanged text keeps the raw
-    # message's count, which the accounting (stats, funnel) fills in once.
+    # message's count, which clean caches first (fill_token_counts) for the accounting (stats, funnel).
     to_count: list[tuple[_Msg, str, str]] = []  # (message, attribute, text)
     for m in chunk:
         if cfg.boilerplate and m.role == "assistant":

@@ -3,6 +3,7 @@ here; main.py imports them all (so nothing here imports a command module: no imp
 
 from __future__ import annotations
 
+import sqlite3
 import sys
 
 import click
@@ -10,21 +11,35 @@ import click
 from .. import __version__
 from ..errors import TwinforgeError
 from ..store import Store
+from ..store.db import busy_error, is_busy, resolve_workspace
+from .terminal import SafeStream
 
 
 class _Group(click.Group):
     """Turns library errors into one line on stderr and exit code 1; Ctrl-C into exit code 130."""
 
     def invoke(self, ctx: click.Context):
+        out, err = sys.stdout, sys.stderr
+        # imported titles, texts and file names reach the terminal without their control sequences
+        sys.stdout, sys.stderr = SafeStream(out), SafeStream(err, keep_cr=True)
         try:
             return super().invoke(ctx)
         except TwinforgeError as e:
             click.echo(f"error: {e}", err=True)
             ctx.exit(1)
+        except sqlite3.OperationalError as e:
+            if not is_busy(e):
+                raise
+            # a read that waited its bounded time for another command's write lock (any statement can)
+            workspace = ctx.obj.workspace if isinstance(ctx.obj, Ctx) else None
+            click.echo(f"error: {busy_error(resolve_workspace(workspace))}", err=True)
+            ctx.exit(1)
         except KeyboardInterrupt:
             click.echo("interrupted: finished work is kept and unfinished work rolled back; run the command "
                        "again to resume", err=True)
             ctx.exit(130)
+        finally:
+            sys.stdout, sys.stderr = out, err
 
 
 class Ctx:

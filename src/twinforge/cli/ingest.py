@@ -48,7 +48,8 @@ def _print(report: IngestReport, verbose: bool, dry_run: bool) -> None:
             c = s.counts
             click.echo(
                 f"{verb:>9}  {s.path} [{s.format}]: {c['added']} new, {c['updated']} updated, "
-                f"{c['unchanged']} unchanged, {c['duplicate']} duplicate, {c['older']} older; "
+                f"{c['unchanged']} unchanged, {c['duplicate']} duplicate, {c['older']} older"
+                + (f", {c['repeated']} repeated ids" if c.get("repeated") else "") + "; "
                 f"{c['messages']} messages, {c['repaired']} repaired, {len(s.warnings)} warnings"
             )
         elif s.status == "known":
@@ -66,6 +67,7 @@ def _print(report: IngestReport, verbose: bool, dry_run: bool) -> None:
     skipped = f", {t['files_skipped']} skipped" + ("" if verbose else " (-v lists them)") if t["files_skipped"] else ""
     click.echo(
         f"{t['files_imported']} file(s) {verb}, {t['files_known']} already known, {t['files_failed']} failed{skipped}. "
-        f"Conversations: {t['added']} new, {t['updated']} updated, {t['duplicate']} duplicate copies. "
+        f"Conversations: {t['added']} new, {t['updated']} updated, {t['duplicate']} duplicate copies"
+        + (f", {t['repeated']} repeated ids in one file (one copy kept each)" if t["repeated"] else "") + ". "
         f"Messages: {t['messages']} written, {t['repaired']} repaired from mojibake."
     )

@@ -32,7 +32,7 @@ def serve(obj: Ctx, config: str, host: str | None, port: int | None, token: str 
     Binds 127.0.0.1 unless told otherwise; binding anywhere else requires a token, which clients send as
     `Authorization: Bearer TOKEN` (browsers: open /?token=TOKEN once).
     """
-    from ..serve.app import create_app, resolve_token, run
+    from ..serve.app import bind, create_app, resolve_token, run
 
     recipe = load_recipe(config)
     cfg = recipe.serve
@@ -46,11 +46,13 @@ def serve(obj: Ctx, config: str, host: str | None, port: int | None, token: str 
     cfg = cfg.model_copy(update=update)
     secret = resolve_token(cfg, token)
     app = create_app(obj.workspace, cfg, token=secret, memory=recipe.memory)
+    sock = bind(cfg)  # a busy port fails here, before the banner
+    port = sock.getsockname()[1]
     shown = f"[{cfg.host}]" if ":" in cfg.host else cfg.host
-    url = f"http://{'127.0.0.1' if cfg.host in ('0.0.0.0', '::') else shown}:{cfg.port}"
+    url = f"http://{'127.0.0.1' if cfg.host in ('0.0.0.0', '::') else shown}:{port}"
     answers = "evidence only (--no-llm)" if cfg.no_llm else (
         f"base + {', '.join(cfg.adapters)}" if cfg.adapters else cfg.backend.name)
     click.echo(f"twinforge serve: {url}/  (OpenAI API at {url}/v1, model `twin`: {answers})", err=True)
     if secret:
         click.echo(f"token required; browsers: open {url}/?token=… once", err=True)
-    run(app, cfg)
+    run(app, cfg, sock)

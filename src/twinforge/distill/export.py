@@ -6,6 +6,7 @@ their message ids, and ends with a line naming the conversation it came from.
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import orjson
@@ -58,9 +59,19 @@ def write_files(workspace: Path, m: Module, conversation_title: str | None = Non
     folder = workspace / MODULES_DIR
     folder.mkdir(parents=True, exist_ok=True)
     md = folder / f"{m.id}.md"
-    md.write_text(module_markdown(m, conversation_title), encoding="utf-8")
-    (folder / f"{m.id}.yaml").write_text(module_yaml(m), encoding="utf-8")
+    _write_atomic(md, module_markdown(m, conversation_title))
+    _write_atomic(folder / f"{m.id}.yaml", module_yaml(m))
     return md
+
+
+def _write_atomic(path: Path, text: str) -> None:
+    """Whole or not at all: a kill mid-write leaves the old file (or none), never half of the new one."""
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        tmp.write_text(text, encoding="utf-8")
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
 
 
 def remove_files(workspace: Path, module_id: str) -> None:

@@ -371,11 +371,12 @@ def _save(store: Store, dialog: Dialog, jobs: list[_Job], strategy, report: Dist
                 module.id, dialog.conversation_id, kind, module.language, module.model_dump_json(),
                 report.backend, report.model, strategy.version,
                 dialog.input_hash, now, run_id))
+            # before the commit: a module the store lists always has its files (a kill here rolls the row back)
+            export.write_files(store.workspace, module, dialog.title)
     report.chunk_failures += len(bad)
     if module is None:
         report.failed += 1
         return
-    export.write_files(store.workspace, module, dialog.title)
     report.distilled += 1
     report.papers += kind == PAPER_KIND
     report.modules.append(module.id)

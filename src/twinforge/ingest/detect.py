@@ -11,7 +11,7 @@ import orjson
 from ..errors import InputError
 from . import chatgpt, claude, deepseek, document, grok, nexus, paper
 from .entries import HEAD_BYTES, Entry
-from .jsonshape import JsonShape, probe
+from .jsonshape import MAX_DEPTH, JsonShape, probe
 
 # Order matters: DeepSeek and Grok look ChatGPT-like, so they are asked first.
 JSON_FORMATS: list[ModuleType] = [deepseek, grok, claude, chatgpt]
@@ -80,9 +80,16 @@ def detect(entry: Entry) -> Detected:
     if first in ("[", "{"):
         if encoding != "utf-8":  # JSON exports are UTF-8; a BOM'd JSON is re-read by the text path
             head = text.encode("utf-8")
+        shape = probe(head)
+        if shape.too_deep is not None:
+            raise InputError(
+                entry.path,
+                f"JSON nested deeper than {MAX_DEPTH} levels (by byte {shape.too_deep:,}); no chat export nests "
+                "like this",
+                "this is not an export twinforge reads (a damaged or hostile file?); nothing was imported from it",
+            )
         if len(head) < HEAD_BYTES:  # the whole file is in hand: validate it before anything else
             check_json(head, entry.path)
-        shape = probe(head)
         for fmt in JSON_FORMATS:
             if fmt.sniff(shape):
                 return Detected(fmt.NAME, "json", shape, encoding)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import stat
 import tempfile
 import zipfile
 from collections.abc import Callable, Iterator
@@ -58,6 +59,20 @@ class Entry:
 class Skipped:
     path: str
     reason: str
+    warn: bool = False  # worth a warning line, not only a -v listing
+
+
+def _special(p: Path) -> str | None:
+    """Why `p` is no regular file (a FIFO would block the first read forever), or None."""
+    try:
+        mode = os.stat(p).st_mode
+    except OSError:
+        return None  # open() reports it
+    if stat.S_ISREG(mode):
+        return None
+    kind = ("a named pipe (FIFO)" if stat.S_ISFIFO(mode) else "a socket" if stat.S_ISSOCK(mode)
+            else "a device" if stat.S_ISCHR(mode) or stat.S_ISBLK(mode) else "a special file")
+    return f"{kind}, not a regular file; not read"
 
 
 def expand(path: str | os.PathLike, limits: Limits, tmp: Path) -> Iterator[Entry | Skipped]:
@@ -68,6 +83,8 @@ def expand(path: str | os.PathLike, limits: Limits, tmp: Path) -> Iterator[Entry
     if p.is_dir():
         yield from _walk(p, limits, tmp)
         return
+    if special := _special(p):
+        raise InputError(str(p), special, "name the export file itself")
     yield from _file(p, str(p), limits, tmp, explicit=True)
 
 
@@ -78,6 +95,9 @@ def _walk(folder: Path, limits: Limits, tmp: Path) -> Iterator[Entry | Skipped]:
             if name.startswith("."):
                 continue
             f = Path(root) / name
+            if special := _special(f):
+                yield Skipped(str(f), special, warn=True)
+                continue
             reason = _side_reason(name) or _attachment_reason(str(f.relative_to(folder)), in_export=False)
             if reason:
                 yield Skipped(str(f), reason)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import io
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import BinaryIO
@@ -31,28 +30,45 @@ class JsonShape:
     item_keys: set[str] = field(default_factory=set)
     keys: set[str] = field(default_factory=set)
     complete: bool = False  # the whole file fit in the probe
+    too_deep: int | None = None  # nesting passed MAX_DEPTH near this byte offset; the file is refused
 
     @property
     def item_prefix(self) -> str:
         return {"array": "item", "wrapper": "conversations.item"}.get(self.container, "")
 
 
+MAX_DEPTH = 256  # chat exports nest about a dozen levels; far deeper is a hostile or broken file
+
+
 def probe(head: bytes) -> JsonShape:
-    """Classify from up to PROBE_BYTES of the file. A truncated head is fine: we stop at the cut."""
+    """Classify from up to PROBE_BYTES of the file. A truncated head is fine: we stop at the cut.
+
+    Memory and time stay linear in the head: the path is kept as a list (ijson's `parse` would build a prefix
+    string per event, quadratic in the depth), and nesting past MAX_DEPTH stops the probe (`too_deep`)."""
     top_type = None
     top_keys: list[str] = []
     keys: set[str] = set()
-    first_keys: dict[str, set[str]] = {}  # prefix of an object -> its keys, first object only per prefix
+    first_keys: dict[str, set[str]] = {}  # prefix of a shallow object -> keys of its objects
     complete = True
+    path: list[str | None] = []  # ijson's prefix components: a map's current key, or 'item' in an array
+    events = _Position(head)
     try:
-        for prefix, event, value in ijson.parse(io.BytesIO(head)):
+        for event, value in ijson.basic_parse(events, use_float=True):
             if top_type is None:
                 top_type = event
             if event == "map_key":
                 keys.add(value)
-                if prefix == "" and top_type == "start_map":
+                if len(path) == 1 and top_type == "start_map":
                     top_keys.append(value)
-                first_keys.setdefault(prefix, set()).add(value)
+                if len(path) <= 3:  # shallow objects only: 'item', 'conversations.item', a map's first value
+                    first_keys.setdefault(".".join(path[:-1]), set()).add(value)
+                path[-1] = value
+            elif event in ("start_map", "start_array"):
+                path.append(None if event == "start_map" else "item")
+                if len(path) > MAX_DEPTH:
+                    return JsonShape("unknown", top_keys, set(), keys, False, too_deep=events.pos)
+            elif event in ("end_map", "end_array"):
+                path.pop()
     except ijson.JSONError:
         complete = False
     except Exception:  # yajl may raise other errors on a cut multibyte sequence
@@ -69,6 +85,20 @@ def probe(head: bytes) -> JsonShape:
         if top_keys and top_keys[0] in first_keys and conv_markers & first_keys[top_keys[0]]:
             return JsonShape("map", top_keys, first_keys[top_keys[0]], keys, complete)
     return JsonShape("unknown", top_keys, set(), keys, complete)
+
+
+class _Position:
+    """The head as a stream that knows how far the parser has read (for the refusal's byte offset)."""
+
+    def __init__(self, data: bytes):
+        self.data = data
+        self.pos = 0
+
+    def read(self, n: int = -1) -> bytes:
+        n = 16 * 1024 if n is None or n < 0 else min(n, 16 * 1024)  # small reads: a closer offset
+        data = self.data[self.pos : self.pos + n]
+        self.pos += len(data)
+        return data
 
 
 def iter_items(stream: BinaryIO, shape: JsonShape) -> Iterator[dict]:

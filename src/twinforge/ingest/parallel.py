@@ -18,6 +18,7 @@ from typing import Any
 from tqdm import tqdm
 
 from ..errors import InputError
+from ..orphans import die_with_parent, forking_from_main
 from ..records import Conversation, Message
 
 BATCH = 64  # items per message over the pipe
@@ -63,7 +64,10 @@ def in_children(producers: list[Producer], path: str, total: int, desc: str, pro
     procs, conns = [], []
     for produce in producers:
         recv, send = ctx.Pipe(duplex=False)
-        proc = ctx.Process(target=_child, args=(produce, path, send), name="twinforge-parser", daemon=True)
+        # the child closes every read end it inherits (its own and its siblings'), so a write after this
+        # process is gone fails (EPIPE) instead of blocking forever
+        proc = ctx.Process(target=_child, args=(produce, path, send, [*conns, recv], forking_from_main()),
+                           name="twinforge-parser", daemon=True)
         proc.start()
         send.close()
         procs.append(proc)
@@ -94,7 +98,10 @@ def in_children(producers: list[Producer], path: str, total: int, desc: str, pro
                 proc.join()
 
 
-def _child(produce: Producer, path: str, send: Connection) -> None:
+def _child(produce: Producer, path: str, send: Connection, inherited: list[Connection], main: bool) -> None:
+    die_with_parent(main)
+    for c in inherited:
+        c.close()
     pos = 0
 
     def on_bytes(n: int) -> None:

@@ -52,7 +52,7 @@ class IngestReport:
         return bool(self.by_status("imported") or self.by_status("known"))
 
     def totals(self) -> dict:
-        keys = ("added", "updated", "unchanged", "duplicate", "older", "messages", "repaired")
+        keys = ("added", "updated", "unchanged", "duplicate", "older", "repeated", "messages", "repaired")
         t = {k: sum(s.counts.get(k, 0) for s in self.sources) for k in keys}
         t["warnings"] = sum(len(s.warnings) for s in self.sources)
         for status in ("imported", "known", "skipped", "failed"):
@@ -118,7 +118,9 @@ def ingest_paths(
                 try:
                     for item in expand(path, limits, Path(tmp)):
                         if isinstance(item, Skipped):
-                            report.sources.append(SourceResult(item.path, "skipped", reason=item.reason))
+                            warned = [f"{item.path}: {item.reason}"] if item.warn else []
+                            report.sources.append(SourceResult(item.path, "skipped", reason=item.reason,
+                                                               warnings=warned))
                         else:
                             report.sources.append(_ingest_entry(store, item, run_id, progress, dry_run))
                 except InputError as e:
@@ -153,9 +155,15 @@ def _ingest_entry(store: Store, entry: Entry, run_id: int | None, progress: bool
                 (entry.path, f"pending-{id(hasher)}-{now_iso()}", found.format, entry.size, now_iso(), run_id),
             )
             writer = ConversationWriter(db, cur.lastrowid, run_id)
+            seen: dict[str, int] = {}  # conversation id -> copies in this file so far
             for prep in _write_behind(writer, _prepared(entry, found, progress)):
                 # started once parsing runs: a parser child is forked before this process has threads
                 hasher = hasher or _Hasher(entry)
+                if copies := seen.get(prep.id, 0):
+                    # the writer keeps one copy; said here, before it writes, so the warning is stored too
+                    prep.warnings.append(f"conversation id {prep.id} appears again in this file (copy {copies + 1});"
+                                         " one copy is kept, the newest by update time")
+                seen[prep.id] = copies + 1
                 result.warnings.extend(f"{prep.title}: {w}" for w in prep.warnings)
             sha = (hasher or _Hasher(entry)).result()
             if _is_known(store, sha):  # the same bytes under another name

@@ -205,11 +205,11 @@ def ask_stream(store: Store, question: str, *, backend: BackendConfig | None = N
     request = Request(messages=build_messages(question, language, sources, system_prompt),
                       max_tokens=cfg.answer_tokens)
     stream = getattr(b, "stream", None)
+    if stream is not None:
+        # the backend's own iterator, unwrapped: a server can cancel() it from another thread (see llamacpp)
+        return stream(request), sources
 
     def tokens() -> Iterator[str]:
-        if stream is not None:
-            yield from stream(request)
-        else:
-            yield b.complete(request).text.strip()
+        yield b.complete(request).text.strip()
 
     return tokens(), sources

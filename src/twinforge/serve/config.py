@@ -25,5 +25,7 @@ class ServeConfig(Strict):
     k: int = Field(6, ge=1, le=50, description="sources retrieved from memory per answer")
     no_llm: bool = Field(False, description="answer with the retrieved evidence only, no model")
     max_tokens: int = Field(512, ge=1, description="default answer length when a request gives none")
+    max_body_bytes: int = Field(4 * 1024 * 1024, ge=1024, description="largest request body accepted (bytes); "
+                                "a larger one, declared or chunked, is refused with 413")
     persona_backend: BackendConfig | None = Field(
         None, description="model that writes the persona card's summary (None: composed from the counts)")

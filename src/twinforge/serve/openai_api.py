@@ -9,10 +9,12 @@ their citations twice: as [n] markers in the text (followed by a "Sources:" list
 
 from __future__ import annotations
 
+import asyncio
 import json
+import threading
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, StreamingResponse
@@ -90,8 +92,9 @@ def chat_completions(body: ChatRequest, request: Request):
         return error(400, str(e))
     completion_id = f"chatcmpl-{uuid.uuid4().hex[:24]}"
     if body.stream:
-        return StreamingResponse(_events(reply, completion_id, opts.footer), media_type="text/event-stream",
-                                 headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
+        pieces = _Pieces(reply.tokens)
+        return _Stream(_events(reply, pieces, completion_id, opts.footer), on_end=pieces.stop,
+                       media_type="text/event-stream", headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
     try:
         answer = "".join(reply.tokens).strip()
     except BackendError as e:
@@ -115,9 +118,81 @@ def _extension(reply: Reply) -> dict:
             "sources": [source_dict(s) for s in reply.sources]}
 
 
-def _events(reply: Reply, completion_id: str, footer: bool) -> Iterator[str]:
+class _Stream(StreamingResponse):
+    """A streaming response that calls `on_end` however it ends: finished, or cancelled because the client went
+    away (Starlette cancels the stream when it reads the disconnect)."""
+
+    def __init__(self, content, on_end: Callable[[], None], **kwargs):
+        super().__init__(content, **kwargs)
+        self.on_end = on_end
+
+    async def __call__(self, scope, receive, send) -> None:
+        try:
+            await super().__call__(scope, receive, send)
+        finally:
+            self.on_end()
+
+
+_END = object()
+
+
+class _Pieces:
+    """The model's token pieces, pulled on a thread of their own and handed to the event loop.
+
+    `stop()` (any thread) cancels a token iterator that can be cancelled from any thread (llama.cpp's: decoding
+    stops after the token in progress); any other one is closed by the puller when its next piece comes, from
+    the puller's own thread (closing a generator from another thread while it runs is not allowed)."""
+
+    def __init__(self, tokens: Iterator[str]):
+        self.tokens = tokens
+        self.stopped = threading.Event()
+        self.queue: asyncio.Queue | None = None
+
+    def stop(self) -> None:
+        self.stopped.set()
+        cancel = getattr(self.tokens, "cancel", None)
+        if cancel:  # a backend that can stop from here (llama.cpp) need not wait for its next piece
+            cancel()
+
+    def start(self) -> None:
+        loop = asyncio.get_running_loop()
+        self.queue = asyncio.Queue()
+
+        def put(item) -> None:
+            try:
+                loop.call_soon_threadsafe(self.queue.put_nowait, item)
+            except RuntimeError:  # the loop has closed: nobody listens any more
+                self.stopped.set()
+
+        def pull() -> None:
+            try:
+                for piece in self.tokens:
+                    if self.stopped.is_set():
+                        break
+                    put(piece)
+            except BaseException as e:  # handed to the stream, which reports it
+                put(e)
+            finally:
+                close = getattr(self.tokens, "close", None)
+                if close:
+                    close()
+                put(_END)
+
+        threading.Thread(target=pull, name="twinforge-stream", daemon=True).start()
+
+    async def __aiter__(self) -> AsyncIterator[str]:
+        if self.queue is None:
+            self.start()
+        while (item := await self.queue.get()) is not _END:
+            if isinstance(item, BaseException):
+                raise item
+            yield item
+
+
+async def _events(reply: Reply, pieces: _Pieces, completion_id: str, footer: bool) -> AsyncIterator[str]:
     """Server-sent events in OpenAI's chunk format, then `data: [DONE]`. An error after the stream began
-    (the model failed) comes as one `{"error": …}` event before [DONE]."""
+    (the model failed) comes as one `{"error": …}` event before [DONE]. A client that disconnects cancels the
+    stream; `_Stream` then stops the pieces, so the model stops generating at once."""
     created = int(time.time())
 
     def chunk(delta: dict, finish: str | None = None, extension: dict | None = None) -> str:
@@ -129,9 +204,8 @@ def _events(reply: Reply, completion_id: str, footer: bool) -> Iterator[str]:
 
     yield chunk({"role": "assistant", "content": ""}, extension=_extension(reply))
     parts: list[str] = []
-    tokens = reply.tokens
     try:
-        for piece in tokens:
+        async for piece in pieces:
             if not parts:
                 piece = piece.lstrip()
                 if not piece:
@@ -148,7 +222,5 @@ def _events(reply: Reply, completion_id: str, footer: bool) -> Iterator[str]:
                "param": None, "code": None}
         yield f"data: {json.dumps({'error': err}, ensure_ascii=False)}\n\n"
     finally:
-        close = getattr(tokens, "close", None)
-        if close:
-            close()  # releases the model if the client went away mid-answer
+        pieces.stop()  # a cancelled stream (client gone) stops the model here, before GC would
     yield "data: [DONE]\n\n"

@@ -66,7 +66,11 @@ class GuardMiddleware(BaseHTTPMiddleware):
         if self.token is None:
             host = _host_name(request.headers.get("host", ""))
             if host not in self.allowed_hosts:
-                return PlainTextResponse("unknown Host header; this server answers on loopback only", 403)
+                message = "unknown Host header; this server answers on loopback only"
+                if request.url.path.startswith(("/v1", "/api")):
+                    return JSONResponse({"error": {"message": message, "type": "invalid_request_error",
+                                                   "param": None, "code": "forbidden_host"}}, 403)
+                return PlainTextResponse(message, 403)
         else:
             offered = request.query_params.get("token")
             if offered is not None and request.method == "GET":
@@ -81,7 +85,8 @@ class GuardMiddleware(BaseHTTPMiddleware):
                 return _unauthorized(request)
         if request.method == "POST" and not request.headers.get("content-type", "").startswith("application/json"):
             return JSONResponse({"error": {"message": "POST bodies must be application/json",
-                                           "type": "invalid_request_error", "code": "content_type"}}, 415)
+                                           "type": "invalid_request_error", "param": None, "code": "content_type"}},
+                                415)
         response = await call_next(request)
         response.headers.setdefault("X-Content-Type-Options", "nosniff")
         response.headers.setdefault("Referrer-Policy", "no-referrer")
@@ -92,7 +97,7 @@ class GuardMiddleware(BaseHTTPMiddleware):
 def _unauthorized(request: Request) -> Response:
     if request.url.path.startswith(("/v1", "/api")):
         return JSONResponse({"error": {"message": "missing or wrong token: send Authorization: Bearer TOKEN",
-                                       "type": "invalid_request_error", "code": "unauthorized"}}, 401,
+                                       "type": "invalid_request_error", "param": None, "code": "unauthorized"}}, 401,
                             headers={"WWW-Authenticate": "Bearer"})
     return PlainTextResponse("this twinforge server needs its token: open /?token=TOKEN once, or send "
                              "Authorization: Bearer TOKEN", 401, headers={"WWW-Authenticate": "Bearer"})

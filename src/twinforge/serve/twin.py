@@ -79,14 +79,20 @@ class Twin:
         self._adapted: dict = {}  # adapter set -> AdaptedBackend
         self._lock = threading.Lock()
 
+    def memory_built(self) -> bool:
+        """Whether `twinforge memory build` has put anything in memory: without it answers cite nothing."""
+        with Store(self.workspace, create=False) as store:
+            return store.db.execute("SELECT 1 FROM memory_items LIMIT 1").fetchone() is not None
+
     def models(self) -> list[dict]:
         b = self.cfg.backend
+        memory = self.memory_built()
         own = {"backend": "adapters" if self.cfg.adapters else b.name, "adapters": self.cfg.adapters,
-               "memory": True, "persona": (self.workspace / persona.PERSONA_FILE).exists()}
+               "memory": memory, "persona": (self.workspace / persona.PERSONA_FILE).exists()}
         out = [{"id": TWIN, "object": "model", "created": 0, "owned_by": "twinforge", "twinforge": own}]
         for aid in adapter_ids(self.workspace):
             out.append({"id": f"{TWIN}+{aid}", "object": "model", "created": 0, "owned_by": "twinforge",
-                        "twinforge": {"backend": "adapters", "adapters": [aid], "memory": True}})
+                        "twinforge": {"backend": "adapters", "adapters": [aid], "memory": memory}})
         return out
 
     def _adapters_of(self, model: str) -> list[str]:

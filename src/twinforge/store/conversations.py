@@ -52,7 +52,8 @@ class WriteCounts:
     unchanged: int = 0
     duplicate: int = 0  # a lossy copy (Nexus) of a conversation we hold from a lossless source
     older: int = 0  # an older snapshot of a conversation we hold newer
-    messages: int = 0
+    repeated: int = 0  # the same conversation id again within this source: one copy is kept (the newest)
+    messages: int = 0  # messages stored from this source
     repaired: int = 0
 
     def as_dict(self) -> dict:
@@ -109,16 +110,20 @@ class ConversationWriter:
         self.source_id = source_id
         self.run_id = run_id
         self.counts = WriteCounts()
+        self._written: dict[str, tuple[int, float | None]] = {}  # id -> (messages stored, updated_at) of this source
         # Matching by message UID costs a query per conversation; only needed once lossy copies exist.
         self._any_lossy = db.execute("SELECT 1 FROM conversations WHERE lossy = 1 LIMIT 1").fetchone() is not None
 
     def write(self, conv: Conversation | Prepared) -> str:
         p = conv if isinstance(conv, Prepared) else prepare(conv)
+        if p.id in self._written:
+            return self._repeat(p)
         action = self._decide(p)
         if action in ("added", "updated"):
             self._insert(p)
             self.counts.messages += len(p.message_rows)
             self.counts.repaired += p.repaired
+            self._written[p.id] = (len(p.message_rows), p.updated_at)
         setattr(self.counts, action, getattr(self.counts, action) + 1)
         self.db.execute(
             "INSERT OR REPLACE INTO conversation_sources VALUES (?, ?, ?)", (p.id, self.source_id, action)
@@ -129,6 +134,23 @@ class ConversationWriter:
                 [(self.run_id, self.source_id, p.id, w) for w in p.warnings],
             )
         return action
+
+    def _repeat(self, p: Prepared) -> str:
+        """An id this source already wrote: the newer copy by update time stays (the later one on a tie), and
+        the counts say one conversation, with the messages actually stored."""
+        stored, updated = self._written[p.id]
+        if updated is None or p.updated_at is None or p.updated_at >= updated:
+            self._delete(p.id)
+            self._insert(p)
+            self.counts.messages += len(p.message_rows) - stored
+            self._written[p.id] = (len(p.message_rows), p.updated_at)
+        self.counts.repeated += 1
+        if p.warnings:
+            self.db.executemany(
+                "INSERT INTO warnings (run_id, source_id, conversation_id, message) VALUES (?, ?, ?, ?)",
+                [(self.run_id, self.source_id, p.id, w) for w in p.warnings],
+            )
+        return "repeated"
 
     def _decide(self, p: Prepared) -> str:
         row = self.db.execute(
