@@ -25,14 +25,14 @@ import numpy as np
 import orjson
 from tqdm import tqdm
 
+from ..orphans import die_with_parent, forking_from_main
 from ..store import Store
 from ..store.db import now_iso
 from ..text import language, secrets
-from ..orphans import die_with_parent, forking_from_main
-from ..volume import fill_token_counts
 from ..text.language import detect as detect_language
 from ..text.spans import Span
 from ..text.tokens import count_tokens_batch
+from ..volume import fill_token_counts
 from . import boilerplate, chatter, dedupe
 from .config import CleanConfig
 from .judge import LLMJudge

@@ -14,6 +14,7 @@ from ..distill import export, gold, quality
 from ..distill.run import distill as run_distill
 from ..distill.run import failures as list_failures
 from ..errors import TwinforgeError
+from ..store.workspace import Workspace
 from .group import Ctx, cli, progress_wanted
 from .options import config_option, dry_run_option, json_option
 
@@ -85,7 +86,7 @@ def distill(obj: Ctx, config: str, backend: str | None, model: str | None, limit
                    " meta_move_raw)")
     for line in summary_lines(r.quality, cfg.quality_threshold):
         click.echo(line)
-    click.echo(f"files: {workspace / export.MODULES_DIR}  (next: twinforge modules"
+    click.echo(f"files: {Workspace(workspace).modules}  (next: twinforge modules"
                + (", twinforge failures" if r.failed or r.chunk_failures else "") + ")")
 
 
@@ -109,7 +110,7 @@ def modules(ctx: click.Context, as_json: bool) -> None:
     with obj.store(create=False) as store:
         rows = export.listing(store)
         scores = store.module_scores()
-        folder = store.workspace / export.MODULES_DIR
+        folder = store.ws.modules
     for m in rows:
         s = scores.get(m["id"])
         if as_json:

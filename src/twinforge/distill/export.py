@@ -13,9 +13,9 @@ import orjson
 import yaml
 
 from ..store import Store
+from ..store.workspace import Workspace
 from .schema import Module
 
-MODULES_DIR = "modules"
 _DETAILS = (("Axes", "axes"), ("Inversions", "inversions"), ("Hypotheses", "hypotheses"),
             ("Transition rules", "transition_rules"), ("Open questions", "open_questions"))
 
@@ -56,7 +56,7 @@ def module_yaml(m: Module) -> str:
 
 
 def write_files(workspace: Path, m: Module, conversation_title: str | None = None) -> Path:
-    folder = workspace / MODULES_DIR
+    folder = Workspace(workspace).modules
     folder.mkdir(parents=True, exist_ok=True)
     md = folder / f"{m.id}.md"
     _write_atomic(md, module_markdown(m, conversation_title))
@@ -76,7 +76,7 @@ def _write_atomic(path: Path, text: str) -> None:
 
 def remove_files(workspace: Path, module_id: str) -> None:
     for suffix in (".md", ".yaml"):
-        (workspace / MODULES_DIR / f"{module_id}{suffix}").unlink(missing_ok=True)
+        (Workspace(workspace).modules / f"{module_id}{suffix}").unlink(missing_ok=True)
 
 
 def load_modules(store: Store, kind: str | None = None) -> list[tuple[Module, str | None]]:
@@ -91,7 +91,7 @@ def export_missing(store: Store) -> int:
     """Files for modules that have none (a run killed between commit and write, or a deleted folder)."""
     n = 0
     for m, title in load_modules(store):
-        folder = store.workspace / MODULES_DIR
+        folder = store.ws.modules
         if not (folder / f"{m.id}.md").exists() or not (folder / f"{m.id}.yaml").exists():
             write_files(store.workspace, m, title)
             n += 1

@@ -24,6 +24,7 @@ from ..errors import ConfigError, TwinforgeError
 from ..memory.config import MemoryConfig
 from ..store import Store
 from ..store.db import resolve_workspace
+from ..store.workspace import Workspace
 from . import browse, openai_api
 from .config import ServeConfig
 from .limits import BodyLimitMiddleware
@@ -64,7 +65,7 @@ def create_app(workspace: str | os.PathLike | None, cfg: ServeConfig | None = No
     app.include_router(openai_api.router)
     app.include_router(browse.router)
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
-    app.mount("/reports", _Reports(directory=ws / "reports", check_dir=False, html=True), name="reports")
+    app.mount("/reports", _Reports(directory=Workspace(ws).reports, check_dir=False, html=True), name="reports")
 
     @app.get("/", include_in_schema=False)
     def index() -> FileResponse:

@@ -20,6 +20,7 @@ from pydantic import BaseModel, Field
 
 from ..errors import TwinforgeError
 from ..store import Store
+from ..store.workspace import Workspace
 from ..text import secrets
 from .markdown_render import MAX_CHARS, to_html
 from .verdict_text import explain, threshold_of
@@ -58,7 +59,7 @@ def overview(request: Request) -> dict:
             "memory_items": _count(store, "SELECT count(*) FROM memory_items"),
         }
     return {"workspace": twin.workspace.name, "counts": counts, "memory_built": memory_built,
-            "persona": (twin.workspace / "persona.md").exists(), "models": [m["id"] for m in twin.models()],
+            "persona": Workspace(twin.workspace).persona_card.exists(), "models": [m["id"] for m in twin.models()],
             "no_llm": twin.cfg.no_llm, "reports": len(_reports(twin.workspace))}
 
 
@@ -292,7 +293,7 @@ def _theme_question(theme: str) -> str:
 
 
 def _reports(workspace: Path) -> list[dict]:
-    folder = workspace / "reports"
+    folder = Workspace(workspace).reports
     out = []
     for index in sorted(folder.glob("eval-*/index.html"), key=lambda p: p.stat().st_mtime, reverse=True):
         name = index.parent.name

@@ -21,6 +21,7 @@ from ..memory.ask import Source, ask_stream, cited
 from ..memory.config import MemoryConfig
 from ..store import Store
 from ..store import persona_card as persona
+from ..store.workspace import ADAPTER_META, Workspace
 from ..text.language import detect
 from .config import ServeConfig
 
@@ -44,7 +45,7 @@ class Reply:
 
 def adapter_ids(workspace: Path) -> list[str]:
     """Adapters in the workspace (folders with a twinforge.json), sorted."""
-    return sorted(p.parent.name for p in (workspace / "adapters").glob("*/twinforge.json"))
+    return sorted(p.parent.name for p in Workspace(workspace).adapters.glob(f"*/{ADAPTER_META}"))
 
 
 def question_of(messages: list[dict]) -> tuple[str, list[str]]:
