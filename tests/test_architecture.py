@@ -172,3 +172,10 @@ def test_migrations_are_one_style_numbered_without_gaps(tmp_path):
     with Store(tmp_path / "ws") as store:
         assert [r[0] for r in store.db.execute("SELECT name FROM _migrations ORDER BY name")] == names
         assert migrate(store.db) == []  # nothing runs twice
+
+
+def test_shared_cli_options_are_defined_once():
+    """--json, --config and --dry-run come from cli/options.py (after sqlite-utils), not written out per command."""
+    again = [f"{p.name}: {opt}" for p in (PACKAGE / "cli").glob("*.py") if p.name != "options.py"
+             for opt in ('"--json"', '"--config"', '"--dry-run"') if opt in p.read_text(encoding="utf-8")]
+    assert not again, again

@@ -14,6 +14,7 @@ from ..clean.run import clean as run_clean
 from ..config import load_recipe
 from ..errors import TwinforgeError
 from .group import Ctx, cli, progress_wanted
+from .options import config_option, dry_run_option, json_option
 
 
 def _ensure_ingested(store) -> None:
@@ -22,11 +23,10 @@ def _ensure_ingested(store) -> None:
 
 
 @cli.command()
-@click.option("--config", "-c", "config", default="default", show_default=True,
-              help="Recipe whose `clean:` section to use (YAML file or bundled recipe name).")
-@click.option("--dry-run", is_flag=True, help="Show before → after for a sample and the counts it would change.")
+@config_option("clean")
+@dry_run_option("Show before → after for a sample and the counts it would change.")
 @click.option("--sample", default=5, show_default=True, help="How many changed messages --dry-run shows.")
-@click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
+@json_option("Print the report as JSON.")
 @click.pass_obj
 def clean(obj: Ctx, config: str, dry_run: bool, sample: int, as_json: bool) -> None:
     """Keep the substance: drop chatter, strip boilerplate, redact secrets, deduplicate. Every reject is kept.
@@ -77,7 +77,7 @@ def _print_funnel(steps: list[dict]) -> None:
 
 
 @cli.command()
-@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@json_option("Print JSON.")
 @click.option("--html", "html_path", type=click.Path(), help="Where to write the chart (default: "
               "WORKSPACE/reports/funnel.html).")
 @click.pass_obj
@@ -106,7 +106,7 @@ MODULE_FLAGGED = "module-flagged"  # a distilled module the quality score flagge
               "near-duplicate, dropped-by-user, other-branch, hidden, tool, module-flagged, ...).")
 @click.option("--all", "show_all", is_flag=True, help="Include structural rejects (hidden, tool, other branches…).")
 @click.option("--limit", type=int, default=200, show_default=True, help="At most this many rows (0: all).")
-@click.option("--json", "as_json", is_flag=True, help="One JSON object per line.")
+@json_option("One JSON object per line.")
 @click.pass_obj
 def rejects(obj: Ctx, reasons, show_all: bool, limit: int, as_json: bool) -> None:
     """What clean set aside, with the reason and score; `twinforge keep ID` brings one back. Then the modules

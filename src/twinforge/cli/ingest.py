@@ -9,14 +9,15 @@ import click
 from ..ingest.entries import Limits
 from ..ingest.run import IngestReport, ingest_paths
 from .group import Ctx, cli, progress_wanted
+from .options import dry_run_option, json_option
 
 MAX_WARNINGS_SHOWN = 20
 
 
 @cli.command()
 @click.argument("paths", nargs=-1, required=True, type=click.Path())
-@click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
-@click.option("--dry-run", is_flag=True, help="Parse everything and report what would change; write nothing.")
+@json_option("Print the report as JSON.")
+@dry_run_option("Parse everything and report what would change; write nothing.")
 @click.option("--strict", is_flag=True, help="Exit non-zero if any file failed (default: only if nothing was read).")
 @click.option("--verbose", "-v", is_flag=True, help="Also list skipped files and every warning.")
 @click.option("--max-zip-ratio", default=100.0, show_default=True, help="Refuse zips expanding more than this.")

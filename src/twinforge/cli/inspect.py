@@ -10,10 +10,11 @@ import click
 from ..errors import TwinforgeError
 from ..volume import volume
 from .group import Ctx, cli, progress_wanted
+from .options import json_option
 
 
 @cli.command()
-@click.option("--json", "as_json", is_flag=True, help="Print JSON (keys: conversations, messages, characters, "
+@json_option("Print JSON (keys: conversations, messages, characters, "
               "pages, tokens, by_role, by_kind, by_source).")
 @click.pass_obj
 def stats(obj: Ctx, as_json: bool) -> None:
@@ -47,7 +48,7 @@ def _iso(t: float | None) -> str | None:
 
 
 @cli.command()
-@click.option("--json", "as_json", is_flag=True, help="One JSON object per line.")
+@json_option("One JSON object per line.")
 @click.option("--conversation", "-c", "conversation", help="Only this conversation id.")
 @click.option("--all-branches", is_flag=True, help="Include edits and regenerations off the displayed branch.")
 @click.option("--kind", "kinds", multiple=True, help="Only these kinds (dialog, hidden, system, tool, reasoning, "
@@ -111,7 +112,7 @@ def messages(obj: Ctx, as_json, conversation, all_branches, kinds, cleaned, limi
 
 
 @cli.command()
-@click.option("--json", "as_json", is_flag=True, help="One JSON object per line.")
+@json_option("One JSON object per line.")
 @click.pass_obj
 def warnings(obj: Ctx, as_json: bool) -> None:
     """What ingest could not recover, per conversation (broken trees, missing nodes, unknown content)."""

@@ -7,11 +7,11 @@ import click
 from ..backends.base import BACKENDS
 from ..config import load_recipe
 from .group import Ctx, cli
+from .options import config_option
 
 
 @cli.command()
-@click.option("--config", "-c", "config", default="default", show_default=True,
-              help="Recipe whose `serve:` and `memory:` sections to use (YAML file or bundled recipe name).")
+@config_option(help="Recipe whose `serve:` and `memory:` sections to use (YAML file or bundled recipe name).")
 @click.option("--host", help="Address to bind (default 127.0.0.1; any other needs a token).")
 @click.option("--port", type=click.IntRange(0, 65535), help="Port (default 8765).")
 @click.option("--token", help="Require this token on every request (default: $TWINFORGE_TOKEN, if set).")
