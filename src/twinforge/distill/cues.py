@@ -21,6 +21,8 @@ MAX_POLE_WORDS = 4
 
 # A pole does not run across these (a clause or list boundary).
 _SPAN_BREAK = re.compile(r"[.!?…;:,()\[\]{}\"«»“”„—–\n]")
+# Spaces, commas and quotes between a cue and its pole: skipped, the pole is the words inside.
+_EDGE = frozenset(" ,\t«»\"“”„'")
 # Words that open a new clause: a pole stops before them (left side) or at them (right side).
 _CLAUSE = frozenset(
     ["что", "чтобы", "если", "когда", "ли", "как", "то", "или", "либо", "а", "но", "и", "лучше", "хуже", "между", "чем", "потому", "так", "тогда", "значит", "ну", "вот", "да", "нет", "почему", "зачем", "где", "куда", "which", "what", "whether", "if", "when", "that", "than", "or", "either", "and", "but", "so", "then", "because", "is", "are", "was", "would", "should", "could", "does", "do", "did"]
@@ -69,7 +71,10 @@ def sentences(text: str) -> list[str]:
 # Each: (name, regex). The regex marks the cue; poles are read left and right of it (or between its groups).
 _OR = re.compile(r"(?<![\w-])(?:или же|или|либо|or)(?![\w-])", _I)
 _VS = re.compile(r"(?<![\w-])(?:vs\.?|versus|против|↔|<->)(?![\w-])", _I)
-_NOT_BUT = re.compile(r"(?<![\w-])(?:не|not)\s+(?P<x>[^,;:.!?—]{2,80}?)\s*,?\s+(?:а|но|but)\s+(?P<y>[^,;:.!?—]{2,80})", _I)
+# "не X, который …, а Y": the first option may carry a relative clause, set off by commas
+_RELATIVE = r"(?:\s*,\s*(?:котор\w+|где|that|which|who)\b[^;:.!?—]{0,120}?)?"
+_NOT_BUT = re.compile(r"(?<![\w-])(?:не|not)\s+(?P<x>[^,;:.!?—]{2,80}?)" + _RELATIVE
+                      + r"\s*,?\s+(?:а|но|but)\s+(?P<y>[^,;:.!?—]{2,80})", _I)
 _BUT_NOT = re.compile(r"(?P<x>[^,;:.!?—]{2,80}?)\s*,\s*(?:а не|but not|not|and not)\s+(?P<y>[^,;:.!?—]{2,80})", _I)
 _BETWEEN = re.compile(r"(?<![\w-])(?:между|between)\s+(?P<x>[^,;:.!?—]{2,60}?)\s+(?:и|and)\s+(?P<y>[^,;:.!?—]{2,60})",
                       _I)
@@ -103,7 +108,7 @@ def _words(span: str) -> list[re.Match]:
 
 def _left_span(sent: str, end: int) -> tuple[int, int]:
     """The clause piece right before position `end`: back to a boundary, at most MAX_POLE_WORDS+2 words."""
-    while end > 0 and sent[end - 1] in " ,\t":  # "X, или Y": the comma belongs to the cue
+    while end > 0 and sent[end - 1] in _EDGE:  # "X, или Y": the comma belongs to the cue; «X», а Y: the quotes too
         end -= 1
     start = end
     piece = sent[:end]
@@ -124,6 +129,8 @@ def _left_span(sent: str, end: int) -> tuple[int, int]:
 
 
 def _right_span(sent: str, start: int) -> tuple[int, int]:
+    while start < len(sent) and sent[start] in _EDGE:
+        start += 1
     piece = sent[start:]
     brk = next((m.start() for m in _SPAN_BREAK.finditer(piece)), len(piece))
     words = [m for m in _words(piece[:brk])]
@@ -157,19 +164,63 @@ def _trim(span: str) -> str:
 _ZERO = re.compile(r"(?<![\w-])с нуля(?![\w-])", _I)
 
 
-def _name(span: str, lang: str, near_end: bool) -> tuple[str, bool]:
+_EN_PREP = frozenset(["of", "on", "in", "for", "over", "per", "with", "at", "from", "about", "by", "without", "into"])
+_RU_DETERMINER = frozenset(["сколько", "столько", "несколько", "много", "мало", "какой", "такой", "этот", "тот",
+                            "весь", "каждый", "любой", "свой", "мой", "наш", "твой", "ваш"])
+
+
+def _determiner(word: str) -> bool:
+    """A word that picks out, counts or points ("сколько", "какая", "этот"): no part of a pole's name."""
+    w = word.lower()
+    if not re.search(r"[а-яё]", w):
+        return False
+    p = _morph().parse(w)[0]
+    return p.normal_form in _RU_DETERMINER or "Apro" in p.tag
+
+
+def _preposition(word: str) -> bool:
+    w = word.lower()
+    if re.search(r"[а-яё]", w):
+        return _morph().parse(w)[0].tag.POS == "PREP"
+    return w in _EN_PREP
+
+
+def _governing(span: str, phrases: list[Phrase], best: Phrase) -> Phrase:
+    """The noun phrase a prepositional phrase hangs on: "скрипт на вечер" names "скрипт", not "вечер". One step
+    only: further back the phrase more often hangs on the verb ("keep the notes in a folder of files")."""
+    for _ in range(1):
+        before = [m for m in _words(span[: best.start])]
+        while before and not _preposition(before[-1].group()) and (
+                not _content(before[-1].group()) or _determiner(before[-1].group())):
+            before.pop()  # "over the docs", "над своими задачами": the article or pronoun is the phrase's
+        if not before or not _preposition(before[-1].group()):
+            return best
+        prev = [p for p in phrases if p.end <= before[-1].start() and not _trim(span[p.end : before[-1].start()])]
+        if not prev:
+            return best
+        best = min(prev, key=lambda p: (-p.end, p.start))
+    return best
+
+
+def _name(span: str, lang: str, near_end: bool, subject: bool = False) -> tuple[str, bool]:
     """(the pole's name, whether it is a noun phrase). The noun phrase at the cue's edge of the span (the last
-    content word for a left pole, the first for a right one), longest there; "с нуля" counts as one. A pole that
-    starts (or ends) with a verb is no noun phrase: "fine-tune the model or train one" weighs two actions."""
+    content word for a left pole, the first for a right one), longest there, or the one a prepositional phrase
+    at the edge hangs on; "с нуля" counts as one. A pole that starts (or ends) with a verb is no noun phrase:
+    "fine-tune the model or train one" weighs two actions. `subject`: the left side of a comparison ("гиперфразы
+    сжимают лучше, чем …"), whose noun phrase may stand before its verb."""
     if _ZERO.search(span) and (near_end or span.strip().lower().startswith("с нуля")):
         return "с нуля", True
-    content = [m for m in _words(span) if _content(m.group())]
+    content = [m for m in _words(span) if _content(m.group()) and not _determiner(m.group())]
     phrases: list[Phrase] = noun_phrases(span, lang)
     if content and phrases:
         if near_end:
             end = max(p.end for p in phrases)
             best = min((p for p in phrases if p.end == end), key=lambda p: p.start)
             edge = best.end >= content[-1].end()
+            if edge:
+                best = _governing(span, phrases, best)
+            elif subject and all(_verbal(m.group()) for m in content if m.start() >= best.end):
+                edge = True
         else:
             start = min(p.start for p in phrases)
             best = max((p for p in phrases if p.start == start), key=lambda p: p.end)
@@ -177,6 +228,13 @@ def _name(span: str, lang: str, near_end: bool) -> tuple[str, bool]:
         if edge:
             return best.text, True
     return _trim(span), False
+
+
+def _verbal(word: str) -> bool:
+    w = word.lower()
+    if re.search(r"[а-яё]", w):
+        return _morph().parse(w)[0].tag.POS in ("VERB", "INFN", "ADVB", "GRND")
+    return False
 
 
 def _pair(sent: str, left: tuple[int, int], right: tuple[int, int], cue: str, lang: str,
@@ -187,7 +245,7 @@ def _pair(sent: str, left: tuple[int, int], right: tuple[int, int], cue: str, la
     lw, rw = _words(_trim(ls)), _words(_trim(rs))
     if lw[-1].group().isdigit() and rw[0].group().isdigit():
         return None  # "2 или 3 примера": a number, not an option
-    ln, lnp = _name(ls, lang, near_end=True)
+    ln, lnp = _name(ls, lang, near_end=True, subject=cue == "than")
     rn, rnp = _name(rs, lang, near_end=False)
     if not (lnp and rnp):
         if need_nouns:

@@ -160,8 +160,8 @@ def _ru_adj(tok: _Tok):
 
 
 def _agree(adj, noun) -> bool:
-    if noun == "ABBR":
-        return False
+    if noun == "ABBR":  # an abbreviation does not decline: any adjective right before it is its ("чужие KPI")
+        return True
     a, n = adj.tag, noun.tag
     if a.case != n.case or a.number != n.number:
         return False
@@ -178,6 +178,9 @@ def _noun_lemma(noun, surface: str) -> str:
 
 def _nominative_adj(adj, head) -> str:
     """The adjective in the nominative, agreeing with the head noun's normal form."""
+    if head == "ABBR" and adj.tag.number == "plur":
+        form = adj.inflect({"nomn", "plur"})
+        return form.word if form else adj.normal_form
     if head == "ABBR" or "UNKN" in head.tag:
         return adj.normal_form
     hn = head.normalized
