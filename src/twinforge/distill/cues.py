@@ -237,6 +237,53 @@ def _verbal(word: str) -> bool:
     return False
 
 
+def _adjective(word: str) -> bool:
+    w = word.lower()
+    if re.search(r"[а-яё]", w):
+        return _morph().parse(w)[0].tag.POS in ("ADJF", "PRTF")
+    from ..text.phrases import en_pos
+
+    return "ADJ" in en_pos(w) and "VERB" not in en_pos(w)
+
+
+def _elided(left: str, right: str, lang: str) -> tuple[str, bool] | None:
+    """"маленький или большой ранг", "a small or a large rank": the left option is an adjective whose noun is
+    said once, on the right; named with it ("маленький ранг")."""
+    lw = _words(left)
+    if not lw or not _adjective(lw[-1].group()):
+        return None
+    nps = [p for p in noun_phrases(right, lang) if len(p.lemmas) > 1]
+    if not nps:
+        return None
+    np_ = min(nps, key=lambda p: (p.start, -p.end))
+    head = [m for m in _words(right) if np_.start <= m.start() < np_.end][-1]
+    if not _adjective(_words(right[np_.start:])[0].group()):
+        return None
+    joined = noun_phrases(f"{lw[-1].group()} {head.group()}", lang)
+    return (joined[0].text, True) if joined and len(joined[0].lemmas) == 2 else None
+
+
+def _noun(word: str) -> bool:
+    w = word.lower()
+    if re.search(r"[а-яё]", w):
+        return _morph().parse(w)[0].tag.POS == "NOUN"
+    from ..text.phrases import en_pos
+
+    return "NOUN" in en_pos(w)
+
+
+def _values(ls: str, rs: str, lw: list, rw: list, cue: str, sent: str, lang: str) -> Axis | None:
+    """"ранг 16 или 64", "rank 16 or 64": two values of one setting, named by the noun before the first; a noun
+    after the second makes it a count ("2 или 3 примера"), no option."""
+    after = _words(rs)[1:2]
+    if after and _noun(after[0].group()):
+        return None
+    before = [m.group() for m in _words(ls) if m.group().lower() not in ("of", "из")][-2:-1]
+    if not before or not _noun(before[0]):
+        return None
+    return Axis(f"{before[0].lower()} {lw[-1].group()}", f"{before[0].lower()} {rw[0].group()}", cue, sent)
+
+
 def _pair(sent: str, left: tuple[int, int], right: tuple[int, int], cue: str, lang: str,
           need_nouns: bool = False) -> Axis | None:
     ls, rs = sent[left[0] : left[1]], sent[right[0] : right[1]]
@@ -244,9 +291,11 @@ def _pair(sent: str, left: tuple[int, int], right: tuple[int, int], cue: str, la
         return None
     lw, rw = _words(_trim(ls)), _words(_trim(rs))
     if lw[-1].group().isdigit() and rw[0].group().isdigit():
-        return None  # "2 или 3 примера": a number, not an option
+        return _values(ls, rs, lw, rw, cue, sent, lang)  # "ранг 16 или 64"; "2 или 3 примера" is a count
     ln, lnp = _name(ls, lang, near_end=True, subject=cue == "than")
     rn, rnp = _name(rs, lang, near_end=False)
+    if not lnp and rnp and cue in ("or", "vs"):
+        ln, lnp = _elided(_trim(ls), rs, lang) or (ln, lnp)
     if not (lnp and rnp):
         if need_nouns:
             return None

@@ -370,8 +370,10 @@ def _en_phrase(toks: list[_Tok], i: int, text: str, russian_context: bool = Fals
         j += 1
     while kinds and kinds[-1] != "N":  # a phrase ends on a noun
         kinds.pop()
-    if len(kinds) == 1 and "ADJ" in en_pos(toks[i].surface) and prev not in _EN_DETERMINERS:
-        return None  # "small", "better" alone: an adjective that the dictionary also lists as a noun
+    if len(kinds) == 1 and "ADJ" in en_pos(toks[i].surface) and not (
+            prev in _EN_DETERMINERS and i + 1 < len(toks) and toks[i + 1].brk):
+        return None  # "small", "better" alone: an adjective that the dictionary also lists as a noun, unless a
+        # determiner makes it one and the clause ends there ("it's a signal:")
     if not kinds:
         return None
     first = 0
