@@ -309,12 +309,49 @@ def _pair(sent: str, left: tuple[int, int], right: tuple[int, int], cue: str, la
     return Axis(ln, rn, cue, sent)
 
 
+# Two voices, one sentence each: "My instinct says X. A friend says Y.", "Одни говорят: X. Другие: Y."
+_SAYS = re.compile(r"^(?P<who>(?:[\w'’-]+\s+){0,3}?)(?:says|said|suggests|recommends|argues|insists|"
+                   r"говорит|говорят|сказал|сказала|советует|советуют|предлагает|предлагают|считает|считают|"
+                   r"настаивает)\b\s*:?\s*", _I)
+_OTHERS = re.compile(r"^(?P<who>другие|остальные|others|the others|other people)\s*:\s*", _I)
+
+
+def _voices(first: str, second: str, lang: str) -> Axis | None:
+    a = _SAYS.match(first)
+    b = _SAYS.match(second) or _OTHERS.match(second)
+    if not a or not b or a.group("who").strip().casefold() == b.group("who").strip().casefold():
+        return None
+    if not a.group("who").strip() or not b.group("who").strip():
+        return None
+    names = []
+    for sent, m in ((first, a), (second, b)):
+        span = sent[slice(*_right_span(sent, m.end()))]
+        phrases = noun_phrases(span, lang)
+        # a prepositional phrase at the start is the setting ("для личного ассистента только RAG"), not the option
+        free = [p for p in phrases if not _preposition_before(span, p.start)]
+        if not (free or phrases):
+            return None
+        names.append(min(free or phrases, key=lambda p: (p.start, -p.end)).text)
+    if names[0].casefold() == names[1].casefold():
+        return None
+    return Axis(names[0], names[1], "voices", first)
+
+
+def _preposition_before(span: str, start: int) -> bool:
+    before = _words(span[:start])
+    while before and _determiner(before[-1].group()) or before and _adjective(before[-1].group()):
+        before.pop()
+    return bool(before) and _preposition(before[-1].group())
+
+
 def axes(text: str, lang: str = "ru") -> list[Axis]:
     """Every pair of options the person weighs, in order, without repeats."""
     out: list[Axis] = []
-    for s, e in sentence_spans(text):
-        sent = text[s:e]
+    sents = [text[s:e] for s, e in sentence_spans(text)]
+    for i, sent in enumerate(sents):
         out.extend(_sentence_axes(sent, lang))
+        if i + 1 < len(sents):
+            out.extend(a for a in [_voices(sent, sents[i + 1], lang)] if a)
     seen, uniq = set(), []
     for a in out:
         key = frozenset((a.left.casefold(), a.right.casefold()))

@@ -36,8 +36,8 @@ class Candidates:
 
 def candidates(text: str, lang: str) -> Candidates:
     spans = cues.sentence_spans(text)
+    top = concepts(text, lang)
     axes = cues.axes(text, lang)
-    top = concepts(text, lang, options=frozenset(p.casefold() for a in axes for p in (a.left, a.right)))
     hyps = cues.hypotheses(text)
     weighed = {a.sentence for a in axes} | set(hyps)
     bonus = {s: CUE_BONUS for s, e in spans if text[s:e] in weighed}

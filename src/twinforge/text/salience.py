@@ -24,8 +24,6 @@ from .phrases import Phrase, _morph, noun_phrases
 
 MAX_CANDIDATES = 40  # embedded for centrality; the rest stay ranked by use and rarity only
 TOP_CONCEPTS = 10
-DISTINCT = True  # leave out a phrase that only adds words to a chosen one
-OPTION_W = 0.5  # the bonus of a phrase that names an option the person weighs
 # Weights of the salience score (tuned on the labelled set's tuning split): repeated use, the head noun's other
 # phrases, an early first mention; rarity's floor keeps a common word the person thinks with ("release",
 # "storage") in reach of a rare one; centrality's floor keeps an off-centre term from vanishing.
@@ -73,21 +71,15 @@ class Concept:
     surfaces: list[str] = field(default_factory=list)
 
 
-def concepts(text: str, lang: str, k: int = TOP_CONCEPTS, options: frozenset[str] = frozenset()) -> list[Concept]:
+def concepts(text: str, lang: str, k: int = TOP_CONCEPTS) -> list[Concept]:
     """The k most salient noun phrases of `text` (the person's words), best first; a phrase whose words are all
     in a better one already chosen is left out ("модель" after "большая модель"), and so is one that only adds
-    words to a better one ("хорошая работа" after "работа"). `options`: the poles of the axes the person weighs
-    (normal forms): what they choose between is what they think with, however common the word."""
+    words to a better one ("хорошая работа" after "работа"): the slot goes to another thought."""
     ranked = rank_concepts(text, lang)
-    if options:
-        for c in ranked:
-            if c.text.casefold() in options:
-                c.score *= 1.0 + OPTION_W
-        ranked.sort(key=lambda c: (-c.score, c.first))
     out: list[Concept] = []
     for c in ranked:
         words = set(c.lemmas)
-        if any(words <= set(o.lemmas) or (DISTINCT and set(o.lemmas) <= words) for o in out):
+        if any(words <= set(o.lemmas) or set(o.lemmas) <= words for o in out):
             continue
         out.append(c)
         if len(out) >= k:
