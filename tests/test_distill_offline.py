@@ -13,8 +13,8 @@ from twinforge.distill.rules import ExtractiveStrategy
 from twinforge.text.lemmas import analyze
 
 GOLD = Path(__file__).parent / "data" / "modules" / "dialogs"
-# measured (21 held-out dialogs): concept recall 0.587, meta-move accuracy 0.619, axis recall 0.35
-FLOORS = {"concept_recall": 0.55, "meta_move_accuracy": 0.55, "axis_recall": 0.3}
+# measured (21 held-out dialogs, extractive.v3): concept recall 0.62, meta-move accuracy 0.62, axis recall 0.45
+FLOORS = {"concept_recall": 0.6, "meta_move_accuracy": 0.58, "axis_recall": 0.42}
 
 
 def _key(text: str, lang: str) -> frozenset[str]:

@@ -18,6 +18,12 @@ from twinforge.text.salience import concepts
     ("Учим на лора поверх квена.", "ru", ["lora", "qwen"]),
     ("Small models need more training data.", "en", ["small model", "training data"]),
     ("A friend says Parquet files per stage.", "en", ["parquet file", "stage"]),
+    ("A tokenizer is like shorthand; I'd rather have transactions and resumability.", "en",
+     ["tokenizer", "resumability"]),  # coinages built on known words, not typos
+    ("We have a support bot. It pushes the reasoning; it's a signal: act.", "en",
+     ["support bot", "reasoning", "signal"]),
+    ("DPO мне нравится тем, что пары можно делать почти бесплатно.", "ru", ["пара"]),  # no genitive: a thing
+    ("Мне важно думать не над чужими KPI.", "ru", ["чужие KPI"]),
 ])
 def test_phrases_in_normal_form(text, lang, want):
     got = [p.text for p in noun_phrases(text, lang)]
@@ -30,6 +36,8 @@ def test_phrases_in_normal_form(text, lang, want):
     ("т.е. ты считаешь дообучать адаптеры информативнее чем с нуля?", "ru", {"ты", "считаешь", "нуль", "т"}),
     ("Hey bro, can you tell me which one is better?", "en", {"bro", "one", "you", "better", "me"}),
     ("in diceter asyclic graphical models , whe calculate P(C)", "en", {"p", "c", "asyclic"}),
+    ("Hey bot, is a small or a large rank better?", "en", {"bot", "hey", "small"}),
+    ("Нужна пара примеров и миллион строк.", "ru", {"пара", "миллион"}),  # quantities before a genitive
 ])
 def test_no_function_words_address_or_typos(text, lang, never):
     got = {w for p in noun_phrases(text, lang) for w in p.text.casefold().split()}
@@ -51,3 +59,11 @@ def test_salient_concepts_are_the_persons_terms_not_function_words():
     assert {"сокращение", "конспект"} <= set(got)
     for c in got:
         assert any(t.pos != "FUNC" for t in analyze(c, "ru")), c
+
+
+def test_a_concept_that_only_adds_words_to_a_chosen_one_is_left_out():
+    text = ("Я менял работу четыре раза. Каждая работа была без созвонов. Хорошая работа — это не список запретов. "
+            "Следующую работу выберу по интересу, а не по вычитанию.")
+    got = [c.text for c in concepts(text, "ru")]
+    assert "работа" in got
+    assert not {"хорошая работа", "следующая работа", "каждая работа"} & set(got), got

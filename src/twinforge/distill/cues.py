@@ -21,6 +21,8 @@ MAX_POLE_WORDS = 4
 
 # A pole does not run across these (a clause or list boundary).
 _SPAN_BREAK = re.compile(r"[.!?…;:,()\[\]{}\"«»“”„—–\n]")
+# Spaces, commas and quotes between a cue and its pole: skipped, the pole is the words inside.
+_EDGE = frozenset(" ,\t«»\"“”„'")
 # Words that open a new clause: a pole stops before them (left side) or at them (right side).
 _CLAUSE = frozenset(
     ["что", "чтобы", "если", "когда", "ли", "как", "то", "или", "либо", "а", "но", "и", "лучше", "хуже", "между", "чем", "потому", "так", "тогда", "значит", "ну", "вот", "да", "нет", "почему", "зачем", "где", "куда", "which", "what", "whether", "if", "when", "that", "than", "or", "either", "and", "but", "so", "then", "because", "is", "are", "was", "would", "should", "could", "does", "do", "did"]
@@ -69,7 +71,10 @@ def sentences(text: str) -> list[str]:
 # Each: (name, regex). The regex marks the cue; poles are read left and right of it (or between its groups).
 _OR = re.compile(r"(?<![\w-])(?:или же|или|либо|or)(?![\w-])", _I)
 _VS = re.compile(r"(?<![\w-])(?:vs\.?|versus|против|↔|<->)(?![\w-])", _I)
-_NOT_BUT = re.compile(r"(?<![\w-])(?:не|not)\s+(?P<x>[^,;:.!?—]{2,80}?)\s*,?\s+(?:а|но|but)\s+(?P<y>[^,;:.!?—]{2,80})", _I)
+# "не X, который …, а Y": the first option may carry a relative clause, set off by commas
+_RELATIVE = r"(?:\s*,\s*(?:котор\w+|где|that|which|who)\b[^;:.!?—]{0,120}?)?"
+_NOT_BUT = re.compile(r"(?<![\w-])(?:не|not)\s+(?P<x>[^,;:.!?—]{2,80}?)" + _RELATIVE
+                      + r"\s*,?\s+(?:а|но|but)\s+(?P<y>[^,;:.!?—]{2,80})", _I)
 _BUT_NOT = re.compile(r"(?P<x>[^,;:.!?—]{2,80}?)\s*,\s*(?:а не|but not|not|and not)\s+(?P<y>[^,;:.!?—]{2,80})", _I)
 _BETWEEN = re.compile(r"(?<![\w-])(?:между|between)\s+(?P<x>[^,;:.!?—]{2,60}?)\s+(?:и|and)\s+(?P<y>[^,;:.!?—]{2,60})",
                       _I)
@@ -103,7 +108,7 @@ def _words(span: str) -> list[re.Match]:
 
 def _left_span(sent: str, end: int) -> tuple[int, int]:
     """The clause piece right before position `end`: back to a boundary, at most MAX_POLE_WORDS+2 words."""
-    while end > 0 and sent[end - 1] in " ,\t":  # "X, или Y": the comma belongs to the cue
+    while end > 0 and sent[end - 1] in _EDGE:  # "X, или Y": the comma belongs to the cue; «X», а Y: the quotes too
         end -= 1
     start = end
     piece = sent[:end]
@@ -124,6 +129,8 @@ def _left_span(sent: str, end: int) -> tuple[int, int]:
 
 
 def _right_span(sent: str, start: int) -> tuple[int, int]:
+    while start < len(sent) and sent[start] in _EDGE:
+        start += 1
     piece = sent[start:]
     brk = next((m.start() for m in _SPAN_BREAK.finditer(piece)), len(piece))
     words = [m for m in _words(piece[:brk])]
@@ -157,19 +164,63 @@ def _trim(span: str) -> str:
 _ZERO = re.compile(r"(?<![\w-])с нуля(?![\w-])", _I)
 
 
-def _name(span: str, lang: str, near_end: bool) -> tuple[str, bool]:
+_EN_PREP = frozenset(["of", "on", "in", "for", "over", "per", "with", "at", "from", "about", "by", "without", "into"])
+_RU_DETERMINER = frozenset(["сколько", "столько", "несколько", "много", "мало", "какой", "такой", "этот", "тот",
+                            "весь", "каждый", "любой", "свой", "мой", "наш", "твой", "ваш"])
+
+
+def _determiner(word: str) -> bool:
+    """A word that picks out, counts or points ("сколько", "какая", "этот"): no part of a pole's name."""
+    w = word.lower()
+    if not re.search(r"[а-яё]", w):
+        return False
+    p = _morph().parse(w)[0]
+    return p.normal_form in _RU_DETERMINER or "Apro" in p.tag
+
+
+def _preposition(word: str) -> bool:
+    w = word.lower()
+    if re.search(r"[а-яё]", w):
+        return _morph().parse(w)[0].tag.POS == "PREP"
+    return w in _EN_PREP
+
+
+def _governing(span: str, phrases: list[Phrase], best: Phrase) -> Phrase:
+    """The noun phrase a prepositional phrase hangs on: "скрипт на вечер" names "скрипт", not "вечер". One step
+    only: further back the phrase more often hangs on the verb ("keep the notes in a folder of files")."""
+    for _ in range(1):
+        before = [m for m in _words(span[: best.start])]
+        while before and not _preposition(before[-1].group()) and (
+                not _content(before[-1].group()) or _determiner(before[-1].group())):
+            before.pop()  # "over the docs", "над своими задачами": the article or pronoun is the phrase's
+        if not before or not _preposition(before[-1].group()):
+            return best
+        prev = [p for p in phrases if p.end <= before[-1].start() and not _trim(span[p.end : before[-1].start()])]
+        if not prev:
+            return best
+        best = min(prev, key=lambda p: (-p.end, p.start))
+    return best
+
+
+def _name(span: str, lang: str, near_end: bool, subject: bool = False) -> tuple[str, bool]:
     """(the pole's name, whether it is a noun phrase). The noun phrase at the cue's edge of the span (the last
-    content word for a left pole, the first for a right one), longest there; "с нуля" counts as one. A pole that
-    starts (or ends) with a verb is no noun phrase: "fine-tune the model or train one" weighs two actions."""
+    content word for a left pole, the first for a right one), longest there, or the one a prepositional phrase
+    at the edge hangs on; "с нуля" counts as one. A pole that starts (or ends) with a verb is no noun phrase:
+    "fine-tune the model or train one" weighs two actions. `subject`: the left side of a comparison ("гиперфразы
+    сжимают лучше, чем …"), whose noun phrase may stand before its verb."""
     if _ZERO.search(span) and (near_end or span.strip().lower().startswith("с нуля")):
         return "с нуля", True
-    content = [m for m in _words(span) if _content(m.group())]
+    content = [m for m in _words(span) if _content(m.group()) and not _determiner(m.group())]
     phrases: list[Phrase] = noun_phrases(span, lang)
     if content and phrases:
         if near_end:
             end = max(p.end for p in phrases)
             best = min((p for p in phrases if p.end == end), key=lambda p: p.start)
             edge = best.end >= content[-1].end()
+            if edge:
+                best = _governing(span, phrases, best)
+            elif subject and all(_verbal(m.group()) for m in content if m.start() >= best.end):
+                edge = True
         else:
             start = min(p.start for p in phrases)
             best = max((p for p in phrases if p.start == start), key=lambda p: p.end)
@@ -179,6 +230,60 @@ def _name(span: str, lang: str, near_end: bool) -> tuple[str, bool]:
     return _trim(span), False
 
 
+def _verbal(word: str) -> bool:
+    w = word.lower()
+    if re.search(r"[а-яё]", w):
+        return _morph().parse(w)[0].tag.POS in ("VERB", "INFN", "ADVB", "GRND")
+    return False
+
+
+def _adjective(word: str) -> bool:
+    w = word.lower()
+    if re.search(r"[а-яё]", w):
+        return _morph().parse(w)[0].tag.POS in ("ADJF", "PRTF")
+    from ..text.phrases import en_pos
+
+    return "ADJ" in en_pos(w) and "VERB" not in en_pos(w)
+
+
+def _elided(left: str, right: str, lang: str) -> tuple[str, bool] | None:
+    """"маленький или большой ранг", "a small or a large rank": the left option is an adjective whose noun is
+    said once, on the right; named with it ("маленький ранг")."""
+    lw = _words(left)
+    if not lw or not _adjective(lw[-1].group()):
+        return None
+    nps = [p for p in noun_phrases(right, lang) if len(p.lemmas) > 1]
+    if not nps:
+        return None
+    np_ = min(nps, key=lambda p: (p.start, -p.end))
+    head = [m for m in _words(right) if np_.start <= m.start() < np_.end][-1]
+    if not _adjective(_words(right[np_.start:])[0].group()):
+        return None
+    joined = noun_phrases(f"{lw[-1].group()} {head.group()}", lang)
+    return (joined[0].text, True) if joined and len(joined[0].lemmas) == 2 else None
+
+
+def _noun(word: str) -> bool:
+    w = word.lower()
+    if re.search(r"[а-яё]", w):
+        return _morph().parse(w)[0].tag.POS == "NOUN"
+    from ..text.phrases import en_pos
+
+    return "NOUN" in en_pos(w)
+
+
+def _values(ls: str, rs: str, lw: list, rw: list, cue: str, sent: str, lang: str) -> Axis | None:
+    """"ранг 16 или 64", "rank 16 or 64": two values of one setting, named by the noun before the first; a noun
+    after the second makes it a count ("2 или 3 примера"), no option."""
+    after = _words(rs)[1:2]
+    if after and _noun(after[0].group()):
+        return None
+    before = [m.group() for m in _words(ls) if m.group().lower() not in ("of", "из")][-2:-1]
+    if not before or not _noun(before[0]):
+        return None
+    return Axis(f"{before[0].lower()} {lw[-1].group()}", f"{before[0].lower()} {rw[0].group()}", cue, sent)
+
+
 def _pair(sent: str, left: tuple[int, int], right: tuple[int, int], cue: str, lang: str,
           need_nouns: bool = False) -> Axis | None:
     ls, rs = sent[left[0] : left[1]], sent[right[0] : right[1]]
@@ -186,9 +291,11 @@ def _pair(sent: str, left: tuple[int, int], right: tuple[int, int], cue: str, la
         return None
     lw, rw = _words(_trim(ls)), _words(_trim(rs))
     if lw[-1].group().isdigit() and rw[0].group().isdigit():
-        return None  # "2 или 3 примера": a number, not an option
-    ln, lnp = _name(ls, lang, near_end=True)
+        return _values(ls, rs, lw, rw, cue, sent, lang)  # "ранг 16 или 64"; "2 или 3 примера" is a count
+    ln, lnp = _name(ls, lang, near_end=True, subject=cue == "than")
     rn, rnp = _name(rs, lang, near_end=False)
+    if not lnp and rnp and cue in ("or", "vs"):
+        ln, lnp = _elided(_trim(ls), rs, lang) or (ln, lnp)
     if not (lnp and rnp):
         if need_nouns:
             return None
@@ -202,12 +309,49 @@ def _pair(sent: str, left: tuple[int, int], right: tuple[int, int], cue: str, la
     return Axis(ln, rn, cue, sent)
 
 
+# Two voices, one sentence each: "My instinct says X. A friend says Y.", "Одни говорят: X. Другие: Y."
+_SAYS = re.compile(r"^(?P<who>(?:[\w'’-]+\s+){0,3}?)(?:says|said|suggests|recommends|argues|insists|"
+                   r"говорит|говорят|сказал|сказала|советует|советуют|предлагает|предлагают|считает|считают|"
+                   r"настаивает)\b\s*:?\s*", _I)
+_OTHERS = re.compile(r"^(?P<who>другие|остальные|others|the others|other people)\s*:\s*", _I)
+
+
+def _voices(first: str, second: str, lang: str) -> Axis | None:
+    a = _SAYS.match(first)
+    b = _SAYS.match(second) or _OTHERS.match(second)
+    if not a or not b or a.group("who").strip().casefold() == b.group("who").strip().casefold():
+        return None
+    if not a.group("who").strip() or not b.group("who").strip():
+        return None
+    names = []
+    for sent, m in ((first, a), (second, b)):
+        span = sent[slice(*_right_span(sent, m.end()))]
+        phrases = noun_phrases(span, lang)
+        # a prepositional phrase at the start is the setting ("для личного ассистента только RAG"), not the option
+        free = [p for p in phrases if not _preposition_before(span, p.start)]
+        if not (free or phrases):
+            return None
+        names.append(min(free or phrases, key=lambda p: (p.start, -p.end)).text)
+    if names[0].casefold() == names[1].casefold():
+        return None
+    return Axis(names[0], names[1], "voices", first)
+
+
+def _preposition_before(span: str, start: int) -> bool:
+    before = _words(span[:start])
+    while before and _determiner(before[-1].group()) or before and _adjective(before[-1].group()):
+        before.pop()
+    return bool(before) and _preposition(before[-1].group())
+
+
 def axes(text: str, lang: str = "ru") -> list[Axis]:
     """Every pair of options the person weighs, in order, without repeats."""
     out: list[Axis] = []
-    for s, e in sentence_spans(text):
-        sent = text[s:e]
+    sents = [text[s:e] for s, e in sentence_spans(text)]
+    for i, sent in enumerate(sents):
         out.extend(_sentence_axes(sent, lang))
+        if i + 1 < len(sents):
+            out.extend(a for a in [_voices(sent, sents[i + 1], lang)] if a)
     seen, uniq = set(), []
     for a in out:
         key = frozenset((a.left.casefold(), a.right.casefold()))

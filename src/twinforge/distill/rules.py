@@ -15,7 +15,7 @@ from .offline import draft_fields
 from .render import Chunk, Dialog
 from .repair import Draft, object_of, validate_draft
 
-EXTRACTIVE_VERSION = "extractive.v2"  # v2: noun-phrase concepts, cue patterns, the prototype move classifier
+EXTRACTIVE_VERSION = "extractive.v3"  # v3: distinct concepts, rarity floor, more axis patterns (issue 13)
 MAX_RULE_ITEMS = 3
 
 _I = re.IGNORECASE

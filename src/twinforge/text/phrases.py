@@ -43,8 +43,10 @@ RU_TERMS = {"лора": "lora", "лору": "lora", "лоры": "lora", "лор�
             "квена": "qwen", "квену": "qwen", "квеном": "qwen", "гпт": "gpt"}
 # English words after which a noun-or-verb word is a verb ("train a model", "need more data").
 _EN_AFTER_VERB = frozenset(["a", "an", "the", "my", "your", "our", "their", "his", "her", "its", "this", "that", "these", "those", "more", "it", "them", "me", "us", "one", "some", "any", "him"])
+# English words after which a single word is a noun, not a verb or an adjective ("a signal", "the reasoning").
+_EN_DETERMINERS = frozenset(["a", "an", "the", "my", "your", "our", "their", "his", "her", "its", "this", "these", "those"])
 # English words lemminflect calls nouns that never head a concept.
-_EN_NOT_NOUN = frozenset(["per", "via", "vs", "versus", "etc", "ie", "eg", "re", "somesuch", "whatnot", "ok", "okay", "hmm", "lol", "btw"])
+_EN_NOT_NOUN = frozenset(["hey", "hi", "hello", "yo", "thanks", "per", "via", "vs", "versus", "etc", "ie", "eg", "re", "somesuch", "whatnot", "ok", "okay", "hmm", "lol", "btw"])
 # English words that introduce a verb right after them ("to train", "we use"): the next word is no noun.
 _EN_BEFORE_VERB = frozenset(
     ["to", "i", "we", "you", "they", "he", "she", "it", "can", "could", "will", "would", "should", "must", "may", "might", "shall", "don't", "doesn't", "didn't", "won't", "can't", "let's", "lets", "please", "not", "never", "always", "just", "also"]
@@ -158,8 +160,8 @@ def _ru_adj(tok: _Tok):
 
 
 def _agree(adj, noun) -> bool:
-    if noun == "ABBR":
-        return False
+    if noun == "ABBR":  # an abbreviation does not decline: any adjective right before it is its ("чужие KPI")
+        return True
     a, n = adj.tag, noun.tag
     if a.case != n.case or a.number != n.number:
         return False
@@ -176,6 +178,9 @@ def _noun_lemma(noun, surface: str) -> str:
 
 def _nominative_adj(adj, head) -> str:
     """The adjective in the nominative, agreeing with the head noun's normal form."""
+    if head == "ABBR" and adj.tag.number == "plur":
+        form = adj.inflect({"nomn", "plur"})
+        return form.word if form else adj.normal_form
     if head == "ABBR" or "UNKN" in head.tag:
         return adj.normal_form
     hn = head.normalized
@@ -204,8 +209,8 @@ def _ru_phrase(toks: list[_Tok], i: int, text: str):
     lemma = _noun_lemma(head, head_tok.surface)
     if lemma in RU_STOP or lemma in ADDRESS or lemma in RU_EMPTY_NOUNS and not adjs:
         return None
-    if lemma in RU_QUANTITY and not adjs:
-        return None  # the genitive after it is the phrase: scanning resumes there
+    if lemma in RU_QUANTITY and not adjs and (lemma in RU_EMPTY_NOUNS or _genitive_follows(toks, j + 1)):
+        return None  # the genitive after it is the phrase ("пара примеров"): scanning resumes there
     start_k = adjs[0] if adjs else j
     adj_lemmas = [next(a for a in _ru_adj(toks[k]) if _agree(a, head)).normal_form for k in adjs]
     adj_words = [_nominative_adj(next(a for a in _ru_adj(toks[k]) if _agree(a, head)), head) for k in adjs]
@@ -225,6 +230,18 @@ def _ru_phrase(toks: list[_Tok], i: int, text: str):
         out.append(Phrase(lemma, lemma, (lemma,), head_tok.start, head_tok.end, head_tok.surface))
     # a genitive tail is a phrase of its own too ("имитация АГИ" → "АГИ"): scanning resumes inside it
     return (out, end) if out else None
+
+
+def _genitive_follows(toks: list[_Tok], k: int) -> bool:
+    """A genitive noun (after at most two adjectives) right after position k: what a quantity counts."""
+    for m in range(k, min(k + 3, len(toks))):
+        if toks[m].brk:
+            return False
+        if any(n != "ABBR" and n.tag.case in ("gent", "gen2") for n in _ru_noun(toks[m])):
+            return True
+        if not _ru_adj(toks[m]):
+            return False
+    return False
 
 
 def _ru_tail(toks: list[_Tok], k: int):
@@ -272,12 +289,29 @@ def en_pos(word: str) -> frozenset[str]:
     if not tags:
         from wordfreq import zipf_frequency
 
-        if word.islower() and zipf_frequency(w, "en") == 0:
+        if word.islower() and zipf_frequency(w, "en") == 0 and not _derived(w):
             return frozenset({"TYPO"})  # "indepenet": neither in the dictionary nor ever seen: a typo, not a term
         return frozenset({"NOUN"})
     if "PROPN" in tags:
         tags.add("NOUN")
     return frozenset(tags)
+
+
+# Productive English suffixes: an unseen word built from a known one with them ("tokenizer", "resumability",
+# "embedder") is a coinage of the field, not a typo.
+_EN_SUFFIXES = ("ability", "ibility", "ization", "isation", "izer", "iser", "ness", "ment", "able", "ity", "er")
+
+
+def _derived(word: str) -> bool:
+    from wordfreq import zipf_frequency
+
+    for suf in _EN_SUFFIXES:
+        stem = word[: -len(suf)]
+        if word.endswith(suf) and len(stem) >= 4:
+            stems = {stem, stem + "e", stem[:-1] if len(stem) > 3 and stem[-1] == stem[-2] else stem}
+            if any(zipf_frequency(x, "en") >= 2.5 for x in stems):
+                return True
+    return False
 
 
 @lru_cache(maxsize=100_000)
@@ -303,6 +337,8 @@ def _en_kind(tok: _Tok, prev: str | None, nxt: str | None) -> str:
     if "VERB" in pos and (prev in _EN_BEFORE_VERB or nxt in _EN_AFTER_VERB):
         return "X"
     if "NOUN" in pos:
+        return "N"
+    if w.endswith("ing") and prev in _EN_DETERMINERS:  # "the reasoning", "my reading": a gerund as a noun
         return "N"
     if "ADJ" in pos:
         return "A"
@@ -334,8 +370,10 @@ def _en_phrase(toks: list[_Tok], i: int, text: str, russian_context: bool = Fals
         j += 1
     while kinds and kinds[-1] != "N":  # a phrase ends on a noun
         kinds.pop()
-    if len(kinds) == 1 and "ADJ" in en_pos(toks[i].surface):
-        return None  # "small", "better" alone: an adjective that the dictionary also lists as a noun
+    if len(kinds) == 1 and "ADJ" in en_pos(toks[i].surface) and not (
+            prev in _EN_DETERMINERS and i + 1 < len(toks) and toks[i + 1].brk):
+        return None  # "small", "better" alone: an adjective that the dictionary also lists as a noun, unless a
+        # determiner makes it one and the clause ends there ("it's a signal:")
     if not kinds:
         return None
     first = 0
@@ -348,12 +386,12 @@ def _en_phrase(toks: list[_Tok], i: int, text: str, russian_context: bool = Fals
         return None  # "P(C)": a symbol
     words = [toks[k].surface for k in [*adjs, *nouns]][-4:]
     last = en_noun_lemma(words[-1])
-    if last in EN_STOP or last in ADDRESS or (last in EN_EMPTY_NOUNS and len(words) == 1):
+    if last in EN_STOP or (last in ADDRESS and not nouns[:-1]) or (last in EN_EMPTY_NOUNS and len(words) == 1):
         return None
     lemmas = (*(w.lower() for w in words[:-1]), last)
     s, e = toks[i + len(kinds) - len(words)].start, toks[i + len(kinds) - 1].end
     out = [Phrase(" ".join(lemmas), last, lemmas, s, e, text[s:e])]
-    if len(words) > 1 and last not in EN_EMPTY_NOUNS:
+    if len(words) > 1 and last not in EN_EMPTY_NOUNS and last not in ADDRESS:
         h = toks[i + len(kinds) - 1]
         out.append(Phrase(last, last, (last,), h.start, h.end, h.surface))
     return out, i + len(kinds)

@@ -24,6 +24,10 @@ from .phrases import Phrase, _morph, noun_phrases
 
 MAX_CANDIDATES = 40  # embedded for centrality; the rest stay ranked by use and rarity only
 TOP_CONCEPTS = 10
+# Weights of the salience score (tuned on the labelled set's tuning split): repeated use, the head noun's other
+# phrases, an early first mention; rarity's floor keeps a common word the person thinks with ("release",
+# "storage") in reach of a rare one; centrality's floor keeps an off-centre term from vanishing.
+USE_W, HEAD_W, EARLY_W, RARITY_FLOOR, CENTRAL_FLOOR = 1.0, 0.5, 0.3, 0.5, 0.5
 _CYR = re.compile(r"[а-яё]", re.IGNORECASE)
 _MAX_ZIPF = 7.0  # the commonest words ("и", "the") sit near 7 on the Zipf scale
 _TERM_ZIPF = 1.5  # a word the background list lacks, written as a term (RAG, LoRA, Qwen): rare and specific
@@ -69,12 +73,13 @@ class Concept:
 
 def concepts(text: str, lang: str, k: int = TOP_CONCEPTS) -> list[Concept]:
     """The k most salient noun phrases of `text` (the person's words), best first; a phrase whose words are all
-    in a better one already chosen is left out ("модель" after "большая модель")."""
+    in a better one already chosen is left out ("модель" after "большая модель"), and so is one that only adds
+    words to a better one ("хорошая работа" after "работа"): the slot goes to another thought."""
     ranked = rank_concepts(text, lang)
     out: list[Concept] = []
     for c in ranked:
         words = set(c.lemmas)
-        if any(words <= set(o.lemmas) for o in out):
+        if any(words <= set(o.lemmas) or set(o.lemmas) <= words for o in out):
             continue
         out.append(c)
         if len(out) >= k:
@@ -99,16 +104,15 @@ def rank_concepts(text: str, lang: str) -> list[Concept]:
             heads[p.head] += 1
     n = max(len(text), 1)
     for c in by_text.values():
-        use = 1.0 + math.log(c.count) + 0.5 * math.log1p(max(0, heads[c.head] - c.count))
-        early = 1.0 + 0.3 * (1.0 - c.first / n)
-        longer = 1.0 + 0.15 * (len(c.lemmas) - 1) if len(c.lemmas) <= 3 else 1.0
-        c.score = use * early * longer * (0.2 + rarity(c.lemmas, _terms(c.surfaces)))
+        use = 1.0 + USE_W * math.log(c.count) + HEAD_W * math.log1p(max(0, heads[c.head] - c.count))
+        early = 1.0 + EARLY_W * (1.0 - c.first / n)
+        c.score = use * early * (RARITY_FLOOR + rarity(c.lemmas, _terms(c.surfaces)))
     ranked = sorted(by_text.values(), key=lambda c: (-c.score, c.first))
     top = ranked[:MAX_CANDIDATES]
     vecs = embed([text[:2000], *(c.text for c in top)])
     central = vecs[1:] @ vecs[0]
     for c, sim in zip(top, central):
-        c.score *= 0.5 + max(0.0, float(sim))
+        c.score *= CENTRAL_FLOOR + max(0.0, float(sim))
     return sorted(ranked, key=lambda c: (-c.score, c.first))
 
 
