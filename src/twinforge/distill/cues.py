@@ -113,19 +113,25 @@ def _left_span(sent: str, end: int) -> tuple[int, int]:
     start = end
     piece = sent[:end]
     brk = max((m.end() for m in _SPAN_BREAK.finditer(piece)), default=0)
-    words = [m for m in _words(piece) if m.start() >= brk]
+    kept = _pole_words(reversed([m for m in _words(piece) if m.start() >= brk]))
+    if kept:
+        start = kept[-1].start()
+    return start, end
+
+
+def _pole_words(words) -> list:
+    """A pole's words, walking away from the cue: clause words before any kept word are skipped, the first one
+    after ends the pole, and a pole is at most MAX_POLE_WORDS + 2 words."""
     kept = []
-    for m in reversed(words):
-        if m.group().lower() in _CLAUSE and kept:
-            break
+    for m in words:
         if m.group().lower() in _CLAUSE:
+            if kept:
+                break
             continue
         kept.append(m)
         if len(kept) >= MAX_POLE_WORDS + 2:
             break
-    if kept:
-        start = kept[-1].start()
-    return start, end
+    return kept
 
 
 def _right_span(sent: str, start: int) -> tuple[int, int]:
@@ -133,16 +139,7 @@ def _right_span(sent: str, start: int) -> tuple[int, int]:
         start += 1
     piece = sent[start:]
     brk = next((m.start() for m in _SPAN_BREAK.finditer(piece)), len(piece))
-    words = [m for m in _words(piece[:brk])]
-    kept = []
-    for m in words:
-        if m.group().lower() in _CLAUSE and kept:
-            break
-        if m.group().lower() in _CLAUSE:
-            continue
-        kept.append(m)
-        if len(kept) >= MAX_POLE_WORDS + 2:
-            break
+    kept = _pole_words(_words(piece[:brk]))
     if not kept:
         return start, start
     return start + kept[0].start(), start + kept[-1].end()
