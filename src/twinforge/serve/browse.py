@@ -242,7 +242,7 @@ _QUOTE_SOURCE = re.compile(r"conversation `([^`\s]+)`, message `([^`\s]+)`")
 def _persona_markdown(text: str) -> str:
     """The card as a reader sees it: no markers or comments, no machine-readable data block, and each quote's
     source a link to the message it came from."""
-    from ..persona import card as persona
+    from ..store import persona_card as persona
 
     parts = []
     for seg in persona.parse(text):
@@ -269,7 +269,7 @@ def markdown(body: MarkdownIn) -> dict:
 def examples(request: Request) -> dict:
     """Questions a first-time user can ask: about the persona card's recurring themes, else the newest modules'
     titles."""
-    from ..persona import card as persona
+    from ..store import persona_card as persona
 
     with _store(request) as store:
         data = persona.read_data(store) or {}
