@@ -32,7 +32,7 @@ def test_a_client_disconnecting_mid_stream_stops_generation_within_a_second(serv
     pytest.importorskip("llama_cpp")
     from twinforge.backends.config import BackendConfig
     from twinforge.backends.llamacpp import _load
-    from twinforge.models import embedded_generator
+    from twinforge.models.embedded import embedded_generator
     from twinforge.serve.config import ServeConfig
 
     (serve_copy / "persona.md").unlink()  # a shorter prompt: less CPU before the first token
