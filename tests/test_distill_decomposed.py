@@ -12,7 +12,10 @@ from twinforge.distill.run import strategy_for
 from twinforge.distill.taxonomy import names
 
 TEXT = ("Что лучше: дообучать готовую модель адаптерами или учить маленькую с нуля? Гипотеза: если данных меньше "
-        "миллиона строк, адаптеры выиграют. Адаптеры можно стыковать и выключать, а модель с нуля — нет.")
+        "миллиона строк, адаптеры выиграют. Адаптеры можно стыковать и выключать, а модель с нуля — нет. Ещё важны "
+        "бюджет видеокарты, качество разметки, длина контекста и скорость обучения на домашнем компьютере.")
+# (enough noun phrases that the model has more candidates than the five it keeps: with five or fewer there is
+# nothing to choose, and no concepts call is made)
 
 
 class Chooser:
