@@ -9,10 +9,10 @@ from conftest import SAMPLE
 
 
 def stage_counts(output: str) -> dict[str, dict[str, str]]:
-    """The runner's lines `[stage] ok: key value, key value` → {stage: {key: value}}."""
+    """The runner's lines `[stage] ok: key value, key value (12.3 s, 20 CPU-s)` → {stage: {key: value}}."""
     out = {}
     for line in output.splitlines():
-        m = re.match(r"\[(\w+)\] ok: (.*)$", line)
+        m = re.match(r"\[(\w+)\] ok: (.*) \((?:[\d.]+ s|\d+ min \d+ s), \d+ CPU-s\)$", line)
         if m:
             out[m.group(1)] = dict(re.match(r"(.+) (\S+)$", part).groups() for part in m.group(2).split(", "))
     return out

@@ -8,6 +8,8 @@ failed stage stops the run (later stages need its output) and makes it fail, unl
 
 from __future__ import annotations
 
+import os
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -51,6 +53,12 @@ class RunReport:
         return not self.not_run and all(r.ok or r.stage in self.allowed for r in self.results)
 
 
+def _cpu_seconds() -> float:
+    """User + system CPU of this process and its finished children (a llama.cpp server, a parser child)."""
+    t = os.times()
+    return t.user + t.system + t.children_user + t.children_system
+
+
 def check_stages(recipe: Recipe) -> None:
     unknown = [s for s in [*recipe.stages, *recipe.allow_failures] if s not in STAGES]
     if unknown:
@@ -68,10 +76,12 @@ def run_recipe(store: Store, recipe: Recipe, progress: bool = False,
         stage = STAGES[name]
         if on_stage:
             on_stage(name)
+        wall, cpu = time.monotonic(), _cpu_seconds()
         try:
             result = stage.run(store, getattr(recipe, stage.section), progress)
         except TwinforgeError as e:
             result = StageResult(name, failed=[str(e)])
+        result.seconds, result.cpu_seconds = time.monotonic() - wall, _cpu_seconds() - cpu
         report.results.append(result)
         if on_result:
             on_result(result)

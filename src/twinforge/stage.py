@@ -21,6 +21,8 @@ class StageResult:
     summary: dict = field(default_factory=dict)
     failed: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    seconds: float | None = None  # wall time, set by the runner
+    cpu_seconds: float | None = None  # this process's CPU time over the stage (children's too), set by the runner
 
     @property
     def ok(self) -> bool:
@@ -28,7 +30,7 @@ class StageResult:
 
     def as_dict(self) -> dict:
         return {"stage": self.stage, "ok": self.ok, "summary": self.summary, "failed": self.failed,
-                "notes": self.notes}
+                "notes": self.notes, "seconds": self.seconds, "cpu_seconds": self.cpu_seconds}
 
 
 RunStage = Callable[[Any, Any, bool], StageResult]  # (store, the recipe's section, progress)

@@ -22,11 +22,16 @@ def _started(stage: str) -> None:
 def _finished(r: StageResult, allowed: bool = False) -> None:
     summary = ", ".join(f"{k} {v}" for k, v in r.summary.items() if v not in (None, "", 0, False))
     state = "ok" if r.ok else "FAILED (allowed by the recipe)" if allowed else "FAILED"
-    click.echo(f"[{r.stage}] {state}: {summary or 'nothing to do'}")
+    took = f" ({_duration(r.seconds)}, {r.cpu_seconds:.0f} CPU-s)" if r.seconds is not None else ""
+    click.echo(f"[{r.stage}] {state}: {summary or 'nothing to do'}{took}")
     for p in r.failed:
         click.echo(f"  error: {p}", err=True)
     for n in r.notes:
         click.echo(f"  note: {n}")
+
+
+def _duration(seconds: float) -> str:
+    return f"{seconds:.1f} s" if seconds < 60 else f"{int(seconds // 60)} min {int(seconds % 60):02d} s"
 
 
 def _run(store, recipe) -> RunReport:
