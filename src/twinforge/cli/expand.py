@@ -55,13 +55,16 @@ def expand(obj: Ctx, config: str, views: tuple[str, ...], per_view: int | None, 
                   else "") + ")")
     for bad in report.invalid:
         click.echo(f"  invalid module {bad['module_id']}: {bad['error']}", err=True)
-    click.echo(f"\n{'view':<12}{'examples':>10}{'pages':>10}{'tokens':>12}{'ratio':>8}{'unique':>8}")
-    for view, b in [*data["views"].items(), ("total", data["total"])]:
-        ratio = f"{b['ratio']:.2f}" if b["ratio"] is not None else "-"
-        unique = f"{b['unique_ratio']:.2f}" if b["unique_ratio"] is not None else "-"
-        click.echo(f"{view:<12}{b['examples']:>10,}{b['pages']:>10,}{b['tokens']:>12,}{ratio:>8}{unique:>8}")
-    click.echo(f"\n{data['pages_in']:,} pages in → {data['total']['pages']:,} pages out"
-               f" ({data['total']['unique_pages']:,} of them distinct text)")
+    click.echo(f"\n{'view':<12}{'examples':>10}{'pages':>10}{'tokens':>12}{'ratio':>8}{'unique':>9}{'×unique':>9}")
+    rows = [*data["views"].items(), *(((f"[{k}]", b) for k, b in data["kinds"].items()) if len(data["kinds"]) > 1
+                                      else ()), ("total", data["total"])]
+    for view, b in rows:
+        click.echo(f"{view:<12}{b['examples']:>10,}{b['pages']:>10,}{b['tokens']:>12,}{_num(b['ratio']):>8}"
+                   f"{_num(b['unique_pages']):>9}{_num(b['unique_ratio']):>9}")
+    t = data["total"]
+    click.echo(f"\n{data['pages_in']:,} pages in → {t['pages']:,} pages out (×{_num(t['ratio'])}), "
+               f"{_num(t['unique_pages'])} unique pages out (×{_num(t['unique_ratio'])})")
+    click.echo(f"{data['definition']}; per-view unique pages overlap, the total counts shared text once")
     if dry_run:
         click.echo("dry run: nothing was written")
 
@@ -100,6 +103,10 @@ def examples(obj: Ctx, view: str | None, module_id: str | None, limit: int, as_j
             click.echo(f"{r['view']:<11} {r['id']}  module {r['module_id']}")
             for m in messages:
                 click.echo(f"  {m['role']}: {_short(m['content'])}")
+
+
+def _num(x: float | None) -> str:
+    return "-" if x is None else f"{x:,.2f}"
 
 
 def _short(text: str, n: int = 160) -> str:
