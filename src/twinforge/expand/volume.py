@@ -79,3 +79,29 @@ def volumes(db: sqlite3.Connection) -> dict:
 
 DEFINITION = ("unique pages = pages in × distinct word 5-grams out (template frame text cut out) ÷ distinct word "
               "5-grams of the source dialogs")
+
+
+def unique_of(db: sqlite3.Connection, rows: list[dict]) -> dict:
+    """Unique pages of a dataset's rows ({messages, meta: {view, conversation_id}}; system turns left out) per
+    view and in total, over the pages in of the source dialogs of their conversations."""
+    conversations = sorted({r["meta"]["conversation_id"] for r in rows})
+    inp, chars_in = uniqueness.Distinct(), 0
+    for cid in conversations:
+        turns = source.dialog(db, cid)
+        chars_in += source.chars(turns)
+        for turn in turns:
+            inp.add(turn.text)
+    pages_in = pages(chars_in)
+    per_view: dict[str, uniqueness.Distinct] = {}
+    total = uniqueness.Distinct(uniqueness.template_frame())
+    for r in rows:
+        acc = per_view.setdefault(r["meta"]["view"], uniqueness.Distinct(uniqueness.template_frame()))
+        for m in r["messages"]:
+            if m["role"] != "system":
+                acc.add(m["content"])
+                total.add(m["content"])
+    unique = uniqueness.unique_pages(total, inp, pages_in)
+    return {"pages_in": pages_in, "unique_pages": unique,
+            "unique_ratio": round(unique / pages_in, 2) if unique is not None and pages_in else None,
+            "views": {v: uniqueness.unique_pages(d, inp, pages_in) for v, d in sorted(per_view.items())},
+            "definition": DEFINITION}
