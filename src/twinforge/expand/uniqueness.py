@@ -17,9 +17,10 @@ with like; pages in are the source dialogs' kept characters (1 page = 1,800), so
 Template frame text (the views' question wordings and answer labels from templates/<lang>.yaml) is cut out
 before shingling, and shingles never cross a cut: the frame is the same in every example, it is not content.
 
-To keep memory small on archives of tens of thousands of pages, 5-grams are sampled by a stable hash (1 in
-SAMPLE, the same ones everywhere, so a repeat is always recognised): distinct counts are estimates, unbiased,
-within a few per cent once a text has more than a few thousand words.
+Counts are exact up to EXACT_LIMIT distinct 5-grams (a few hundred pages); past it, to keep memory small on
+archives of tens of thousands of pages, only 5-grams whose stable hash falls in 1 of SAMPLE buckets are kept
+(the same ones everywhere, so a repeat is always recognised) and the count is scaled up: an unbiased estimate,
+within a fraction of a per cent at that size.
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ from functools import cache
 
 N = 5
 SAMPLE = 8
+EXACT_LIMIT = 200_000
 _WORD = re.compile(r"\w+")
 _FIELD = re.compile(r"\{[^{}]*\}")
 _CUT = "\x00"
@@ -41,16 +43,11 @@ def _grams(words: list[str]) -> list[str]:
     return [" ".join(words[i:i + N]) for i in range(len(words) - N + 1)]
 
 
-def keys(text: str, frame: re.Pattern | None = None, sample: int = SAMPLE) -> list[int]:
-    """The sampled 5-gram hashes of a text, with the frame's literal pieces cut out first."""
+def keys(text: str, frame: re.Pattern | None = None) -> list[int]:
+    """The 5-gram hashes of a text, with the frame's literal pieces cut out first (no 5-gram crosses a cut)."""
     pieces = frame.sub(_CUT, text).split(_CUT) if frame is not None else [text]
-    out = []
-    for piece in pieces:
-        for g in _grams(_WORD.findall(piece.casefold())):
-            k = zlib.crc32(g.encode("utf-8", "surrogatepass"))
-            if k % sample == 0:
-                out.append(k)
-    return out
+    return [zlib.crc32(g.encode("utf-8", "surrogatepass"))
+            for piece in pieces for g in _grams(_WORD.findall(piece.casefold()))]
 
 
 def _literals(node) -> list[str]:
@@ -89,15 +86,20 @@ def template_frame() -> re.Pattern | None:
 class Distinct:
     """Distinct 5-grams of the texts fed to it (frame cut out); `count` estimates how many there are."""
 
-    def __init__(self, frame: re.Pattern | None = None, sample: int = SAMPLE) -> None:
+    def __init__(self, frame: re.Pattern | None = None, exact_limit: int = EXACT_LIMIT) -> None:
         self.frame = frame
-        self.sample = sample
+        self.exact_limit = exact_limit
+        self.sample = 1  # 1: every 5-gram kept (exact); SAMPLE once past exact_limit
         self.seen: set[int] = set()
         self.fed_chars = 0
 
     def add(self, text: str) -> None:
         self.fed_chars += len(text)
-        self.seen.update(keys(text, self.frame, self.sample))
+        ks = keys(text, self.frame)
+        self.seen.update(ks if self.sample == 1 else (k for k in ks if k % self.sample == 0))
+        if self.sample == 1 and len(self.seen) > self.exact_limit:
+            self.sample = SAMPLE
+            self.seen = {k for k in self.seen if k % SAMPLE == 0}
 
     @property
     def count(self) -> int:
