@@ -48,16 +48,14 @@ def volumes(db: sqlite3.Connection) -> dict:
     """
     chars_in = db.execute("SELECT coalesce(sum(c), 0) FROM (SELECT max(source_chars) AS c FROM expanded_modules"
                           " GROUP BY conversation_id)").fetchone()[0]
-    pages_in = pages(chars_in)
     inp = source_distinct(db)
 
-    def ratio(p: float | None) -> float | None:
-        return round(p / pages_in, 2) if pages_in and p is not None else None
-
     def block(acc: _Acc) -> dict:
-        unique = uniqueness.unique_pages(acc.distinct, inp, pages_in)
+        share = acc.distinct.count / inp.count if inp.count else None  # unique ratio, unrounded
         return {"examples": acc.examples, "chars": acc.chars, "tokens": acc.tokens, "pages": pages(acc.chars),
-                "ratio": ratio(pages(acc.chars)), "unique_pages": unique, "unique_ratio": ratio(unique)}
+                "ratio": round(acc.chars / chars_in, 2) if chars_in else None,
+                "unique_pages": pages(round(chars_in * share)) if share is not None else None,
+                "unique_ratio": round(share, 2) if share is not None and chars_in else None}
 
     per_view: dict[str, _Acc] = {}
     kinds = {"template": _Acc(), "generated": _Acc()}
@@ -72,7 +70,7 @@ def volumes(db: sqlite3.Connection) -> dict:
             acc.add(messages, chars or 0, tokens or 0)
     blocks = {v: block(acc) for v, acc in per_view.items()}
     ordered = {v: blocks.pop(v) for v in list(VIEWS) if v in blocks} | blocks
-    return {"pages_in": pages_in, "chars_in": chars_in, "definition": DEFINITION, "views": ordered,
+    return {"pages_in": pages(chars_in), "chars_in": chars_in, "definition": DEFINITION, "views": ordered,
             "kinds": {k: block(acc) for k, acc in kinds.items() if acc.examples}, "total": block(overall),
             "duplicates": duplicates}
 
@@ -102,6 +100,6 @@ def unique_of(db: sqlite3.Connection, rows: list[dict]) -> dict:
                 total.add(m["content"])
     unique = uniqueness.unique_pages(total, inp, pages_in)
     return {"pages_in": pages_in, "unique_pages": unique,
-            "unique_ratio": round(unique / pages_in, 2) if unique is not None and pages_in else None,
+            "unique_ratio": round(total.count / inp.count, 2) if inp.count else None,
             "views": {v: uniqueness.unique_pages(d, inp, pages_in) for v, d in sorted(per_view.items())},
             "definition": DEFINITION}
