@@ -235,3 +235,23 @@ def test_cli_plan_needs_measured_examples_first(store, tf):  # noqa: F811
 
 def test_template_views_are_registered_apart_from_generated():
     assert not set(planner.GENERATED) & set(VIEWS)
+
+
+def test_calibration_times_a_burst_of_requests(scripted):
+    import time
+
+    from twinforge.backends import get_backend
+    from twinforge.backends.config import BackendConfig
+
+    def reply(body, headers):
+        time.sleep(0.1)
+        return 200, {"model": "m", "choices": [{"message": {"content": "q? a."}, "finish_reason": "length"}],
+                     "usage": {"prompt_tokens": 50, "completion_tokens": 20}}, {}
+
+    (url_a, seen_a), (url_b, seen_b) = scripted(reply), scripted(reply)
+    backend = get_backend(BackendConfig(name="openai", base_urls=[url_a, url_b], model="m", per_url_concurrency=2))
+    tp = planner.calibrate(backend, "a module", 8, max_tokens=20)
+    assert len(seen_a) + len(seen_b) == 8 and seen_a and seen_b
+    # 8 requests, 4 at a time, 0.1 s each: about 0.2 s for 160 answer tokens
+    assert 200 < tp.answer_tokens_per_second < 900
+    assert tp.basis.startswith("calibrated now: 8 requests") and "160 answer tokens" in tp.basis
