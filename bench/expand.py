@@ -1,7 +1,8 @@
 """Expand benchmark: our `openai` backend generating over several servers against the same servers driven directly.
 
     .venv/bin/python bench/expand.py                      # 2 embedded llama_cpp.server, 8 requests, 3 rounds
-    .venv/bin/python bench/expand.py --servers 1 --n 6 --max-tokens 48
+    .venv/bin/python bench/expand.py --n 4 --max-tokens 32 --prompt-chars 600 --rounds 2   # a short run
+    .venv/bin/python bench/expand.py --fake-delay 0.2 --per-url 16 --n 256   # client side alone (stand-in servers)
     .venv/bin/python bench/expand.py --base-url http://gpu1:8000/v1 --base-url http://gpu2:8000/v1 --per-url 32
 
 Starts `--servers` llama-cpp-python servers on the embedded GGUF (one thread each, logs in bench/out/) unless
@@ -76,6 +77,34 @@ def start_server(ctx: int, log: Path) -> tuple[subprocess.Popen, str]:
         time.sleep(0.3)
 
 
+def start_fake(delay: float, tokens: int) -> tuple[object, str]:
+    """A stdlib OpenAI-compatible stand-in that answers every request after `delay` seconds with `tokens` answer
+    tokens and serves any number at once: what is left to compare is the client side alone."""
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self):
+            self.rfile.read(int(self.headers["Content-Length"]))
+            time.sleep(delay)
+            data = json.dumps({"model": "fake", "choices": [{"message": {"content": "x " * tokens},
+                                                             "finish_reason": "length"}],
+                               "usage": {"prompt_tokens": 100, "completion_tokens": tokens}}).encode()
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+
+        def log_message(self, *args):
+            pass
+
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    httpd.daemon_threads = True
+    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    return httpd, f"http://127.0.0.1:{httpd.server_address[1]}/v1"
+
+
 def prepare(ws: Path) -> list[dict]:
     """The sample archive ingested, cleaned and distilled (extractive) into a fresh workspace, each step a child."""
     shutil.rmtree(ws, ignore_errors=True)
@@ -87,7 +116,7 @@ def prepare(ws: Path) -> list[dict]:
     return steps
 
 
-def requests_of(ws: Path, n: int, max_tokens: int) -> list:
+def requests_of(ws: Path, n: int, max_tokens: int, prompt_chars: int) -> list:
     from twinforge.backends.base import Request
     from twinforge.store import Store
 
@@ -95,7 +124,7 @@ def requests_of(ws: Path, n: int, max_tokens: int) -> list:
         rows = store.db.execute("SELECT json FROM modules ORDER BY id").fetchall()
     out = []
     for i in range(n):
-        module = rows[i % len(rows)][0][:2500]
+        module = rows[i % len(rows)][0][:prompt_chars]
         out.append(Request([{"role": "user", "content": f"Here is a thinking module of one person:\n{module}\n\n"
                              f"Write new question number {i + 1} this person might ask about it, and answer it in "
                              "their voice."}], max_tokens=max_tokens, temperature=0.0))
@@ -111,7 +140,11 @@ def main() -> None:  # noqa: PLR0915  (a benchmark script reads top to bottom)
     ap.add_argument("--per-url", type=int, default=1, help="requests in flight per server, ours and raw (default 1: "
                     "llama-cpp-python's server runs one completion at a time)")
     ap.add_argument("--max-tokens", type=int, default=64, help="answer tokens per request (default 64)")
+    ap.add_argument("--prompt-chars", type=int, default=2500, help="characters of module JSON per prompt "
+                    "(default 2500, ~800 tokens)")
     ap.add_argument("--ctx", type=int, default=2048, help="server context (default 2048)")
+    ap.add_argument("--fake-delay", type=float, help="bench against --servers in-process stand-ins that answer "
+                    "after this many seconds (the client side alone: dispatch, call cache), not llama.cpp")
     ap.add_argument("--rounds", type=int, default=3, help="raw/ours rounds, alternating which goes first")
     args = ap.parse_args()
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
@@ -130,6 +163,10 @@ def main() -> None:  # noqa: PLR0915  (a benchmark script reads top to bottom)
         if args.base_url:
             urls = [u.rstrip("/") for u in args.base_url]
             results["servers"] = {"base_urls": urls, "kind": "given"}
+        elif args.fake_delay is not None:
+            fakes = [start_fake(args.fake_delay, args.max_tokens) for _ in range(args.servers)]
+            urls = [u for _, u in fakes]
+            results["servers"] = {"base_urls": urls, "kind": f"in-process stand-ins, {args.fake_delay} s a request"}
         else:
             started = [start_server(args.ctx, OUT / f"expand-server{i}.log") for i in range(args.servers)]
             procs = [p for p, _ in started]
@@ -139,12 +176,12 @@ def main() -> None:  # noqa: PLR0915  (a benchmark script reads top to bottom)
         bcfg = BackendConfig(name="openai", base_urls=urls, model=args.model, per_url_concurrency=args.per_url,
                              max_tokens=args.max_tokens, temperature=0.0, seed=0, timeout=600, retries=1)
         backend = get_backend(bcfg)
-        requests = requests_of(ws, args.n, args.max_tokens)
+        requests = requests_of(ws, args.n, args.max_tokens, args.prompt_chars)
         bodies = [backend._body(backend.model, r, None) for r in requests]
         for url in urls:  # warm-up: model in memory on every server
             httpx.post(f"{url}/chat/completions", json=bodies[0] | {"max_tokens": 4}, timeout=600)
         print(f"{len(urls)} server(s) {urls} ({backend.model}); {len(requests)} requests, {args.per_url} per "
-              f"server in flight, max_tokens {args.max_tokens}, {args.rounds} rounds")
+              f"server in flight, max_tokens {args.max_tokens}, {args.rounds} rounds", flush=True)
 
         def run_raw() -> dict:
             client = httpx.Client(timeout=600)
@@ -183,7 +220,7 @@ def main() -> None:  # noqa: PLR0915  (a benchmark script reads top to bottom)
             rounds.append(r)
             print(f"  round {i + 1}: raw {r['raw']['output_tok_s']:7.2f} tok/s ({r['raw']['wall_s']:.1f} s), ours "
                   f"{r['ours']['output_tok_s']:7.2f} tok/s ({r['ours']['wall_s']:.1f} s, {r['ours']['failed']} "
-                  f"failed) → {r['ratio']:.3f}")
+                  f"failed) → {r['ratio']:.3f}", flush=True)
         backend.close()
     finally:
         for p in procs:
