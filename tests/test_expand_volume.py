@@ -255,3 +255,28 @@ def test_calibration_times_a_burst_of_requests(scripted):
     # 8 requests, 4 at a time, 0.1 s each: about 0.2 s for 160 answer tokens
     assert 200 < tp.answer_tokens_per_second < 900
     assert tp.basis.startswith("calibrated now: 8 requests") and "160 answer tokens" in tp.basis
+
+
+def test_a_met_plan_sets_the_generated_views_requests_per_module():
+    from types import SimpleNamespace
+
+    from twinforge.cli.expand_plan import apply
+    from twinforge.errors import TwinforgeError
+
+    p = planner.plan(1000, "pages", 200, 1.0, [gen("paraphrase"), gen("depth", pass_rate=0.5)], None)
+    cfg = SimpleNamespace(generated=SimpleNamespace(views=[], counts={}))
+    apply(cfg, p)
+    assert cfg.generated.views == ["paraphrase", "depth"]
+    assert cfg.generated.counts == {v.view: v.requests_per_module for v in p.views}
+    assert cfg.generated.counts["depth"] == 2 * cfg.generated.counts["paraphrase"]
+    with pytest.raises(TwinforgeError, match="generated views"):
+        apply(SimpleNamespace(), p)  # an expand without generated views cannot carry the plan out
+
+
+def test_cli_target_the_template_views_meet_runs_expand(store, tf):  # noqa: F811
+    put(store, rich_ru(store))
+    assert tf("expand", ws=store.workspace).exit_code == 0
+    r = tf("expand", "--target-pages", "0.5", "--json", ws=store.workspace)
+    assert r.exit_code == 0, r.output
+    data = json.loads(r.output)
+    assert data["plan"]["reachable"] and data["plan"]["requests"] == 0 and data["total"]["examples"] > 0
