@@ -17,6 +17,10 @@ class BackendConfig(Strict):
                                  "over all of them")
     api_key_env: str = Field("OPENAI_API_KEY", description="environment variable holding the API key (if any)")
     concurrency: int = Field(2, ge=1, description="requests in flight at once (per backend)")
+    per_url_concurrency: int | None = Field(None, ge=1, description="openai: requests in flight on each of the "
+                                            "base_urls (set it to a server's parallel slots); a batch then runs "
+                                            "this many × servers at once, each request to the least-loaded server "
+                                            "(default: `concurrency` in all)")
     timeout: float = Field(120.0, gt=0, description="seconds per request")
     retries: int = Field(3, ge=0, description="retries after a failed request, with exponential backoff")
     max_tokens: int = Field(1024, ge=1)

@@ -1,8 +1,10 @@
 """Any OpenAI-compatible chat server: vLLM, SGLang, Ollama, llama.cpp's server, LM Studio, OpenAI itself.
 
 POST {base_url}/chat/completions, nothing else (model discovery aside: GET {base_url}/models when no model is
-configured). Work is spread round-robin over every configured base URL, up to `concurrency` requests at once; a URL
-that keeps failing is dropped for the rest of the batch and its requests go to the others.
+configured). Work is spread over every configured base URL: each request goes to the server with the fewest in
+flight (ties in turn), `per_url_concurrency` at most on each, so several servers are all kept busy (without it,
+`concurrency` requests in all); a URL that keeps failing is dropped for the rest of the batch and its requests go
+to the others.
 
 JSON schemas: servers differ in what they accept, so we step down a ladder — `json_schema` (strict), then
 `json_object` (with the schema beside it, which llama-cpp-python's server enforces), then no response_format — and
@@ -64,33 +66,54 @@ def normalize_url(url: str) -> str:
 
 
 class _Pool:
-    """The URLs of one batch: round-robin picks, consecutive-failure counts, and the ones given up on."""
+    """The URLs of one batch: how many requests each has in flight, consecutive-failure counts, and the ones given
+    up on. A request goes to the least-loaded live URL (ties in turn), never past `cap` in flight on one URL: a
+    worker waits for a free slot rather than pile onto a busy server while another idles."""
 
-    def __init__(self, urls: list[str], start: int = 0):
+    def __init__(self, urls: list[str], start: int = 0, cap: int | None = None):
         self.urls = urls
+        self.cap = cap
         self.fails = dict.fromkeys(urls, 0)
+        self.load = dict.fromkeys(urls, 0)
         self.last_error: dict[str, str] = {}
         self._next = itertools.count(start)
-        self._lock = threading.Lock()
+        self._cond = threading.Condition()
 
-    def pick(self, avoid: Collection[str] = ()) -> str | None:
-        """The next live URL in turn, preferring ones not in `avoid`; None when every URL is dead."""
-        with self._lock:
-            alive = [u for u in self.urls if self.fails[u] < DEAD_AFTER]
-            fresh = [u for u in alive if u not in avoid] or alive
-            return fresh[next(self._next) % len(fresh)] if fresh else None
+    def acquire(self, avoid: Collection[str] = ()) -> str | None:
+        """A slot on the least-loaded live URL, preferring ones not in `avoid` (waits while all are full);
+        None when every URL is dead. Give it back with release()."""
+        with self._cond:
+            while True:
+                alive = [u for u in self.urls if self.fails[u] < DEAD_AFTER]
+                if not alive:
+                    return None
+                fresh = [u for u in alive if u not in avoid] or alive
+                free = [u for u in fresh if self.cap is None or self.load[u] < self.cap]
+                if free:
+                    turn = next(self._next)
+                    n = len(self.urls)
+                    url = min(free, key=lambda u: (self.load[u], (self.urls.index(u) - turn) % n))
+                    self.load[url] += 1
+                    return url
+                self._cond.wait()
+
+    def release(self, url: str) -> None:
+        with self._cond:
+            self.load[url] -= 1
+            self._cond.notify_all()
 
     def untried(self, tried: set[str]) -> bool:
-        with self._lock:
+        with self._cond:
             return any(u not in tried and self.fails[u] < DEAD_AFTER for u in self.urls)
 
     def failed(self, url: str, why: str) -> None:
-        with self._lock:
+        with self._cond:
             self.fails[url] += 1
             self.last_error[url] = why
+            self._cond.notify_all()  # a URL now dead may leave waiters nothing to wait for
 
     def ok(self, url: str) -> None:
-        with self._lock:
+        with self._cond:
             self.fails[url] = 0
 
 
@@ -109,7 +132,10 @@ class OpenAICompatBackend:
         self._rr = itertools.count()  # spreads successive single completes over the URLs
         key = os.environ.get(cfg.api_key_env, "") if cfg.api_key_env else ""
         headers = {"Authorization": f"Bearer {key}"} if key else {}  # local servers need no key
-        limits = httpx.Limits(max_connections=max(cfg.concurrency, 1) * 2, max_keepalive_connections=cfg.concurrency)
+        # per_url_concurrency: that many in flight on each server (all of them busy); else `concurrency` in all
+        self.per_url = cfg.per_url_concurrency or cfg.concurrency
+        self.workers = cfg.per_url_concurrency * len(self.urls) if cfg.per_url_concurrency else cfg.concurrency
+        limits = httpx.Limits(max_connections=self.workers * 2, max_keepalive_connections=self.workers)
         self.client = httpx.Client(headers=headers, limits=limits,
                                    timeout=httpx.Timeout(cfg.timeout, connect=min(cfg.timeout, 10.0)))
 
@@ -123,11 +149,11 @@ class OpenAICompatBackend:
         return self._model
 
     def complete(self, request: Request) -> Completion:
-        return self._complete(request, _Pool(self.urls, start=next(self._rr)))
+        return self._complete(request, _Pool(self.urls, start=next(self._rr), cap=self.per_url))
 
     def complete_many(self, requests: Sequence[Request]) -> list[Completion | BackendError]:
-        pool = _Pool(self.urls, start=next(self._rr))
-        return run_bounded(lambda r: self._complete(r, pool), list(requests), self.cfg.concurrency)
+        pool = _Pool(self.urls, start=next(self._rr), cap=self.per_url)
+        return run_bounded(lambda r: self._complete(r, pool), list(requests), self.workers)
 
     def stream(self, request: Request) -> Iterator[str]:
         """Token pieces of a plain-text answer as the server sends them (SSE); JSON requests use complete()."""
@@ -168,26 +194,30 @@ class OpenAICompatBackend:
         attempts = 0
         tried: set[str] = set()
         while True:
-            url = pool.pick(avoid=tried)
+            url = pool.acquire(avoid=tried)
             if url is None:
                 raise self._gave_up(pool, attempts, dead=True)
             attempts += 1
             tried.add(url)
             try:
                 completion = self._post_ladder(url, model, request)
+            except _Retryable as e:
+                pool.failed(url, str(e))
+                retry_after = e.retry_after
+            except _Rejected as e:
+                raise BackendError(f"{url}: HTTP {e.status}: {e}", self._rejection_hint(e.status, url, model)) from None
+            else:
                 pool.ok(url)
                 completion.meta["attempts"] = attempts
                 return completion
-            except _Retryable as e:
-                pool.failed(url, str(e))
-                if pool.untried(tried):
-                    continue  # another server may be fine: fail over at once, without spending a retry
-                delay = next(delays, None)
-                if delay is None:
-                    raise self._gave_up(pool, attempts, dead=False) from None
-                time.sleep(min(max(delay, e.retry_after or 0.0), RETRY_AFTER_CAP))
-            except _Rejected as e:
-                raise BackendError(f"{url}: HTTP {e.status}: {e}", self._rejection_hint(e.status, url, model)) from None
+            finally:
+                pool.release(url)  # before any backoff sleep: the slot is not held while waiting
+            if pool.untried(tried):
+                continue  # another server may be fine: fail over at once, without spending a retry
+            delay = next(delays, None)
+            if delay is None:
+                raise self._gave_up(pool, attempts, dead=False) from None
+            time.sleep(min(max(delay, retry_after or 0.0), RETRY_AFTER_CAP))
 
     def _rejection_hint(self, status: int, url: str, model: str) -> str:
         if status in (401, 403):

@@ -22,6 +22,8 @@ from .options import config_option, json_option
 @click.option("--system-prompt", help="System message put first in every example.")
 @click.option("--system-prompt-file", type=click.Path(dir_okay=False), help="Read the system message from a file.")
 @click.option("--persona", "use_persona", is_flag=True, help="Use the persona card as the system message.")
+@click.option("--mix", "mix", multiple=True, metavar="VIEW=WEIGHT", help="Relative share of a view's examples "
+              "(repeatable, e.g. --mix qa=2 --mix concept=0.5); replaces the recipe's dataset.mix.")
 @click.option("--format", "formats", multiple=True, type=click.Choice(["all", *FORMATS]),
               help="What to write besides train/val JSONL (repeatable; default: the recipe's, all).")
 @click.option("--tokenizer", type=click.Path(file_okay=False), help="Hugging Face tokenizer folder for the token "
@@ -29,7 +31,7 @@ from .options import config_option, json_option
 @json_option("Print the report as JSON.")
 @click.pass_obj
 def dataset(obj: Ctx, config: str, name: str, val_fraction: float | None, system_prompt: str | None,
-            system_prompt_file: str | None, use_persona: bool, formats: tuple[str, ...], tokenizer: str | None,
+            system_prompt_file: str | None, use_persona: bool, mix: tuple[str, ...], formats: tuple[str, ...], tokenizer: str | None,
             as_json: bool) -> None:
     """Write the expanded examples as a training dataset: train.jsonl and val.jsonl split by conversation
     (no conversation on both sides), ShareGPT and Alpaca exports with LLaMA-Factory's dataset_info.json,
@@ -49,6 +51,8 @@ def dataset(obj: Ctx, config: str, name: str, val_fraction: float | None, system
         changes["formats"] = list(FORMATS) if "all" in formats else list(dict.fromkeys(["jsonl", *formats]))
     if tokenizer:
         changes["tokenizer"] = tokenizer
+    if mix:
+        changes["mix"] = _weights(mix)
     try:
         cfg = DatasetConfig.model_validate(cfg.model_dump() | changes)
     except ValidationError as e:
@@ -66,9 +70,28 @@ def dataset(obj: Ctx, config: str, name: str, val_fraction: float | None, system
     for label, b in (("train", s["splits"]["train"]), ("validation", s["splits"]["val"]), ("total", s["total"])):
         click.echo(f"{label:<12}{b['examples']:>10,}{b['conversations']:>7,}{b['tokens']:>12,}{b['pages']:>10,}"
                    f"{b['lines']:>9,}")
+    click.echo(f"\n{'view':<14}{'examples':>10}{'tokens':>12}{'pages':>10}{'unique':>9}{'lines':>9}")
+    for view, b in s["views"].items():
+        unique = "-" if b.get("unique_pages") is None else f"{b['unique_pages']:,.2f}"
+        click.echo(f"{view:<14}{b['examples']:>10,}{b['tokens']:>12,}{b['pages']:>10,}{unique:>9}{b.get('lines', 0):>9,}")
+    t = s["total"]
+    if t.get("unique_pages") is not None:
+        click.echo(f"\n{t['pages_in']:,} pages in → {t['pages']:,} pages (×{t['pages'] / t['pages_in']:.2f}), "
+                   f"{t['unique_pages']:,} unique pages (×{t['unique_ratio']:.2f}); per-view unique pages overlap")
     L = s["lengths"]
     click.echo(f"\ntokens ({s['tokenizer']}) per example: median {L['p50']:,}, p90 {L['p90']:,}, max {L['max']:,}"
                f"; hash {report.hash[:12]}")
     for p in report.problems:
         if not report.unchanged:
             click.echo(f"note: {p}", err=True)
+
+
+def _weights(pairs: tuple[str, ...]) -> dict[str, float]:
+    out = {}
+    for pair in pairs:
+        view, _, weight = pair.partition("=")
+        try:
+            out[view.strip()] = float(weight)
+        except ValueError:
+            raise click.BadParameter(f"{pair!r}: give VIEW=WEIGHT, e.g. qa=2", param_hint="--mix") from None
+    return out

@@ -16,13 +16,14 @@ from pathlib import Path
 import orjson
 
 from ..errors import ConfigError, TwinforgeError
+from ..expand import volume
 from ..store import Store
 from ..store.db import now_iso
 from . import alpaca, card, hf, jsonl, sharegpt, stats
 from .config import DatasetConfig
 from .split import split_conversations
 
-VERSION = 1  # bump when what a build writes changes for the same inputs
+VERSION = 2  # bump when what a build writes changes for the same inputs
 SPLIT_FILES = ("train.jsonl", "val.jsonl")
 
 
@@ -83,11 +84,15 @@ def system_prompt(store: Store, cfg: DatasetConfig) -> str | None:
 
 
 def _check_views(cfg: DatasetConfig) -> None:
+    from ..expand.planner import GENERATED
     from ..expand.views import VIEWS
 
-    unknown = [v for v in cfg.views or [] if v not in VIEWS]
-    if unknown:
-        raise ConfigError(f"unknown view(s) in dataset.views: {', '.join(unknown)}", f"available: {', '.join(VIEWS)}")
+    known = [*VIEWS, *GENERATED]
+    for key, names in (("views", cfg.views or []), ("mix", list(cfg.mix))):
+        unknown = [v for v in names if v not in known]
+        if unknown:
+            raise ConfigError(f"unknown view(s) in dataset.{key}: {', '.join(unknown)}",
+                              f"available: {', '.join(known)}")
 
 
 def _load(store: Store, cfg: DatasetConfig) -> list[dict]:
@@ -134,6 +139,29 @@ def _prepare(examples: list[dict], cfg: DatasetConfig, system: str | None, probl
     return out
 
 
+def mix(examples: list[dict], cfg: DatasetConfig, problems: list[str]) -> list[dict]:
+    """The views named in cfg.mix sampled down to their weights' proportions, as many as that allows: the view
+    with the fewest examples for its weight is kept whole, the others cut. Which examples stay is decided by a
+    hash of the split seed and the example id, so a rebuild keeps the same ones and a grown archive mostly too."""
+    if not cfg.mix:
+        return examples
+    have: dict[str, int] = {}
+    for e in examples:
+        have[e["meta"]["view"]] = have.get(e["meta"]["view"], 0) + 1
+    weighted = {v: w for v, w in cfg.mix.items() if w > 0 and have.get(v)}
+    scale = min((have[v] / w for v, w in weighted.items()), default=0.0)
+    keep = {v: int(scale * w + 1e-9) for v, w in weighted.items()}
+    chosen: set[str] = set()
+    for v, k in keep.items():
+        ids = [e["meta"]["example_id"] for e in examples if e["meta"]["view"] == v]
+        chosen.update(sorted(ids, key=lambda i: hashlib.sha1(f"{cfg.split_seed}\0{i}".encode()).digest())[:k])
+    out = [e for e in examples if e["meta"]["view"] not in cfg.mix or e["meta"]["example_id"] in chosen]
+    cut = {v: (keep.get(v, 0), have[v]) for v in cfg.mix if have.get(v) and keep.get(v, 0) < have[v]}
+    if cut:
+        problems.append("mix: " + ", ".join(f"{v} {k:,} of {n:,}" for v, (k, n) in cut.items()) + " kept")
+    return out
+
+
 def _signature(examples: list[dict], cfg: DatasetConfig, system: str | None, name: str) -> str:
     h = hashlib.sha256()
     h.update(orjson.dumps({"version": VERSION, "name": name, "config": cfg.model_dump(mode="json"),
@@ -155,7 +183,7 @@ def build_dataset(store: Store, cfg: DatasetConfig | None = None, name: str = "d
     _check_views(cfg)
     system = system_prompt(store, cfg)
     problems: list[str] = []
-    examples = _prepare(_load(store, cfg), cfg, system, problems)
+    examples = mix(_prepare(_load(store, cfg), cfg, system, problems), cfg, problems)
     if not examples:
         where = f" in views {', '.join(cfg.views)}" if cfg.views else ""
         raise TwinforgeError(f"no examples left for the dataset{where}",
@@ -200,6 +228,7 @@ def _write(store: Store, cfg: DatasetConfig, name: str, folder: Path, examples: 
         # the stats describe the files as written, so read them back rather than trusting the lists
         written = {s: list(jsonl.read(tmp / f"{s}.jsonl")) for s in splits}
         st, lengths = stats.compute(written, tok)
+        _add_unique(st, store, written)
         st["val_fraction"] = cfg.val_fraction
         st["system_prompt_chars"] = len(system) if system else 0
         st["hash"] = content_hash(tmp)
@@ -221,6 +250,15 @@ def _write(store: Store, cfg: DatasetConfig, name: str, folder: Path, examples: 
         shutil.rmtree(tmp, ignore_errors=True)
         raise
     return DatasetReport(name, folder, st["hash"], signature, False, st, problems)
+
+
+def _add_unique(st: dict, store: Store, written: dict[str, list[dict]]) -> None:
+    """Unique pages (expand/volume.py's one definition) in total and beside each view's pages."""
+    u = volume.unique_of(store.db, [e for rows in written.values() for e in rows])
+    st["total"] |= {"pages_in": u["pages_in"], "unique_pages": u["unique_pages"], "unique_ratio": u["unique_ratio"]}
+    for v, b in st["views"].items():
+        b["unique_pages"] = u["views"].get(v)
+    st["unique_definition"] = u["definition"]
 
 
 def _swap(tmp: Path, folder: Path) -> None:

@@ -20,6 +20,10 @@ class DatasetConfig(Strict):
     system_prompt_file: str | None = Field(None, description="read the system message from this text file")
     use_persona: bool = Field(False, description="use the persona card (`twinforge persona`) as system message")
     views: list[str] | None = Field(None, description="only examples of these views (default: all)")
+    mix: dict[str, float] = Field(default_factory=dict, description="relative share of examples per view, e.g. "
+                                  "{qa: 2, paraphrase: 1, concept: 0.5}: the views named are sampled down (never "
+                                  "repeated) until their example counts stand in these proportions; views not "
+                                  "named keep all their examples; weight 0 leaves a view out")
     formats: list[str] = Field(default_factory=lambda: list(FORMATS),
                                description="what to write: jsonl (always), sharegpt, alpaca, hf")
     tokenizer: str | None = Field(None, description="Hugging Face tokenizer folder to count tokens with "
@@ -33,6 +37,11 @@ class DatasetConfig(Strict):
                                 ("use_persona", self.use_persona)) if v]
         if len(given) > 1:
             raise ValueError(f"give one system prompt source, not {' and '.join(given)}")
+        negative = [v for v, w in self.mix.items() if w < 0]
+        if negative:
+            raise ValueError(f"mix weights must be 0 or more (not for {', '.join(negative)})")
+        if self.mix and not any(self.mix.values()):
+            raise ValueError("every mix weight is 0: give at least one view a weight above 0")
         unknown = [f for f in self.formats if f not in FORMATS]
         if unknown:
             raise ValueError(f"unknown format(s) {', '.join(unknown)}; available: {', '.join(FORMATS)}")

@@ -78,6 +78,7 @@ def compute(splits: dict[str, list[dict]], tok: Tokenizer) -> tuple[dict, dict[s
             v["examples"] += 1
             v["tokens"] += n_example
             v["chars"] += sum(len(m["content"]) for m in e["messages"])
+            v["lines"] += sum(_lines(m["content"]) for m in e["messages"])
         blocks[split] = _block(len(rows), b, rows)
     every = [e for rows in splits.values() for e in rows]
     total = Counter()
@@ -88,7 +89,8 @@ def compute(splits: dict[str, list[dict]], tok: Tokenizer) -> tuple[dict, dict[s
         "tokenizer": tok.name,
         "splits": blocks,
         "total": _block(len(every), total, every),
-        "views": {v: {"examples": c["examples"], "tokens": c["tokens"], "pages": round(c["chars"] / PAGE_CHARS, 2)}
+        "views": {v: {"examples": c["examples"], "tokens": c["tokens"], "pages": round(c["chars"] / PAGE_CHARS, 2),
+                      "lines": c["lines"]}
                   for v, c in sorted(views.items())},
         "lengths": {"min": all_lengths[0] if all_lengths else 0, "p50": percentile(all_lengths, 50),
                     "p90": percentile(all_lengths, 90), "p99": percentile(all_lengths, 99),

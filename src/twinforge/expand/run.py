@@ -22,12 +22,12 @@ from tqdm import tqdm
 
 from ..distill.schema import Module
 from ..errors import ConfigError, TwinforgeError
-from ..records import PAGE_CHARS
 from ..store import Store
 from ..text.tokens import count_tokens_batch
-from . import source, templates, uniqueness
+from . import source, templates
 from .config import ExpandConfig
 from .views import VIEWS, Context, Example
+from .volume import volumes
 
 VERSION = 2  # bump when a view's code changes what it produces: every module is expanded again
 
@@ -202,51 +202,3 @@ def _write(db: sqlite3.Connection, module_id: str, module: Module, examples: dic
           orjson.dumps(ex.meta).decode() if ex.meta else None, run_id)
          for (view, i, ex), n in zip(flat, tokens, strict=True)],
     )
-
-
-# --- the expansion ratio ---------------------------------------------------------------------------------
-
-
-def _pages(chars: int) -> float:
-    return round(chars / PAGE_CHARS, 2)
-
-
-def volumes(db: sqlite3.Connection) -> dict:
-    """Pages in (the source dialogs' kept characters, each conversation once) → pages out, per view and total.
-
-    A view's ratio is its pages out over all pages in, so the views' ratios add up to the total ratio.
-    `unique_ratio` counts only distinct text (see uniqueness.py): per view, text that view does not repeat;
-    in total, text no example repeats from another. `duplicates`: examples whose whole chat equals an earlier
-    example of another module.
-    """
-    chars_in = db.execute("SELECT coalesce(sum(c), 0) FROM (SELECT max(source_chars) AS c FROM expanded_modules"
-                          " GROUP BY conversation_id)").fetchone()[0]
-
-    def ratio(chars: int) -> float | None:
-        return round(chars / chars_in, 2) if chars_in else None
-
-    def block(n: int, chars: int, tokens: int, distinct: uniqueness.Distinct) -> dict:
-        return {"examples": n, "chars": chars, "tokens": tokens, "pages": _pages(chars), "ratio": ratio(chars),
-                "unique_pages": _pages(distinct.chars), "unique_ratio": ratio(distinct.chars)}
-
-    per_view: dict[str, list] = {}
-    overall, seen, duplicates = uniqueness.Distinct(), set(), 0
-    for view, raw, chars, tokens in db.execute(
-            "SELECT view, messages, chars, tokens FROM examples ORDER BY module_id, view, position"):
-        acc = per_view.setdefault(view, [0, 0, 0, uniqueness.Distinct()])
-        acc[0] += 1
-        acc[1] += chars or 0
-        acc[2] += tokens or 0
-        key = hashlib.sha1(raw.encode("utf-8", "surrogatepass")).digest()
-        duplicates += key in seen
-        seen.add(key)
-        for m in orjson.loads(raw):
-            acc[3].add(m["content"])
-            overall.add(m["content"])
-    blocks = {v: block(*acc) for v, acc in per_view.items()}
-    ordered = {v: blocks.pop(v) for v in list(VIEWS) if v in blocks} | blocks
-    n = sum(b["examples"] for b in ordered.values())
-    chars = sum(b["chars"] for b in ordered.values())
-    tokens = sum(b["tokens"] for b in ordered.values())
-    return {"pages_in": _pages(chars_in), "chars_in": chars_in, "views": ordered,
-            "total": block(n, chars, tokens, overall), "duplicates": duplicates}
