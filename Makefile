@@ -10,13 +10,16 @@ DEMO_WS ?= twin-demo
 # AMX flags (GCC < 11, or not x86) emits no AMX code anyway. For a GPU build set e.g. CMAKE_ARGS="-DGGML_CUDA=on"
 # (CUDA) or "-DGGML_HIP=on" (ROCm) when running make.
 NO_AMX := $(shell echo | cc -mno-amx-tile -mno-amx-int8 -mno-amx-bf16 -x c -E - >/dev/null 2>&1 && echo '-mno-amx-tile -mno-amx-int8 -mno-amx-bf16')
+# -DLLAVA_BUILD=OFF: twinforge reads text only, and the multimodal library is a large part of the compile.
 ifneq ($(NO_AMX),)
-CMAKE_ARGS ?= -DGGML_NATIVE=ON -DCMAKE_C_FLAGS='$(NO_AMX)' -DCMAKE_CXX_FLAGS='$(NO_AMX)'
+CMAKE_ARGS ?= -DGGML_NATIVE=ON -DLLAVA_BUILD=OFF -DCMAKE_C_FLAGS='$(NO_AMX)' -DCMAKE_CXX_FLAGS='$(NO_AMX)'
 else
-CMAKE_ARGS ?= -DGGML_NATIVE=ON
+CMAKE_ARGS ?= -DGGML_NATIVE=ON -DLLAVA_BUILD=OFF
 endif
-# pip would reuse a wheel it built before with other CMAKE_ARGS: build llama-cpp-python fresh, at the pinned version
 LLAMA_REQ = $(shell grep -o 'llama-cpp-python\[server\]==[0-9.]*' pyproject.toml)
+# The compiled wheel is kept per version and build flags (pip's own cache would hand back a wheel built with other
+# CMAKE_ARGS), so another clone on this machine installs it in seconds instead of compiling for ~10 CPU-minutes.
+LLAMA_WHEELS ?= $(HOME)/.cache/twinforge/wheels/$(shell printf '%s %s' "$(LLAMA_REQ)" "$(CMAKE_ARGS)" | sha1sum | cut -c1-12)
 export CMAKE_ARGS
 
 .PHONY: venv demo test docs bench clean
@@ -25,7 +28,9 @@ $(STAMP): pyproject.toml
 	$(PY) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
 	$(BIN)/pip install -q torch==2.13.0
-	CMAKE_BUILD_PARALLEL_LEVEL=$$(nproc) $(BIN)/pip install -q --no-cache-dir '$(LLAMA_REQ)'
+	ls $(LLAMA_WHEELS)/llama_cpp_python-*.whl >/dev/null 2>&1 || CMAKE_BUILD_PARALLEL_LEVEL=$$(nproc) \
+	  $(BIN)/pip wheel -q --no-cache-dir --no-deps -w $(LLAMA_WHEELS) '$(LLAMA_REQ)'
+	$(BIN)/pip install -q --no-cache-dir --find-links $(LLAMA_WHEELS) '$(LLAMA_REQ)'
 	$(BIN)/pip install -q -e '.[test,bench]'
 	touch $(STAMP)
 

@@ -252,8 +252,9 @@ def test_calibration_times_a_burst_of_requests(scripted):
     backend = get_backend(BackendConfig(name="openai", base_urls=[url_a, url_b], model="m", per_url_concurrency=2))
     tp = planner.calibrate(backend, "a module", 8, max_tokens=20)
     assert len(seen_a) + len(seen_b) == 8 and seen_a and seen_b
-    # 8 requests, 4 at a time, 0.1 s each: about 0.2 s for 160 answer tokens
-    assert 200 < tp.answer_tokens_per_second < 900
+    # 8 requests, 4 at a time, 0.1 s each: at least 0.2 s for 160 answer tokens, so never above 800 tokens/s
+    # (only the upper bound: a loaded machine makes the burst slower, never faster)
+    assert 0 < tp.answer_tokens_per_second <= 800
     assert tp.basis.startswith("calibrated now: 8 requests") and "160 answer tokens" in tp.basis
 
 
