@@ -1,0 +1,82 @@
+"""`twin+auto`: each question goes to the adapter(s) of the scenes closest to it.
+
+Every adapter trained on one scene (scenes/catalog.py) is a candidate; its scene — title, phrase, concepts, axes,
+inversions, hypotheses, rules, questions — is embedded once (text/embed.py, the multilingual sentence encoder the
+memory uses). A question is embedded and scored against each scene: cosine similarity plus a bonus for the
+scene's concepts it names by stem (a question that says «инверсия» is about the scene with that concept even when
+the sentence vectors are close). The best scene's adapter answers; the runner-up joins it as a stack when it
+scores within `margin` of the best (a question between two scenes gets both), up to `max_adapters`.
+
+`serve` (model `twin+auto`) and `ask --adapter auto` route through here: the app layer and the command line both
+sit above every stage, so routing can read scenes (a stage) and the registry (a service).
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+import numpy as np
+
+from ..errors import TwinforgeError
+from ..eval.metrics.coverage import covered, stems
+from ..scenes.catalog import SceneAdapter, scene_adapters, scene_text
+from ..store import Store
+from ..text.embed import embed
+
+AUTO = "auto"
+CONCEPT_BONUS = 0.3  # × share of the scene's concepts the question names: a named concept outweighs close vectors
+MARGIN = 0.03  # the runner-up joins the best when it scores within this of it
+MAX_ADAPTERS = 2
+
+
+@dataclass
+class Route:
+    adapter_id: str
+    scene: str
+    title: str
+    score: float
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+
+class Router:
+    """The scene adapters of one workspace and their embeddings."""
+
+    def __init__(self, scenes: list[SceneAdapter]):
+        self.scenes = scenes
+        self.key = tuple((s.adapter_id, s.module.id) for s in scenes)
+        self.vectors = embed([scene_text(s.module) for s in scenes]) if scenes else np.zeros((0, 1))
+
+    @classmethod
+    def of(cls, store: Store) -> Router:
+        return cls(scene_adapters(store))
+
+    def rank(self, question: str) -> list[Route]:
+        """Every scene adapter, best first."""
+        if not self.scenes:
+            return []
+        q = embed([question])[0]
+        dense = self.vectors @ q
+        got = stems(question)
+        out = []
+        for s, d in zip(self.scenes, dense, strict=True):
+            named = [c for c in s.module.concepts if c.strip()]
+            share = sum(covered(c, got) for c in named) / len(named) if named else 0.0
+            out.append(Route(s.adapter_id, s.module.id, s.module.title, float(d) + CONCEPT_BONUS * share))
+        return sorted(out, key=lambda r: -r.score)
+
+    def pick(self, question: str, max_adapters: int = MAX_ADAPTERS, margin: float = MARGIN) -> list[Route]:
+        """The routes to answer with: the best, and those within `margin` of it (at most `max_adapters`)."""
+        ranked = self.rank(question)
+        if not ranked:
+            raise TwinforgeError("no scene adapters to route between",
+                                 "train some: `twinforge train --per-scene` or `twinforge train --scene FILE`")
+        best = ranked[0].score
+        return [r for r in ranked[:max_adapters] if r.score >= best - margin]
+
+
+def routed_ids(store: Store, question: str, router: Router | None = None) -> tuple[list[str], list[Route]]:
+    """(adapter ids to answer with, the routes chosen) for a question."""
+    routes = (router or Router.of(store)).pick(question)
+    return [r.adapter_id for r in routes], routes
