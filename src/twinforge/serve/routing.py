@@ -80,3 +80,26 @@ def routed_ids(store: Store, question: str, router: Router | None = None) -> tup
     """(adapter ids to answer with, the routes chosen) for a question."""
     routes = (router or Router.of(store)).pick(question)
     return [r.adapter_id for r in routes], routes
+
+
+def accuracy(router: Router, labelled: list[tuple[str, str]]) -> dict:
+    """How often routing finds the scene a question is known to be about: `top1` (the best route is that scene)
+    and `picked` (that scene's adapter is among those answering), beside `fixed` — one adapter for every question,
+    the most frequent scene's (the best a router that ignores the question can do)."""
+    if not labelled:
+        return {"questions": 0, "top1": None, "picked": None, "fixed": None, "misses": []}
+    top1 = picked = 0
+    misses = []
+    for question, scene in labelled:
+        routes = router.pick(question)
+        top1 += routes[0].scene == scene
+        picked += any(r.scene == scene for r in routes)
+        if routes[0].scene != scene:
+            misses.append({"question": question[:160], "scene": scene, "routed": routes[0].scene,
+                           "score": round(routes[0].score, 3)})
+    counts: dict[str, int] = {}
+    for _, scene in labelled:
+        counts[scene] = counts.get(scene, 0) + 1
+    n = len(labelled)
+    return {"questions": n, "top1": top1 / n, "picked": picked / n, "fixed": max(counts.values()) / n,
+            "misses": misses}
