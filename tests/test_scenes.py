@@ -200,12 +200,12 @@ def test_the_report_has_the_scene_section():
 # --- routing ----------------------------------------------------------------------------------------------
 
 SCENES = {
-    "garden": dict(title="Growing tomatoes on a balcony", phrase="Tomatoes on a balcony need sun, deep pots and "
-                   "daily water.", concepts=["tomatoes", "balcony", "watering"], axes=["sun ↔ shade"]),
-    "chess": dict(title="Chess openings", phrase="An opening is a plan for the centre, not a memorised line.",
-                  concepts=["chess opening", "centre control", "gambit"], axes=["theory ↔ understanding"]),
-    "rent": dict(title="Renting versus buying a flat", phrase="Renting is cheaper when prices grow slower than "
-                 "the rent.", concepts=["mortgage", "rent", "flat prices"], axes=["rent ↔ buy"]),
+    "garden": {"title": "Growing tomatoes on a balcony", "phrase": "Tomatoes on a balcony need sun, deep pots and "
+                   "daily water.", "concepts": ["tomatoes", "balcony", "watering"], "axes": ["sun ↔ shade"]},
+    "chess": {"title": "Chess openings", "phrase": "An opening is a plan for the centre, not a memorised line.",
+                  "concepts": ["chess opening", "centre control", "gambit"], "axes": ["theory ↔ understanding"]},
+    "rent": {"title": "Renting versus buying a flat", "phrase": "Renting is cheaper when prices grow slower than "
+                 "the rent.", "concepts": ["mortgage", "rent", "flat prices"], "axes": ["rent ↔ buy"]},
 }
 QUESTIONS = [("How often should I water tomatoes in pots?", "garden"),
              ("Which plants survive on a shady balcony?", "garden"),

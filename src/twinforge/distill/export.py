@@ -12,8 +12,7 @@ from pathlib import Path
 import orjson
 import yaml
 
-from ..store import Store
-from ..store import scene_file
+from ..store import Store, scene_file
 from ..store.workspace import Workspace
 from .schema import Module
 

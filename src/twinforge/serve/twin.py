@@ -19,11 +19,11 @@ from ..backends.base import Backend
 from ..errors import TwinforgeError
 from ..memory.ask import Source, ask_stream, cited
 from ..memory.config import MemoryConfig
+from ..scenes.catalog import scene_adapters
 from ..store import Store
 from ..store import persona_card as persona
 from ..store.workspace import ADAPTER_META, Workspace
 from ..text.language import detect
-from ..scenes.catalog import scene_adapters
 from .config import ServeConfig
 from .routing import AUTO, Router, routed_ids
 

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import yaml
 
-_SHA_LINE = re.compile(r"^# twinforge:scene sha=([0-9a-f]{12})\b.*$\n?", re.M)
+_SHA_LINE = re.compile(r"^# twinforge:scene sha=([0-9a-f]{12})\b.*$\n?", re.MULTILINE)
 _EDIT_NOTE = ("edit freely: a re-distill keeps your version of this file (its text no longer matches this sha); "
               "train it alone with `twinforge train --scene THIS_FILE`")
 
