@@ -10,7 +10,8 @@ the embedded Gemma 3 270M). The labelled questions, each with the scene it is ab
 - the person's own questions of that conversation (view `qa`, at most --own per scene): real questions, in the
   person's words, that the router never saw (it embeds only the scene's module).
 Routing accuracy (top-1, and "picked": the scene's adapter among those answering) is set beside the fixed-adapter
-baseline (one adapter for every question: the most frequent scene's). With generation on, every question is
+baseline (one adapter for every question: the most frequent scene's), and beside routing by sentence embeddings
+alone (no named-concept bonus). With generation on, every question is
 answered greedily by its routed adapter(s) and by the fixed adapter, through the same backend the server uses
 (backends/adapted.py), and scored by concept coverage against the question's scene. Results: bench/out/routing.json.
 """
@@ -106,7 +107,9 @@ def main() -> None:
         t1 = time.perf_counter()
         acc = accuracy(router, [(q, s) for q, s, _, _ in items])
         t_route = time.perf_counter() - t1
+        dense = accuracy(Router.of(store, concept_bonus=0.0), [(q, s) for q, s, _, _ in items])
         result = {"scenes": modules, "adapters": [s.adapter_id for s in router.scenes], "routing": acc,
+                  "routing_dense_only": {k: dense[k] for k in ("top1", "picked", "fixed")},
                   "seconds": {"train": round(t_train, 1), "route_all": round(t_route, 2)}}
         if not a.no_generate:
             by_scene = {s.module.id: s.adapter_id for s in router.scenes}

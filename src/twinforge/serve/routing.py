@@ -43,14 +43,15 @@ class Route:
 class Router:
     """The scene adapters of one workspace and their embeddings."""
 
-    def __init__(self, scenes: list[SceneAdapter]):
+    def __init__(self, scenes: list[SceneAdapter], concept_bonus: float = CONCEPT_BONUS):
         self.scenes = scenes
+        self.concept_bonus = concept_bonus
         self.key = tuple((s.adapter_id, s.module.id) for s in scenes)
         self.vectors = embed([scene_text(s.module) for s in scenes]) if scenes else np.zeros((0, 1))
 
     @classmethod
-    def of(cls, store: Store) -> Router:
-        return cls(scene_adapters(store))
+    def of(cls, store: Store, concept_bonus: float = CONCEPT_BONUS) -> Router:
+        return cls(scene_adapters(store), concept_bonus)
 
     def rank(self, question: str) -> list[Route]:
         """Every scene adapter, best first."""
@@ -63,7 +64,7 @@ class Router:
         for s, d in zip(self.scenes, dense, strict=True):
             named = [c for c in s.module.concepts if c.strip()]
             share = sum(covered(c, got) for c in named) / len(named) if named else 0.0
-            out.append(Route(s.adapter_id, s.module.id, s.module.title, float(d) + CONCEPT_BONUS * share))
+            out.append(Route(s.adapter_id, s.module.id, s.module.title, float(d) + self.concept_bonus * share))
         return sorted(out, key=lambda r: -r.score)
 
     def pick(self, question: str, max_adapters: int = MAX_ADAPTERS, margin: float = MARGIN) -> list[Route]:
