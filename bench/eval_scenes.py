@@ -7,9 +7,10 @@ The archive (default: the shared seeds) goes through ingest → clean → distil
 bench/out/ws-scenes. Each of the first N modules of the train split is one scene (one YAML scene = one thinking
 module): its training examples alone train one adapter (kind scene) on the embedded Gemma 3 270M base. Then one
 `twinforge eval` run puts base and the N adapters side by side on the same probes (held-out questions plus a
-concept and an inversion probe per module). Besides the report, the script prints per adapter the coverage of
-its OWN scene's concepts against the other scenes' — does a scene adapter talk about its scene? Results:
-bench/out/eval-scenes.json; the HTML report's path is printed.
+concept and an inversion probe per module). What each scene changed — coverage of its OWN scene's concepts
+against the other scenes', the scene's axes/inversions/transition rules newly found in the answers, forgetting on
+the control — is the eval's own output now (eval/scenes.py, `run.scenes`, a section of the HTML report); the
+script adds the training figures. Results: bench/out/eval-scenes.json; the HTML report's path is printed.
 """
 
 from __future__ import annotations
@@ -58,8 +59,6 @@ def main() -> None:
 
     from twinforge.adapters import registry
     from twinforge.eval.config import EvalConfig
-    from twinforge.eval.metrics.answer import Answer
-    from twinforge.eval.metrics.coverage import answer_coverage
     from twinforge.eval.run import evaluate
     from twinforge.store import Store
     from twinforge.train.sft import TrainArgs, train_adapter
@@ -99,20 +98,11 @@ def main() -> None:
                      engine=a.engine, sample_seeds=[1])
     with Store(ws) as store:
         run = evaluate(store, cfg, progress=True)
-    probes = {p.id: p for p in run.probes}
     summary = {}
     for name, info in trained.items():
-        own, other = [], []
-        for g in run.generations:
-            p = probes[g.probe_id]
-            if g.model != name or g.mode != "greedy" or not p.concepts:
-                continue
-            cov = answer_coverage(Answer(g.text, p.language, p.concepts))
-            (own if p.module_id == info["scene"] else other).append(cov)
         summary[name] = info | {
             "metrics": run.metrics[name],
-            "own_scene_coverage": sum(own) / len(own) if own else None,
-            "other_scene_coverage": sum(other) / len(other) if other else None,
+            "scene_effects": run.scenes.get(name),
             "failures": [f"{f.kind}: {f.evidence}" for f in run.failures if f.model == name],
             "active": next(c.as_dict() for c in run.checks if c.model == name),
         }

@@ -21,7 +21,8 @@ LAYERS = {
     "runner": 8,
     "cli": 9, "__main__": 10,
 }
-STAGES = ["ingest", "clean", "distill", "expand", "dataset", "train", "estimate", "eval", "memory", "persona", "hyper"]
+STAGES = ["ingest", "clean", "distill", "expand", "dataset", "train", "scenes", "estimate", "eval", "memory", "persona",
+          "hyper"]
 # stage code keeps functions short; these may stay long, for the reason given
 LONG_FUNCTIONS = {
     ("train/sft.py", "train_adapter"): "the training loop reads top to bottom as one function (its docstring says why)",

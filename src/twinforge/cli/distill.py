@@ -86,6 +86,9 @@ def distill(obj: Ctx, config: str, backend: str | None, model: str | None, limit
                    " meta_move_raw)")
     for line in summary_lines(r.quality, cfg.quality_threshold):
         click.echo(line)
+    for mid in r.edits_kept:
+        click.echo(f"kept your edit: modules/{mid}.yaml (the module in the store is the new distillation; delete "
+                   "the file to get it regenerated)")
     click.echo(f"files: {Workspace(workspace).modules}  (next: twinforge modules"
                + (", twinforge failures" if r.failed or r.chunk_failures else "") + ")")
 

@@ -92,6 +92,10 @@ def _summary(run) -> None:
     click.echo(" " * width + "  " + "  ".join(f"{n[:14]:>14}" for n in names))
     for k in metric_names(run.metrics):
         click.echo(f"{LABELS.get(k, k):<{width}}  " + "  ".join(f"{fmt(run.metrics[n].get(k)):>14}" for n in names))
+    from ..eval.scenes import summary_lines
+
+    for line in summary_lines(run.scenes):
+        click.echo(f"scenes: {line}")
     for f in run.failures:
         click.echo(f"failure: {f.model}: {f.kind}: {f.evidence}")
     if not run.failures:

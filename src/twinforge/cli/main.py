@@ -17,6 +17,7 @@ from . import (  # noqa: F401  (each module attaches its commands to `cli` when 
     memory,
     persona,
     pipeline,
+    scenes,
     serve,
     train,
 )

@@ -114,7 +114,8 @@ def graph(obj: Ctx, as_json: bool, graphml: str | None, top: int) -> None:
 @click.option("--model", help="Model for the backend (a name for openai, a GGUF path for llamacpp, a folder for "
               "transformers).")
 @click.option("--adapter", "adapters", multiple=True, help="Answer with the base + this trained adapter (id from "
-              "`twinforge adapters`); repeat to stack several.")
+              "`twinforge adapters`); repeat to stack several. `auto`: the adapter(s) of the scenes closest to the "
+              "question (as the server's model twin+auto).")
 @click.option("--no-persona", is_flag=True, help="Do not use the persona card as the system prompt.")
 @click.pass_obj
 def ask(obj: Ctx, question: str, config: str, no_llm: bool, as_json: bool, k: int | None, mode: str | None,
@@ -132,7 +133,15 @@ def ask(obj: Ctx, question: str, config: str, no_llm: bool, as_json: bool, k: in
         if adapters and not no_llm:
             from ..backends.adapted import adapted_backend
 
-            bcfg = adapted_backend(store, list(adapters), cfg.backend)
+            ids = list(adapters)
+            if "auto" in ids:
+                from ..serve.routing import routed_ids
+
+                picked, routes = routed_ids(store, question)
+                ids = [i for i in ids if i != "auto"] + [i for i in picked if i not in ids]
+                click.echo("routed to: " + ", ".join(f"{r.adapter_id} (scene {r.scene}, {r.score:.2f})"
+                                                     for r in routes), err=True)
+            bcfg = adapted_backend(store, ids, cfg.backend)
         a = run_ask(store, question, backend=bcfg, k=k or cfg.k, no_llm=no_llm, system_prompt=system, cfg=cfg,
                     mode=mode, expand_graph=expand)
     if as_json:

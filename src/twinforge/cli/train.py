@@ -7,6 +7,7 @@ import json
 import click
 
 from ..config import load_recipe
+from ..errors import ConfigError
 from .group import Ctx, cli, progress_wanted
 from .options import config_option, json_option
 
@@ -16,6 +17,9 @@ from .options import config_option, json_option
 @click.option("--base", help="Base model: 'embedded' (Gemma 3 270M, the default), a Hugging Face folder, a .gguf "
               "file, or a recipe name such as qwen3-8b-base (its weights must be on this machine).")
 @click.option("--dataset", help="Dataset name (WORKSPACE/datasets/NAME/train.jsonl); default: default.")
+@click.option("--scene", "scene", type=click.Path(dir_okay=False), help="Train one adapter on this scene file "
+              "alone (a module YAML you wrote or edited; `twinforge scenes new` writes a template): adapter "
+              "hand-scene-<id>.")
 @click.option("--per-scene", is_flag=True, help="One adapter per module/scene (examples grouped by meta.module_id).")
 @click.option("--batch-lines", type=click.IntRange(min=1), help="One adapter per batch of N examples.")
 @click.option("--on-top-of", "on_top_of", multiple=True, help="Adapter id kept frozen underneath the new one "
@@ -31,7 +35,7 @@ from .options import config_option, json_option
 @click.option("--name", help="Adapter id (per-scene/batch adapters get it as a prefix).")
 @json_option("Print the report as JSON.")
 @click.pass_obj
-def train(obj: Ctx, config: str, base: str | None, dataset: str | None, per_scene: bool, batch_lines: int | None,
+def train(obj: Ctx, config: str, base: str | None, dataset: str | None, scene: str | None, per_scene: bool, batch_lines: int | None,
           on_top_of: tuple[str, ...], qlora: bool, max_steps: int | None, epochs: float | None, lr: float | None,
           rank: int | None, max_len: int | None, batch_size: int | None, name: str | None, as_json: bool) -> None:
     """Train LoRA (or QLoRA) adapters on the workspace dataset: assistant-only loss, packed rows, checkpoints.
@@ -42,7 +46,10 @@ def train(obj: Ctx, config: str, base: str | None, dataset: str | None, per_scen
     """
     from ..train.stage import train_in_workspace
 
-    cfg = load_recipe(config).train
+    if scene and (per_scene or batch_lines or dataset):
+        raise ConfigError("--scene trains one scene file alone", "drop --per-scene, --batch-lines and --dataset")
+    recipe = load_recipe(config)
+    cfg = recipe.train
     given = {"base": base, "dataset": dataset, "batch_lines": batch_lines, "max_steps": max_steps, "epochs": epochs,
              "lr": lr, "r": rank, "max_len": max_len, "batch_size": batch_size, "name": name}
     update = {k: v for k, v in given.items() if v is not None}
@@ -55,11 +62,20 @@ def train(obj: Ctx, config: str, base: str | None, dataset: str | None, per_scen
     if qlora:
         update["qlora"] = True
     cfg = type(cfg).model_validate(cfg.model_dump() | update)
-    with obj.store(create=False) as store:
-        report = train_in_workspace(store, cfg, progress=progress_wanted())
+    with obj.store(create=bool(scene)) as store:  # one scene is enough to start a workspace
+        if scene:
+            from ..scenes.train import train_scene
+
+            done = train_scene(store, scene, cfg, recipe.expand, recipe.dataset, progress=progress_wanted())
+            report = done.report
+        else:
+            report = train_in_workspace(store, cfg, progress=progress_wanted())
     if as_json:
-        click.echo(json.dumps(report.as_dict(), ensure_ascii=False, indent=2))
+        click.echo(json.dumps(done.as_dict() if scene else report.as_dict(), ensure_ascii=False, indent=2))
         raise SystemExit(1 if report.problems else 0)
+    if scene:
+        views = ", ".join(f"{v} {n}" for v, n in done.views.items())
+        click.echo(f"scene {done.scene} ({done.file}): {done.examples} examples ({views})")
     for a in report.adapters:
         if a.status == "failed":
             click.echo(f"{a.id}: failed — {a.error}")

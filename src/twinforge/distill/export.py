@@ -12,7 +12,7 @@ from pathlib import Path
 import orjson
 import yaml
 
-from ..store import Store
+from ..store import Store, scene_file
 from ..store.workspace import Workspace
 from .schema import Module
 
@@ -50,18 +50,36 @@ def module_markdown(m: Module, conversation_title: str | None = None) -> str:
     return "\n".join(lines)
 
 
+def _title_line(m: Module) -> str:
+    return f"One YAML scene: thinking module {m.id} from conversation {m.conversation_id}"
+
+
 def module_yaml(m: Module) -> str:
-    head = f"# One YAML scene: thinking module {m.id} from conversation {m.conversation_id}\n"
-    return head + yaml.safe_dump(m.model_dump(mode="json"), allow_unicode=True, sort_keys=False, width=100)
+    """The module as a YAML scene, under a sha line that tells a later re-distill whether a person edited it."""
+    return scene_file.render(m.model_dump(mode="json"), _title_line(m))
 
 
-def write_files(workspace: Path, m: Module, conversation_title: str | None = None) -> Path:
+def _legacy_yaml(m: Module) -> str:
+    """What twinforge wrote before the sha line existed: such a file is no edit, just old."""
+    return f"# {_title_line(m)}\n" + yaml.safe_dump(m.model_dump(mode="json"), allow_unicode=True, sort_keys=False,
+                                                     width=100)
+
+
+def yaml_edited(workspace: Path, m: Module) -> bool:
+    path = Workspace(workspace).modules / f"{m.id}.yaml"
+    return scene_file.edited(path) and path.read_text(encoding="utf-8") != _legacy_yaml(m)
+
+
+def write_files(workspace: Path, m: Module, conversation_title: str | None = None) -> bool:
+    """Write the module's markdown and YAML scene. An edited YAML scene is left as the person made it: returns
+    True then ("kept your edit"), else False."""
     folder = Workspace(workspace).modules
     folder.mkdir(parents=True, exist_ok=True)
-    md = folder / f"{m.id}.md"
-    _write_atomic(md, module_markdown(m, conversation_title))
+    _write_atomic(folder / f"{m.id}.md", module_markdown(m, conversation_title))
+    if yaml_edited(workspace, m):
+        return True
     _write_atomic(folder / f"{m.id}.yaml", module_yaml(m))
-    return md
+    return False
 
 
 def _write_atomic(path: Path, text: str) -> None:
@@ -75,8 +93,12 @@ def _write_atomic(path: Path, text: str) -> None:
 
 
 def remove_files(workspace: Path, module_id: str) -> None:
-    for suffix in (".md", ".yaml"):
-        (Workspace(workspace).modules / f"{module_id}{suffix}").unlink(missing_ok=True)
+    """A dropped module's files; a YAML scene the person edited stays (it is theirs, and trains on its own)."""
+    folder = Workspace(workspace).modules
+    (folder / f"{module_id}.md").unlink(missing_ok=True)
+    yaml_file = folder / f"{module_id}.yaml"
+    if not (scene_file.edited(yaml_file) and scene_file.recorded_sha(yaml_file.read_text(encoding="utf-8"))):
+        yaml_file.unlink(missing_ok=True)
 
 
 def load_modules(store: Store, kind: str | None = None) -> list[tuple[Module, str | None]]:

@@ -73,6 +73,7 @@ class DistillReport:
     longest_request: int = 0  # dry run: prompt tokens of the longest request
     sample: list[dict] = field(default_factory=list)  # dry run: one rendered request
     modules: list[str] = field(default_factory=list)  # ids written
+    edits_kept: list[str] = field(default_factory=list)  # modules whose YAML scene the person edited: left as is
     quality: dict = field(default_factory=dict)  # the module scores after the run (distill/quality.py summary)
 
     def as_dict(self) -> dict:
@@ -372,7 +373,8 @@ def _save(store: Store, dialog: Dialog, jobs: list[_Job], strategy, report: Dist
                 report.backend, report.model, strategy.version,
                 dialog.input_hash, now, run_id))
             # before the commit: a module the store lists always has its files (a kill here rolls the row back)
-            export.write_files(store.workspace, module, dialog.title)
+            if export.write_files(store.workspace, module, dialog.title):
+                report.edits_kept.append(module.id)
     report.chunk_failures += len(bad)
     if module is None:
         report.failed += 1

@@ -104,27 +104,34 @@ def _dataset_module_ids(store: Store, dataset: str) -> set[str]:
 def module_probes(store: Store, dataset: str | None = None, module_ids: set[str] | None = None) -> list[Probe]:
     """A concept question and an inversion request per module (the dataset's modules when it names any)."""
     from ..distill.schema import Module
-    from ..expand.templates import load as load_templates
-    from ..expand.templates import pick
 
     wanted = module_ids if module_ids is not None else (_dataset_module_ids(store, dataset) if dataset else set())
     out = []
     for row in store.module_records():
         if wanted and row.id not in wanted:
             continue
-        m = Module.model_validate(row.data)
-        tpl = load_templates(m.language)
-        if m.concepts:
-            concept = m.concepts[pick(0, m.id, "eval-concept") % len(m.concepts)]
-            ask = tpl.ask("concept", "ask", pick(1, m.id), concept=concept, title=m.title)
-            msgs = [{"role": "user", "content": ask}]
-            out.append(Probe(probe_id("concept", msgs), "concept", msgs, m.language, concepts=list(m.concepts),
-                             module_id=m.id, conversation_id=m.conversation_id))
-        if m.phrase:
-            ask = tpl.ask("inversion", "ask", pick(2, m.id), phrase=m.phrase, title=m.title)
-            msgs = [{"role": "user", "content": ask}]
-            out.append(Probe(probe_id("inversion", msgs), "inversion", msgs, m.language, concepts=list(m.concepts),
-                             module_id=m.id, conversation_id=m.conversation_id))
+        out += probes_for_module(Module.model_validate(row.data))
+    return out
+
+
+def probes_for_module(m) -> list[Probe]:
+    """The concept question and inversion request of one module (a distilled one, or a hand-written scene)."""
+    from ..expand.templates import load as load_templates
+    from ..expand.templates import pick
+
+    tpl = load_templates(m.language)
+    out = []
+    if m.concepts:
+        concept = m.concepts[pick(0, m.id, "eval-concept") % len(m.concepts)]
+        ask = tpl.ask("concept", "ask", pick(1, m.id), concept=concept, title=m.title)
+        msgs = [{"role": "user", "content": ask}]
+        out.append(Probe(probe_id("concept", msgs), "concept", msgs, m.language, concepts=list(m.concepts),
+                         module_id=m.id, conversation_id=m.conversation_id))
+    if m.phrase:
+        ask = tpl.ask("inversion", "ask", pick(2, m.id), phrase=m.phrase, title=m.title)
+        msgs = [{"role": "user", "content": ask}]
+        out.append(Probe(probe_id("inversion", msgs), "inversion", msgs, m.language, concepts=list(m.concepts),
+                         module_id=m.id, conversation_id=m.conversation_id))
     return out
 
 
@@ -197,13 +204,21 @@ def spread(groups: list[list[Probe]], limit: int) -> list[Probe]:
     return out
 
 
-def build_probes(store: Store, dataset: str, probes_file: str | None, max_probes: int) -> list[Probe]:
-    """Your probes first, then held-out questions, concept and inversion requests in turn."""
+def build_probes(store: Store, dataset: str, probes_file: str | None, max_probes: int,
+                 scenes: list | None = None) -> list[Probe]:
+    """Your probes first, then held-out questions, concept and inversion requests in turn; then a concept and an
+    inversion probe for each of `scenes` (modules evaluated adapters learned) that has none yet, whatever
+    max_probes cut: a scene written by hand is in no dataset, and its own-scene coverage needs them."""
     mods = module_probes(store, dataset)
     groups = [user_probes(probes_file) if probes_file else [], heldout_probes(store, dataset),
               [p for p in mods if p.kind == "concept"], [p for p in mods if p.kind == "inversion"]]
     probes = spread([groups[0]], max_probes) if groups[0] else []
     probes += spread(groups[1:], max_probes - len(probes))
+    have, ids = {p.module_id for p in probes}, {p.id for p in probes}
+    for m in scenes or []:
+        if m.id not in have:
+            have.add(m.id)
+            probes += [p for p in probes_for_module(m) if p.id not in ids]
     if not probes:
         raise ConfigError(f"no probes: dataset {dataset!r} has no held-out examples and no modules",
                           "build one with `twinforge dataset`, or pass --probes FILE")

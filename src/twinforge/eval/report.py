@@ -149,6 +149,37 @@ def _active(run: dict) -> str:
         "greedy answers differ" for a in run["active"])) + "</div>")
 
 
+def _scenes(run: dict) -> str:
+    """What each scene changed (eval/scenes.py): coverage own vs other scenes, scene items that newly appear in
+    the answers (found by the module extractor), and forgetting on the control text."""
+    effects = run.get("scenes") or {}
+    if not effects:
+        return ""
+    head = ("<tr><th>model</th><th>scenes</th><th>own-scene coverage (base)</th><th>other scenes (base)</th>"
+            "<th>scene items newly in answers</th><th>control perplexity (base)</th></tr>")
+    rows, details = [], []
+    for model, s in effects.items():
+        forgot = ' <span class="worse">forgetting</span>' if s.get("forgetting") else ""
+        rows.append(
+            f"<tr><td>{e(model)}</td><td>{e(', '.join(s['scenes']))}</td>"
+            f"<td class=num>{e(fmt(s['own_coverage']))} ({e(fmt(s['own_coverage_base']))}) · {s['own_probes']} "
+            f"probes</td><td class=num>{e(fmt(s['other_coverage']))} ({e(fmt(s['other_coverage_base']))}) · "
+            f"{s['other_probes']} probes</td><td class=num>{s['items_new']} of {len(s['items'])}</td>"
+            f"<td class=num>{e(fmt(s['control_ppl']))} ({e(fmt(s['control_ppl_base']))}){forgot}</td></tr>")
+        items = "".join(
+            f"<tr><td>{e(it['scene'])}</td><td>{e(it['kind'])}</td><td>{e(it['item'])}</td>"
+            f"<td class=num>{len(it['model'])}</td><td class=num>{len(it['base'])}</td>"
+            f"<td>{'<b class=better>new</b>' if it['new'] else ''}</td></tr>" for it in s["items"])
+        if items:
+            details.append(f"<h3>{e(model)}</h3><table><tr><th>scene</th><th>kind</th><th>item</th>"
+                           f"<th>answers with it</th><th>base answers with it</th><th></th></tr>{items}</table>")
+    return ("<h2>What each scene changed</h2><p class=muted>Coverage: share of the probe's scene concepts an answer "
+            "mentions. An axis, inversion or transition rule counts as in an answer when the module extractor "
+            "(the offline distiller) finds one of that kind there sharing at least half its words; <b>new</b>: in "
+            "the model's answers, in none of the base's.</p>"
+            f"<table>{head}{''.join(rows)}</table>{''.join(details)}")
+
+
 def _probes(run: dict) -> str:
     models = [m["name"] for m in run["models"]]
     gens: dict[tuple[str, str, str], dict] = {(g["model"], g["probe_id"], g["mode"]): g for g in run["generations"]}
@@ -192,6 +223,7 @@ models: {e(models)} · {e(fmt(run.get('seconds')))} s</p>
 {_active(run)}
 <h2>Metrics</h2><p class=muted>Deltas are against the base; green is better, red worse.</p>{_metric_table(run)}
 {imgs}
+{_scenes(run)}
 <h2>Failure catalogue</h2>{_failures(run)}
 <h2>Generations</h2><p class=muted><ins>inserted</ins> and <del>dropped</del> words are against the base's answer
 in the same mode.</p>{_probes(run)}

@@ -31,6 +31,7 @@ from .metrics import ANSWER_METRICS, Answer
 from .metrics.perplexity import perplexity
 from .metrics.style import centroid, style_similarity
 from .probes import Probe, build_probes
+from .scenes import all_scenes, model_scenes, scene_effects
 from .texts import Texts, load_texts
 
 BASE = "base"
@@ -51,6 +52,7 @@ class EvalRun:
     created_at: str = ""
     seconds: float = 0.0
     engines: dict[str, str] = field(default_factory=dict)
+    scenes: dict[str, dict] = field(default_factory=dict)  # model → what its scenes changed (eval/scenes.py)
 
     @property
     def inactive(self) -> list[str]:
@@ -67,6 +69,7 @@ class EvalRun:
             "failures": [f.as_dict() for f in self.failures],
             "generations": [g.as_dict() for g in self.generations],
             "config": self.config,
+            "scenes": self.scenes,
         }
 
 
@@ -151,7 +154,8 @@ def evaluate(store: Store, cfg: EvalConfig, progress: bool = False) -> EvalRun:
     they are in `run.checks`/`run.failures`; callers decide (the CLI fails loudly with active.require_active)."""
     t0 = time.perf_counter()
     specs = resolve_models(store, cfg)
-    probes = build_probes(store, cfg.dataset, cfg.probes_file, cfg.max_probes)
+    learned = model_scenes(store, specs)
+    probes = build_probes(store, cfg.dataset, cfg.probes_file, cfg.max_probes, all_scenes(learned))
     texts = load_texts(store, cfg.dataset)
     person = centroid(texts.person)
     n_gen = len(probes) * len(modes(cfg.sample_seeds)) * len(specs)
@@ -175,7 +179,8 @@ def evaluate(store: Store, cfg: EvalConfig, progress: bool = False) -> EvalRun:
     if cfg.judge is not None:
         failures += _judge(cfg, probes, generations, metrics)
     run = EvalRun(specs, probes, metrics, generations, failures, checks, cfg.model_dump(mode="json"), cfg.dataset,
-                  engines=engines)
+                  engines=engines, scenes=scene_effects(learned, probes, generations, metrics,
+                                                        cfg.thresholds.forgetting_ratio))
     run.seconds = time.perf_counter() - t0
     from .runs import save_run
 

@@ -31,9 +31,9 @@ def save_run(store: Store, run) -> None:
         with store.transaction() as db:
             cur = db.execute(
                 "INSERT INTO eval_runs (created_at, dataset, models, probes, metrics, active, failures, config, "
-                "seconds) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                "seconds, scenes) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (run.created_at, run.dataset, _j(d["models"]), _j(d["probes"]), _j(d["metrics"]), _j(d["active"]),
-                 _j(d["failures"]), _j(d["config"]), run.seconds))
+                 _j(d["failures"]), _j(d["config"]), run.seconds, _j(d.get("scenes") or {})))
             run.id = cur.lastrowid
             db.executemany(
                 "INSERT INTO eval_generations VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
@@ -83,4 +83,5 @@ def load_run(store: Store, run_id: int | str) -> dict:
             "report": r["report_path"], "models": json.loads(r["models"]), "probes": json.loads(r["probes"]),
             "metrics": json.loads(r["metrics"]), "active": json.loads(r["active"]),
             "failures": json.loads(r["failures"]), "config": json.loads(r["config"]),
+            "scenes": json.loads(r["scenes"] or "{}"),
             "generations": [dict(g) for g in gens]}

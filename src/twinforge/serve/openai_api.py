@@ -115,7 +115,8 @@ def chat_completions(body: ChatRequest, request: Request):
 
 def _extension(reply: Reply) -> dict:
     return {"language": reply.language, "backend": reply.backend, "cited": reply.cited,
-            "sources": [source_dict(s) for s in reply.sources]}
+            "sources": [source_dict(s) for s in reply.sources],
+            **({"routes": reply.routes} if reply.routes else {})}
 
 
 class _Stream(StreamingResponse):

@@ -2,7 +2,7 @@
 
 Model ids: `twin` answers with the configured backend, or with the base + `serve.adapters` when some are set;
 `twin+<adapter-id>` (or `twin+<id1>+<id2>` for a stack) answers with the base + those adapters through
-transformers. Either way `twinforge.memory.ask.ask_stream` retrieves the evidence and builds the prompt, so the
+transformers; `twin+auto` routes each question to the adapter(s) of its closest scenes (routing.py). Either way `twinforge.memory.ask.ask_stream` retrieves the evidence and builds the prompt, so the
 server answers exactly as `twinforge ask` does, with the same [n] citations.
 """
 
@@ -19,11 +19,13 @@ from ..backends.base import Backend
 from ..errors import TwinforgeError
 from ..memory.ask import Source, ask_stream, cited
 from ..memory.config import MemoryConfig
+from ..scenes.catalog import scene_adapters
 from ..store import Store
 from ..store import persona_card as persona
 from ..store.workspace import ADAPTER_META, Workspace
 from ..text.language import detect
 from .config import ServeConfig
+from .routing import AUTO, Router, routed_ids
 
 TWIN = "twin"
 MAX_LOADED = 2  # adapter sets kept loaded at once (each holds a copy of the base model)
@@ -41,6 +43,7 @@ class Reply:
     model: str
     backend: str
     cited: list[int] = field(default_factory=list)
+    routes: list[dict] = field(default_factory=list)  # twin+auto: the scene adapters the question went to
 
 
 def adapter_ids(workspace: Path) -> list[str]:
@@ -79,6 +82,7 @@ class Twin:
         self.memory = memory or MemoryConfig()
         self._adapted: dict = {}  # adapter set -> AdaptedBackend
         self._lock = threading.Lock()
+        self._router: Router | None = None
 
     def memory_built(self) -> bool:
         """Whether `twinforge memory build` has put anything in memory: without it answers cite nothing."""
@@ -91,6 +95,12 @@ class Twin:
         own = {"backend": "adapters" if self.cfg.adapters else b.name, "adapters": self.cfg.adapters,
                "memory": memory, "persona": (self.workspace / persona.PERSONA_FILE).exists()}
         out = [{"id": TWIN, "object": "model", "created": 0, "owned_by": "twinforge", "twinforge": own}]
+        with Store(self.workspace, create=False) as store:
+            scenes = scene_adapters(store)
+        if scenes:
+            out.append({"id": f"{TWIN}+{AUTO}", "object": "model", "created": 0, "owned_by": "twinforge",
+                        "twinforge": {"backend": "adapters", "routing": "scenes",
+                                      "adapters": [s.adapter_id for s in scenes], "memory": memory}})
         for aid in adapter_ids(self.workspace):
             out.append({"id": f"{TWIN}+{aid}", "object": "model", "created": 0, "owned_by": "twinforge",
                         "twinforge": {"backend": "adapters", "adapters": [aid], "memory": memory}})
@@ -102,6 +112,15 @@ class Twin:
         if model.startswith(TWIN + "+") and all(model[len(TWIN) + 1:].split("+")):
             return model[len(TWIN) + 1:].split("+")
         raise UnknownModel(f"no model {model!r} here", f"models: {', '.join(m['id'] for m in self.models())}")
+
+    def router(self, store: Store) -> Router:
+        """The scene router, rebuilt when the scene adapters changed (one trained or removed since)."""
+        scenes = scene_adapters(store)
+        key = tuple((s.adapter_id, s.module.id) for s in scenes)
+        with self._lock:
+            if self._router is None or self._router.key != key:
+                self._router = Router(scenes)
+            return self._router
 
     def backend(self, store: Store, model: str, temperature: float | None = None) -> Backend:
         ids = self._adapters_of(model)
@@ -126,6 +145,11 @@ class Twin:
         """Retrieve and set up the answer; its text comes from `Reply.tokens` (sources are known already)."""
         question, client_system = question_of(messages)
         no_llm = self.cfg.no_llm if no_llm is None else no_llm
+        routes: list[dict] = []
+        if model == f"{TWIN}+{AUTO}":
+            ids, chosen = routed_ids(store, question, self.router(store))
+            routes = [r.as_dict() for r in chosen]
+            model = f"{TWIN}+" + "+".join(ids)
         backend = None if no_llm else self.backend(store, model, temperature)
         if no_llm:
             self._adapters_of(model)  # an unknown model is an error even when no model runs
@@ -133,7 +157,7 @@ class Twin:
         memory = self.memory.model_copy(update={"answer_tokens": max_tokens or self.cfg.max_tokens})
         tokens, sources = ask_stream(store, question, backend=backend, k=k or self.cfg.k, no_llm=no_llm,
                                      system_prompt=system, cfg=memory)
-        return Reply(tokens, sources, detect(question), model, "none" if no_llm else backend.name)
+        return Reply(tokens, sources, detect(question), model, "none" if no_llm else backend.name, routes=routes)
 
 
 def citation_footer(reply: Reply, answer: str) -> str:
