@@ -40,10 +40,10 @@ def _pool(k: int) -> int:
 
 def check_built(store: Store) -> str:
     """The embedder the memory was built with; a TwinforgeError when it was never built."""
-    row = store.db.execute("SELECT value FROM memory_meta WHERE key = 'embedder'").fetchone()
-    if row is None:
+    embedder = store.memory_embedder()
+    if embedder is None:
         raise TwinforgeError(f"no memory built in {store.workspace}", "run `twinforge memory build` first")
-    return row[0]
+    return embedder
 
 
 def validate(query: str, k: int, mode: str) -> str:
