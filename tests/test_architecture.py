@@ -197,10 +197,7 @@ OWN_SQL = {
     "expand/run.py": "examples: expand's own writes and resume reads",
     "ingest/run.py": "ingest's batch writes",
     "memory/build.py": "memory_items / memory_fts / memory_vectors: memory's own tables",
-    "memory/dense.py": "memory_vectors, read once per build generation",
     "memory/graph.py": "memory_concepts / memory_communities: memory's own tables",
-    "memory/index.py": "the memory_fts BM25 query",
-    "memory/search.py": "memory_items by rowid",
     "volume.py": "pages, characters and tokens per stage (aggregate counts)",
 }
 _SQL_CALLS = {"execute", "executemany", "executescript"}
