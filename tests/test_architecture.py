@@ -190,7 +190,6 @@ OWN_SQL = {
     "clean/run.py": "clean's verdicts: its own batch writes and the re-judging reads",
     "clean/funnel.py": "the funnel's counts per step",
     "dataset/build.py": "the dataset's example selection",
-    "distill/export.py": "the module listing written beside the files",
     "distill/quality.py": "module_scores: its own table",
     "distill/run.py": "modules and distill_failures: distill's own writes and resume reads",
     "eval/runs.py": "eval_runs: its own table",

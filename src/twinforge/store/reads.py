@@ -108,12 +108,14 @@ class Reads:
         for r in rows:
             yield KeptMessage(r[0], r[1], r[2], r[3], r[4], r[5], r[6] or "", r[7])
 
-    def module_records(self, kind: str | None = None) -> list[ModuleRecord]:
-        """Modules (of one kind, or all) by id, with their conversation's title and date."""
+    def module_records(self, kind: str | None = None, *, by_conversation: bool = False) -> list[ModuleRecord]:
+        """Modules (of one kind, or all) by id (by conversation id with `by_conversation`), with their
+        conversation's title and date."""
+        order = "m.conversation_id, m.id" if by_conversation else "m.id"
         rows = self.db.execute(
             "SELECT m.id, m.conversation_id, m.kind, m.language, m.json, coalesce(c.title, ''), c.created_at"
             " FROM modules m LEFT JOIN conversations c ON c.id = m.conversation_id"
-            + (" WHERE m.kind = ?" if kind else "") + " ORDER BY m.id", (kind,) if kind else ())
+            + (" WHERE m.kind = ?" if kind else "") + f" ORDER BY {order}", (kind,) if kind else ())
         return [ModuleRecord(r[0], r[1], r[2], r[3], json.loads(r[4]), r[5], r[6]) for r in rows]
 
 
