@@ -4,7 +4,7 @@
     .venv/bin/python bench/eval.py --adapter twin/adapters/ID --probes 8 --max-new-tokens 64 --rounds 3
 
 Both engines answer the same probes with the same adapter on the embedded Gemma 3 270M base, through the very
-runners the eval stage uses (twinforge.eval.generate):
+engines the eval stage uses (twinforge.backends.adapted, opened by twinforge.eval.generate):
 
   transformers  load_with_adapters (fp32 base + PEFT LoRA, what the eval also computes perplexity with)
   llamacpp      the base's Q4_K_M GGUF + the adapter exported as a GGUF LoRA (twinforge.adapters.gguf_lora)
@@ -59,22 +59,20 @@ def random_adapter(folder: Path) -> Path:
 
 def measure(engine: str, adapter: Path, probes, seeds: list[int], max_new: int) -> dict:
     from twinforge.eval.generate import (
-        LlamaCppRunner,
         ModelSpec,
-        TransformersRunner,
         generate_all,
-        load_transformers,
+        open_llamacpp,
+        open_model,
     )
     from twinforge.models.base import load_base
 
     spec = ModelSpec(adapter.name, "adapter", None, [(adapter, 1.0)])
     t0 = time.perf_counter()
     if engine == "transformers":
-        model, tok = load_transformers(spec)
-        runner = TransformersRunner(model, tok)
+        runner = open_model(spec)
     else:
         _, tok = load_base(None)  # the tokenizer renders the prompt exactly as the transformers path does
-        runner = LlamaCppRunner(spec, tok, OUT / "gguf-lora")
+        runner = open_llamacpp(spec, tok, OUT / "gguf-lora")
     load_s = time.perf_counter() - t0
     t1 = time.perf_counter()
     gens = list(generate_all(runner, spec.name, probes, seeds, max_new, 0.8, 0.95))
@@ -96,7 +94,7 @@ def main() -> None:
     ap.add_argument("--engines", default="transformers,llamacpp")
     a = ap.parse_args()
 
-    from twinforge.eval.generate import llamacpp_available
+    from twinforge.backends.adapted import llamacpp_available
     from twinforge.eval.probes import Probe, probe_id
     from twinforge.text.language import detect
 

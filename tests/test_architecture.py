@@ -180,3 +180,40 @@ def test_shared_cli_options_are_defined_once():
     again = [f"{p.name}: {opt}" for p in (PACKAGE / "cli").glob("*.py") if p.name != "options.py"
              for opt in ('"--json"', '"--config"', '"--dry-run"') if opt in p.read_text(encoding="utf-8")]
     assert not again, again
+
+
+# Modules that still run their own SQL, and why. The list only shrinks: move a module's reads and writes into
+# store/ (a typed function in store/reads.py or store/listings.py, after simonw/llm's LogStore) and drop it here.
+# A module outside store/ that is not listed fails test_sql_lives_in_the_store.
+OWN_SQL = {
+    "adapters/registry.py": "the adapter registry's rows (its own table)",
+    "backends/cache.py": "the call cache's rows (its own table)",
+    "clean/run.py": "clean's verdicts: its own batch writes and the re-judging reads",
+    "clean/funnel.py": "the funnel's counts per step",
+    "dataset/build.py": "the dataset's example selection",
+    "distill/quality.py": "module_scores: its own table",
+    "distill/run.py": "modules and distill_failures: distill's own writes and resume reads",
+    "eval/runs.py": "eval_runs: its own table",
+    "expand/run.py": "examples: expand's own writes and resume reads",
+    "ingest/run.py": "ingest's batch writes",
+    "memory/build.py": "memory_items / memory_fts / memory_vectors: memory's own tables",
+    "memory/graph.py": "memory_concepts / memory_communities: memory's own tables",
+    "volume.py": "pages, characters and tokens per stage (aggregate counts)",
+}
+_SQL_CALLS = {"execute", "executemany", "executescript"}
+
+
+def test_sql_lives_in_the_store():
+    """A module outside store/ that calls `.execute(` (or executemany/executescript) must be in OWN_SQL; a listed
+    one that no longer runs SQL must leave the list, so it only shrinks."""
+    running = set()
+    for path in PACKAGE.rglob("*.py"):
+        rel = str(path.relative_to(PACKAGE))
+        if rel.startswith("store/"):
+            continue
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr in _SQL_CALLS:
+                running.add(rel)
+    assert not running - set(OWN_SQL), (f"SQL outside store/: {sorted(running - set(OWN_SQL))}; add a typed read or "
+                                        "write to store/ and call it (or, with a reason, to OWN_SQL)")
+    assert not set(OWN_SQL) - running, f"no SQL left in {sorted(set(OWN_SQL) - running)}: drop them from OWN_SQL"

@@ -10,11 +10,11 @@ from pathlib import Path
 import pytest
 
 from twinforge.dataset import jsonl
-from twinforge.dataset.build import build_dataset, content_hash, dataset_dir
+from twinforge.dataset.build import build_dataset, content_hash
 from twinforge.dataset.config import DatasetConfig
 from twinforge.errors import ConfigError, TwinforgeError
 from twinforge.records import PAGE_CHARS
-from twinforge.store import Store
+from twinforge.store import Store, Workspace
 from twinforge.text.tokens import count_tokens
 
 
@@ -167,7 +167,7 @@ def test_formats_views_and_fraction(ws):
     rows = lines(r.path / "train.jsonl") + lines(r.path / "val.jsonl")
     assert {x["meta"]["view"] for x in rows} <= {"qa", "dialog"}
     assert r.val_examples > 0 and r.stats["val_fraction"] == 0.5
-    assert dataset_dir(Store(ws), "small") == r.path
+    assert Workspace(ws).dataset("small") == r.path
 
 
 @pytest.mark.parametrize("cfg,message", [

@@ -35,25 +35,26 @@ def test_pick_engine(tmp_path):
 def test_llamacpp_runs_the_adapter_as_gguf_lora(seeds_adapter, tmp_path):
     if not llamacpp_available():
         pytest.skip("llama-cpp-python or twinforge.adapters.gguf_lora not installed")
-    from twinforge.eval.generate import LlamaCppRunner
+    from twinforge.eval.generate import open_llamacpp
     from twinforge.models.base import load_base
 
     _, tok = load_base(None)
     probe = Probe("p", "user", [{"role": "user", "content": "Что такое адаптер?"}], "ru")
     from twinforge.eval.active import PROBE_TEXT, max_logit_diff
 
-    base = LlamaCppRunner(ModelSpec("base", "base"), tok, tmp_path)
+    greedy = {"max_new_tokens": 12, "temperature": 0.8, "top_p": 0.95}
+    base = open_llamacpp(ModelSpec("base", "base"), tok, tmp_path)
     try:
-        base_text, _ = base.generate(probe, None, 12, 0.8, 0.95)
+        base_text, _ = base.generate(probe.messages, **greedy)
         base_logits, again = base.logits(PROBE_TEXT), base.logits(PROBE_TEXT)
     finally:
         base.close()
-    runner = LlamaCppRunner(ModelSpec("seeds-demo", "adapter", adapters=[(seeds_adapter, 1.0)]), tok, tmp_path)
+    runner = open_llamacpp(ModelSpec("seeds-demo", "adapter", adapters=[(seeds_adapter, 1.0)]), tok, tmp_path)
     try:
-        a, n = runner.generate(probe, None, 12, 0.8, 0.95)
-        b, _ = runner.generate(probe, None, 12, 0.8, 0.95)
-        s1, _ = runner.generate(probe, 7, 12, 0.8, 0.95)
-        s2, _ = runner.generate(probe, 7, 12, 0.8, 0.95)
+        a, n = runner.generate(probe.messages, **greedy)
+        b, _ = runner.generate(probe.messages, **greedy)
+        s1, _ = runner.generate(probe.messages, seed=7, **greedy)
+        s2, _ = runner.generate(probe.messages, seed=7, **greedy)
         lora_logits = runner.logits(PROBE_TEXT)
     finally:
         runner.close()

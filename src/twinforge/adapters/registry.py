@@ -42,10 +42,6 @@ class Adapter:
         return {**asdict(self), "path": str(self.path)}
 
 
-def adapters_dir(store) -> Path:
-    return store.ws.adapters
-
-
 def register(store, adapter_dir: str | Path) -> Adapter:
     """Record a finished adapter folder (again, if it was: the row is replaced)."""
     folder = Path(adapter_dir).resolve()
@@ -89,7 +85,7 @@ def list_adapters(store) -> list[Adapter]:
     """Registered adapters (missing ones flagged), then finished folders not registered yet. Reads only."""
     rows = [_row(store, r) for r in store.db.execute("SELECT * FROM adapters ORDER BY created_at, id")]
     known = {a.id for a in rows}
-    root = adapters_dir(store)
+    root = store.ws.adapters
     on_disk = sorted(p.parent for p in root.glob(f"*/{META}")) if root.is_dir() else []
     return rows + [_from_folder(f) for f in on_disk if f.name not in known]
 
@@ -97,7 +93,7 @@ def list_adapters(store) -> list[Adapter]:
 def get(store, adapter_id: str) -> Adapter:
     row = store.db.execute("SELECT * FROM adapters WHERE id = ?", (adapter_id,)).fetchone()
     if row is None:
-        folder = adapters_dir(store) / adapter_id
+        folder = store.ws.adapters / adapter_id
         if (folder / META).is_file():
             return _from_folder(folder)
         ids = [r[0] for r in store.db.execute("SELECT id FROM adapters ORDER BY id LIMIT 8")]
@@ -122,7 +118,7 @@ def remove(store, adapter_id: str, force: bool = False) -> Adapter:
                           "remove those first, or pass --force (they will not load without it)")
     with store.transaction() as db:
         db.execute("DELETE FROM adapters WHERE id = ?", (adapter_id,))
-    if adapter.path.is_relative_to(adapters_dir(store).resolve()):
+    if adapter.path.is_relative_to(store.ws.adapters.resolve()):
         (adapter.path / META).unlink(missing_ok=True)  # first: a half-deleted folder is no longer an adapter
         shutil.rmtree(adapter.path, ignore_errors=True)
     return adapter

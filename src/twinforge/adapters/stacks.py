@@ -21,18 +21,10 @@ from ..store.workspace import Workspace
 _NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
 
 
-def adapters_root(workspace: Path) -> Path:
-    return Workspace(Path(workspace)).adapters
-
-
-def stacks_path(workspace: Path) -> Path:
-    return Workspace(Path(workspace)).stacks_file
-
-
 def resolve_id(workspace: Path, ref: str, store=None) -> Path:
     """An adapter id (or a unique prefix of one), or a path to an adapter folder → the folder. With a `store`,
     adapters registered from outside the workspace are found through the registry too."""
-    root = adapters_root(workspace)
+    root = Workspace(Path(workspace)).adapters
     direct = root / ref
     if ref and "/" not in ref and (direct / "adapter_config.json").is_file():
         return direct
@@ -76,7 +68,7 @@ def resolve_specs(workspace: Path, specs: list[str], store=None) -> list[tuple[P
     out: list[tuple[Path, float]] = []
     for spec in specs:
         ref, weight = parse_spec(spec)
-        if ref in stacks and not (adapters_root(workspace) / ref / "adapter_config.json").is_file():
+        if ref in stacks and not (Workspace(Path(workspace)).adapters / ref / "adapter_config.json").is_file():
             out += [(resolve_id(workspace, e["id"], store), e["weight"] * weight) for e in stacks[ref]["adapters"]]
         else:
             out.append((resolve_id(workspace, ref, store), weight))
@@ -86,7 +78,7 @@ def resolve_specs(workspace: Path, specs: list[str], store=None) -> list[tuple[P
 
 
 def load_stacks(workspace: Path) -> dict[str, dict]:
-    p = stacks_path(workspace)
+    p = Workspace(Path(workspace)).stacks_file
     if not p.is_file():
         return {}
     try:
@@ -100,7 +92,7 @@ def save_stack(workspace: Path, name: str, specs: list[str], *, combination: str
     """Records `name` = these adapters with these weights (checked now); replaces an earlier stack of that name."""
     if not _NAME_RE.match(name):
         raise AdapterError(f"bad stack name {name!r}", "use letters, digits, '.', '_' or '-'")
-    if (adapters_root(workspace) / name / "adapter_config.json").is_file():
+    if (Workspace(Path(workspace)).adapters / name / "adapter_config.json").is_file():
         raise AdapterError(f"{name!r} is already an adapter id", "give the stack another name")
     if combination not in COMBINATIONS:
         raise AdapterError(f"unknown combination {combination!r}", f"use one of {', '.join(COMBINATIONS)}")
@@ -123,7 +115,7 @@ def remove_stack(workspace: Path, name: str) -> None:
 
 
 def _write_stacks(workspace: Path, stacks: dict) -> None:
-    p = stacks_path(workspace)
+    p = Workspace(Path(workspace)).stacks_file
     p.parent.mkdir(parents=True, exist_ok=True)
     tmp = p.with_name(f".{p.name}.{os.getpid()}.tmp")
     tmp.write_text(json.dumps({"stacks": stacks}, ensure_ascii=False, indent=2), encoding="utf-8")

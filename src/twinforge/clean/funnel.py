@@ -34,7 +34,7 @@ STEPS = (
 def funnel(store: Store, progress: bool = False) -> list[dict]:
     """One dict per step: step, removed (what the step takes out), conversations, messages, characters, pages,
     tokens. Empty when clean has not run."""
-    if not store.db.execute("SELECT 1 FROM clean_messages LIMIT 1").fetchone():
+    if not store.has_cleaned():
         return []
     count_uncounted(store, progress)  # read only: clean cached the counts; this covers messages since
     out = []

@@ -13,12 +13,13 @@ from ..clean.run import STRUCTURAL, set_override
 from ..clean.run import clean as run_clean
 from ..config import load_recipe
 from ..errors import TwinforgeError
+from ..store import listings
 from .group import Ctx, cli, progress_wanted
 from .options import config_option, dry_run_option, json_option
 
 
 def _ensure_ingested(store) -> None:
-    if not store.db.execute("SELECT 1 FROM messages LIMIT 1").fetchone():
+    if not store.has_messages():
         raise TwinforgeError(f"nothing ingested in {store.workspace}", "run `twinforge ingest PATH` first")
 
 
@@ -115,38 +116,22 @@ def rejects(obj: Ctx, reasons, show_all: bool, limit: int, as_json: bool) -> Non
     By default lists clean's own judgements (chatter, empty, duplicates, your drops); --all adds the
     structural ones from ingest (non-dialog kinds, other branches).
     """
-    where, args = ["c.keep = 0"], []
-    if reasons:
-        where.append(f"c.reason IN ({','.join('?' * len(reasons))})")
-        args += list(reasons)
-    elif not show_all:
-        where.append(f"c.reason NOT IN ({','.join('?' * len(STRUCTURAL))})")
-        args += list(STRUCTURAL)
-    sql = (
-        "SELECT c.*, m.role, m.text AS raw, conv.title, cc.reason AS why FROM clean_messages c"
-        " JOIN messages m ON m.id = c.message_id JOIN conversations conv ON conv.id = c.conversation_id"
-        " LEFT JOIN clean_conversations cc ON cc.conversation_id = c.conversation_id"
-        f" WHERE {' AND '.join(where)} ORDER BY c.reason, c.conversation_id, m.position"
-        + (" LIMIT ?" if limit else "")
-    )
     with obj.store(create=False) as store:
-        rows = store.db.execute(sql, [*args, *([limit] if limit else [])]).fetchall()
+        rows = listings.rejects(store, reasons=reasons, exclude=() if show_all else STRUCTURAL, limit=limit or None)
         flagged = store.module_scores(flagged_only=True) if not reasons or MODULE_FLAGGED in reasons else {}
-        titles = dict(store.db.execute("SELECT m.id, c.title FROM modules m"
-                                       " LEFT JOIN conversations c ON c.id = m.conversation_id").fetchall())
+        titles = listings.module_titles(store)
     for r in rows:
-        detail = r["why"] if r["reason"] == "chatter" else (f"copy of {r['duplicate_of']}" if r["duplicate_of"]
-                                                            else "")
+        detail = r.why if r.reason == "chatter" else (f"copy of {r.duplicate_of}" if r.duplicate_of else "")
         if as_json:
             click.echo(json.dumps({
-                "message_id": r["message_id"], "conversation_id": r["conversation_id"], "title": r["title"],
-                "role": r["role"], "reason": r["reason"], "score": r["score"], "detail": detail,
-                "duplicate_of": r["duplicate_of"], "text": r["raw"],
+                "message_id": r.message_id, "conversation_id": r.conversation_id, "title": r.title,
+                "role": r.role, "reason": r.reason, "score": r.score, "detail": detail,
+                "duplicate_of": r.duplicate_of, "text": r.raw,
             }, ensure_ascii=False))
         else:
-            score = f" {r['score']:.2f}" if r["score"] is not None else ""
-            click.echo(f"{r['reason']}{score}  {r['message_id']}  [{r['title'][:40]}] {r['role']}: "
-                       f"{_short(r['raw'], 90)}" + (f"\n    {detail}" if detail else ""))
+            score = f" {r.score:.2f}" if r.score is not None else ""
+            click.echo(f"{r.reason}{score}  {r.message_id}  [{r.title[:40]}] {r.role}: "
+                       f"{_short(r.raw, 90)}" + (f"\n    {detail}" if detail else ""))
     for mid, f in flagged.items():
         detail = "; ".join(f["reasons"])
         if as_json:

@@ -20,7 +20,7 @@ from .options import config_option, dry_run_option, json_option
 
 
 def _ensure_cleaned(store) -> None:
-    if not store.db.execute("SELECT 1 FROM clean_messages LIMIT 1").fetchone():
+    if not store.has_cleaned():
         raise TwinforgeError(f"nothing cleaned in {store.workspace}",
                              "run `twinforge ingest PATH` and `twinforge clean` first")
 
@@ -162,7 +162,7 @@ def score(obj: Ctx, config: str, threshold: float | None, gold_dir: Path | None,
         _score_gold(obj, cfg, gold_dir, split, backend, model, limit, threshold, as_json)
         return
     with obj.store(create=False) as store:
-        if not store.db.execute("SELECT 1 FROM modules WHERE kind = 'dialog' LIMIT 1").fetchone():
+        if not store.has_modules("dialog"):
             raise TwinforgeError(f"no modules in {store.workspace}", "run `twinforge distill` first")
         scores = quality.score_store(store, threshold)
         titles = {m["id"]: m["title"] for m in export.listing(store)}

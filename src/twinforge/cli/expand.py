@@ -7,10 +7,11 @@ import json
 import click
 
 from ..config import load_recipe
+from ..expand import planner
 from ..expand.run import as_config, require_modules
 from ..expand.run import expand as run_expand
-from ..expand import planner
 from ..expand.views import VIEWS
+from ..store import listings
 from . import expand_plan
 from .group import Ctx, cli, progress_wanted
 from .options import config_option, dry_run_option, json_option
@@ -115,31 +116,20 @@ def expand(obj: Ctx, config: str, views: tuple[str, ...], per_view: int | None, 
 @click.pass_obj
 def examples(obj: Ctx, view: str | None, module_id: str | None, limit: int, as_json: bool) -> None:
     """List the training examples `twinforge expand` made, with their module and view."""
-    where, args = [], []
-    if view:
-        where.append("view = ?")
-        args.append(view)
-    if module_id:
-        where.append("module_id = ?")
-        args.append(module_id)
-    sql = ("SELECT * FROM examples" + (f" WHERE {' AND '.join(where)}" if where else "")
-           + " ORDER BY module_id, view, position" + (" LIMIT ?" if limit else ""))
     with obj.store(create=False) as store:
         require_modules(store.db, store.workspace)
-        rows = store.db.execute(sql, [*args, *([limit] if limit else [])]).fetchall()
+        rows = listings.examples(store, view=view, module_id=module_id, limit=limit or None)
     if not rows and not as_json:
-        click.echo("no examples" + (" match" if where else " yet — run `twinforge expand`"), err=True)
+        click.echo("no examples" + (" match" if view or module_id else " yet — run `twinforge expand`"), err=True)
     for r in rows:
-        messages = json.loads(r["messages"])
         if as_json:
             click.echo(json.dumps({
-                "id": r["id"], "module_id": r["module_id"], "view": r["view"], "language": r["language"],
-                "messages": messages, "chars": r["chars"], "tokens": r["tokens"],
-                "meta": json.loads(r["meta"]) if r["meta"] else {},
+                "id": r.id, "module_id": r.module_id, "view": r.view, "language": r.language,
+                "messages": r.messages, "chars": r.chars, "tokens": r.tokens, "meta": r.meta,
             }, ensure_ascii=False))
         else:
-            click.echo(f"{r['view']:<11} {r['id']}  module {r['module_id']}")
-            for m in messages:
+            click.echo(f"{r.view:<11} {r.id}  module {r.module_id}")
+            for m in r.messages:
                 click.echo(f"  {m['role']}: {_short(m['content'])}")
 
 

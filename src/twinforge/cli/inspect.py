@@ -8,6 +8,7 @@ from datetime import datetime, timezone
 import click
 
 from ..errors import TwinforgeError
+from ..store import listings
 from ..volume import volume
 from .group import Ctx, cli, progress_wanted
 from .options import json_option
@@ -63,52 +64,31 @@ def messages(obj: Ctx, as_json, conversation, all_branches, kinds, cleaned, limi
     JSON fields: conversation_id, message_id, role, kind, text, created_at, canonical (plus uid, model;
     with --cleaned also language).
     """
-    where, args = [], []
-    if cleaned:
-        where.append("cm.keep = 1")
-    if conversation:
-        where.append("m.conversation_id = ?")
-        args.append(conversation)
-    if not all_branches:
-        where.append("m.canonical = 1")
-    if kinds:
-        where.append(f"m.kind IN ({','.join('?' * len(kinds))})")
-        args.extend(kinds)
-    sql = (
-        "SELECT m.*, c.title" + (", cm.text AS cleaned_text, cm.language" if cleaned else "")
-        + " FROM messages m JOIN conversations c ON c.id = m.conversation_id"
-        + (" JOIN clean_messages cm ON cm.message_id = m.id" if cleaned else "")
-        + (f" WHERE {' AND '.join(where)}" if where else "")
-        + " ORDER BY c.created_at IS NULL, c.created_at, c.id, m.position"
-        + (" LIMIT ?" if limit else "")
-    )
-    if limit:
-        args.append(limit)
     with obj.store(create=False) as store:
-        if conversation and not store.db.execute("SELECT 1 FROM conversations WHERE id = ?", (conversation,)).fetchone():
+        if conversation and not store.has_conversation(conversation):
             raise TwinforgeError(f"no conversation {conversation!r} in {store.path}",
                                  "ids are in `twinforge messages --json`")
-        if cleaned and not store.db.execute("SELECT 1 FROM clean_messages LIMIT 1").fetchone():
+        if cleaned and not store.has_cleaned():
             raise TwinforgeError(f"nothing cleaned yet in {store.workspace}", "run `twinforge clean` first")
         last = None
-        for r in store.db.execute(sql, args):
-            text = r["cleaned_text"] if cleaned else r["text"]
+        for r in listings.messages(store, conversation=conversation, all_branches=all_branches, kinds=kinds,
+                                   cleaned=cleaned, limit=limit):
             if as_json:
                 record = {
-                    "conversation_id": r["conversation_id"], "message_id": r["id"], "uid": r["uid"],
-                    "role": r["role"], "kind": r["kind"], "text": text, "created_at": _iso(r["created_at"]),
-                    "canonical": bool(r["canonical"]), "model": r["model"],
+                    "conversation_id": r.conversation_id, "message_id": r.id, "uid": r.uid,
+                    "role": r.role, "kind": r.kind, "text": r.text, "created_at": _iso(r.created_at),
+                    "canonical": r.canonical, "model": r.model,
                 }
                 if cleaned:
-                    record["language"] = r["language"]
+                    record["language"] = r.language
                 click.echo(json.dumps(record, ensure_ascii=False))
                 continue
-            if r["conversation_id"] != last:
-                click.echo(f"\n=== {r['title']}  [{r['conversation_id']}]")
-                last = r["conversation_id"]
-            flags = "" if r["canonical"] else " (other branch)"
-            kind = "" if r["kind"] == "dialog" else f" <{r['kind']}>"
-            click.echo(f"--- {r['role']}{kind}{flags} {_iso(r['created_at']) or ''}\n{text}")
+            if r.conversation_id != last:
+                click.echo(f"\n=== {r.title}  [{r.conversation_id}]")
+                last = r.conversation_id
+            flags = "" if r.canonical else " (other branch)"
+            kind = "" if r.kind == "dialog" else f" <{r.kind}>"
+            click.echo(f"--- {r.role}{kind}{flags} {_iso(r.created_at) or ''}\n{r.text}")
 
 
 @cli.command()
@@ -117,12 +97,10 @@ def messages(obj: Ctx, as_json, conversation, all_branches, kinds, cleaned, limi
 def warnings(obj: Ctx, as_json: bool) -> None:
     """What ingest could not recover, per conversation (broken trees, missing nodes, unknown content)."""
     with obj.store(create=False) as store:
-        rows = store.db.execute(
-            "SELECT w.*, s.path FROM warnings w LEFT JOIN sources s ON s.id = w.source_id ORDER BY w.id"
-        ).fetchall()
+        rows = listings.ingest_warnings(store)
     for r in rows:
         if as_json:
-            click.echo(json.dumps({"source": r["path"], "conversation_id": r["conversation_id"],
-                                   "warning": r["message"]}, ensure_ascii=False))
+            click.echo(json.dumps({"source": r.source, "conversation_id": r.conversation_id,
+                                   "warning": r.message}, ensure_ascii=False))
         else:
-            click.echo(f"{r['path']} [{r['conversation_id']}]: {r['message']}")
+            click.echo(f"{r.source} [{r.conversation_id}]: {r.message}")

@@ -50,10 +50,6 @@ class DatasetReport:
                 "problems": self.problems, **self.stats}
 
 
-def dataset_dir(store: Store, name: str = "default") -> Path:
-    return store.ws.dataset(name)
-
-
 def content_hash(folder: Path) -> str:
     """sha256 of train.jsonl and val.jsonl: what the training data is, whatever else the folder holds."""
     h = hashlib.sha256()
@@ -179,7 +175,7 @@ def build_dataset(store: Store, cfg: DatasetConfig | None = None, name: str = "d
                   progress: bool = False) -> DatasetReport:
     """Write train/val JSONL (split by conversation), the exporters' folders, stats, histogram and card."""
     cfg = cfg or DatasetConfig()
-    folder = dataset_dir(store, name)
+    folder = store.ws.dataset(name)
     _check_views(cfg)
     system = system_prompt(store, cfg)
     problems: list[str] = []

@@ -9,7 +9,6 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-import orjson
 import yaml
 
 from ..store import Store, scene_file
@@ -103,10 +102,8 @@ def remove_files(workspace: Path, module_id: str) -> None:
 
 def load_modules(store: Store, kind: str | None = None) -> list[tuple[Module, str | None]]:
     """Every stored module with its conversation's title, in conversation order."""
-    sql = ("SELECT m.json, c.title FROM modules m LEFT JOIN conversations c ON c.id = m.conversation_id"
-           + (" WHERE m.kind = ?" if kind else "") + " ORDER BY m.conversation_id")
-    rows = store.db.execute(sql, (kind,) if kind else ()).fetchall()
-    return [(Module.model_validate(orjson.loads(r[0])), r[1]) for r in rows]
+    return [(Module.model_validate(r.data), r.title or None)
+            for r in store.module_records(kind, by_conversation=True)]
 
 
 def export_missing(store: Store) -> int:

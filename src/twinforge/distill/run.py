@@ -157,25 +157,16 @@ def load_dialogs(store: Store, cfg: DistillConfig, papers: bool = False) -> list
     """Conversations clean kept, with their kept messages (clean's text) in order; the person must have said
     enough (cfg.min_user_chars), and the dialog be in one of cfg.languages where those are given.
     With `papers`, the papers instead (any text is enough)."""
-    marks = ",".join("?" * len(PAPER_PROVIDERS))
-    which = "IN" if papers else "NOT IN"
-    rows = store.db.execute(
-        "SELECT c.conversation_id, c.message_id, m.role, c.text, c.language, conv.title"
-        " FROM clean_messages c JOIN messages m ON m.id = c.message_id"
-        " JOIN conversations conv ON conv.id = c.conversation_id"
-        f" WHERE c.keep = 1 AND m.role IN ('user', 'assistant') AND conv.provider {which} ({marks})"
-        " ORDER BY conv.created_at, c.conversation_id, m.position",
-        PAPER_PROVIDERS,
-    )
+    which = {"providers": PAPER_PROVIDERS} if papers else {"exclude_providers": PAPER_PROVIDERS}
     turns: dict[str, list[Turn]] = defaultdict(list)
     languages: dict[str, Counter] = defaultdict(Counter)
     titles: dict[str, str] = {}
-    for cid, mid, role, text, lang, title in rows:
-        if text.strip():
-            turns[cid].append(Turn(mid, role, text))
-        if lang:
-            languages[cid][lang] += 1
-        titles[cid] = title
+    for k in store.kept_messages(canonical=False, dialog=False, min_chars=None, by_date=True, **which):
+        if k.text.strip():
+            turns[k.conversation_id].append(Turn(k.id, k.role, k.text))
+        if k.language:
+            languages[k.conversation_id][k.language] += 1
+        titles[k.conversation_id] = k.title
     wanted = set(cfg.languages) if cfg.languages else None
     out = []
     for cid, ts in turns.items():

@@ -115,7 +115,7 @@ def workspace_texts(workspace: Path) -> tuple[Iterator[str], str]:
         from ..store import Store
 
         with Store(workspace, create=False) as store:
-            rows = [r[0] for r in store.db.execute("SELECT text FROM clean_messages WHERE keep = 1 LIMIT 20000")]
+            rows = store.kept_texts(20000)
         if rows:
             return iter(rows), f"the cleaned corpus in {workspace / 'twin.db'} (kept messages)"
     raise ConfigError(f"nothing in workspace {workspace} to measure tokens per byte on",

@@ -1,19 +1,11 @@
-"""Chat messages → the text a model sees, the same way for generation and for perplexity.
-
-The tokenizer's chat template when it has one; else plain "role: content" blocks ending in "assistant:", as the
-transformers backend prompts a base model without a template. The trainer renders examples with the same chat
-template (train/data.py), so the evaluation scores exactly the format the adapter was trained on.
+"""An example → the text perplexity scores, rendered as generation renders prompts (`models.chat.prompt_text`).
+The trainer renders examples with the same chat template (train/data.py), so the evaluation scores exactly the
+format the adapter was trained on.
 """
 
 from __future__ import annotations
 
-
-def prompt_text(tokenizer, messages: list[dict]) -> str:
-    """The prompt, ending where the assistant's answer starts."""
-    if getattr(tokenizer, "chat_template", None):
-        return tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
-    lines = [f"{m.get('role', 'user')}: {m.get('content', '')}" for m in messages]
-    return "\n\n".join(lines) + "\n\nassistant:"
+from ..models.chat import prompt_text
 
 
 def example_texts(tokenizer, messages: list[dict]) -> tuple[str, str]:

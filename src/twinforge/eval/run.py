@@ -19,12 +19,11 @@ from .failures import Failure, catalogue, greedy_by_probe
 from .generate import (
     GREEDY,
     Generation,
-    LlamaCppRunner,
     ModelSpec,
-    TransformersRunner,
     generate_all,
-    load_transformers,
     modes,
+    open_llamacpp,
+    open_model,
     pick_engine,
 )
 from .metrics import ANSWER_METRICS, Answer
@@ -190,8 +189,8 @@ def evaluate(store: Store, cfg: EvalConfig, progress: bool = False) -> EvalRun:
 
 def _one_model(spec: ModelSpec, cfg: EvalConfig, probes: list[Probe], texts: Texts, cache: Path, tick):
     engine = pick_engine(cfg.engine, spec)
-    model, tok = load_transformers(spec)
-    runner = TransformersRunner(model, tok)
+    runner = open_model(spec)
+    model, tok = runner.loaded()
     try:
         m: dict = {}
         for name, pairs in texts.pairs(tok, cfg.ppl_texts).items():
@@ -201,10 +200,10 @@ def _one_model(spec: ModelSpec, cfg: EvalConfig, probes: list[Probe], texts: Tex
             gens = list(generate_all(runner, spec.name, probes, cfg.sample_seeds, cfg.max_new_tokens,
                                      cfg.temperature, cfg.top_p, tick))
     finally:
-        runner.close()
         del model
+        runner.close()
     if engine == "llamacpp":
-        llama = LlamaCppRunner(spec, tok, cache)
+        llama = open_llamacpp(spec, tok, cache)
         try:
             lg = {"transformers": lg, "llamacpp": llama.logits(active.PROBE_TEXT)}
             gens = list(generate_all(llama, spec.name, probes, cfg.sample_seeds, cfg.max_new_tokens,

@@ -1,5 +1,5 @@
 """Hyperphrase → text, through a plain backend (a prompt asks it to expand the concept chain) or through the
-bridge adapter (a LoRA trained on `hyper-decode:` pairs, run by transformers).
+bridge adapter (a LoRA trained on `hyper-decode:` pairs, run as the backends' base-with-adapters).
 
 Backend answers go through the store's call cache, as distill's do, so a re-run of the report is free.
 """
@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
+from ..backends.adapted import AdaptedBackend
 from ..backends.base import Request
 from ..backends.config import BackendConfig
 from ..text.lemmas import language
@@ -100,28 +101,19 @@ def adapter_folder(store, adapter: str) -> Path:
 
 
 class AdapterDecoder:
-    """The bridge adapter on its base, greedy, through transformers. Also encodes (it learned both ways)."""
+    """The bridge adapter on its base, greedy, through the backends' base-with-adapters (transformers). Also
+    encodes (it learned both ways)."""
 
     def __init__(self, folder: Path, max_new_tokens: int = 160):
         self.folder = folder
         self.name = f"adapter:{folder.name}"
         self.max_new_tokens = max_new_tokens
-        self.model, self.tokenizer = _load(folder)
+        self.backend = AdaptedBackend(None, [folder])  # None: the base the adapter records
+        self.backend.loaded()  # a broken adapter fails here, not on the first phrase
 
     def generate(self, user: str, max_new_tokens: int) -> str:
-        import torch
-
-        from ..eval.render import prompt_text
-
-        tok = self.tokenizer
-        text = prompt_text(tok, [{"role": "user", "content": user}])
-        x = tok(text, return_tensors="pt", add_special_tokens=not getattr(tok, "chat_template", None))
-        x = {k: v.to(next(self.model.parameters()).device) for k, v in x.items()}
-        with torch.inference_mode():
-            out = self.model.generate(**x, max_new_tokens=max_new_tokens, do_sample=False,
-                                      pad_token_id=tok.pad_token_id or tok.eos_token_id)
-        new = tok.decode(out[0, x["input_ids"].shape[1]:], skip_special_tokens=True)
-        return _cut_turn(new)
+        request = Request([{"role": "user", "content": user}], max_tokens=max_new_tokens)
+        return _cut_turn(self.backend.complete(request).text)
 
     def decode_many(self, hyperphrases: list[str]) -> list[Decoded]:
         out = []
@@ -142,14 +134,6 @@ def _cut_turn(text: str) -> str:
     """The answer up to where a base model starts writing the next turn itself."""
     m = _TURN.search(text)
     return (text[: m.start()] if m else text).strip()
-
-
-def _load(folder: Path):
-    from ..models.stack import load_with_adapters
-
-    model, tok = load_with_adapters(None, [(folder, 1.0)])  # None: the base the adapter records
-    model.eval()
-    return model, tok
 
 
 def decoder(store, cfg: HyperConfig, backend: BackendConfig | None = None, adapter: str | None = None):

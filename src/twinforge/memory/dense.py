@@ -10,7 +10,6 @@ and kept while the build generation (memory_meta) is unchanged, so a server pays
 
 from __future__ import annotations
 
-import sqlite3
 import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -19,7 +18,7 @@ from functools import lru_cache
 import numpy as np
 
 from ..errors import ConfigError
-from ..store import Store
+from ..store import Store, memory_reads
 
 EMBEDDERS = ("use", "e5")
 
@@ -106,21 +105,15 @@ _cache: dict[tuple[str, str], tuple[str, Matrix]] = {}
 _lock = threading.Lock()
 
 
-def generation(db: sqlite3.Connection) -> str:
-    row = db.execute("SELECT value FROM memory_meta WHERE key = 'generation'").fetchone()
-    return row[0] if row else "0"
-
-
 def matrix(store: Store, model: str) -> Matrix:
     """All vectors of `model`, loaded once per build generation."""
     key = (str(store.path.resolve()), model)
-    gen = generation(store.db)
+    gen = memory_reads.generation(store.db)
     with _lock:
         hit = _cache.get(key)
         if hit and hit[0] == gen:
             return hit[1]
-        rows = store.db.execute("SELECT item, vec FROM memory_vectors WHERE model = ? ORDER BY item",
-                                (model,)).fetchall()
+        rows = memory_reads.vectors(store, model)
         if rows:
             rowids = np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))
             vectors = np.frombuffer(b"".join(r[1] for r in rows), dtype=np.float32).reshape(len(rows), -1)

@@ -24,9 +24,8 @@ import networkx as nx
 
 from ..distill.schema import Module
 from ..errors import TwinforgeError
-from ..store import Store
+from ..store import Store, memory_reads
 from ..text.stemming import stems
-from .dense import generation
 
 _WORD = re.compile(r"[^\W_]+(?:-[^\W_]+)*", re.UNICODE)
 _CYR = re.compile(r"[а-яё]")
@@ -141,7 +140,7 @@ _lock = threading.Lock()
 
 def _cached_graph(store: Store) -> tuple[nx.Graph, dict[str, frozenset[str]]]:
     key = str(store.path.resolve())
-    gen = generation(store.db)
+    gen = memory_reads.generation(store.db)
     with _lock:
         hit = _cache.get(key)
         if hit and hit[0] == gen:

@@ -7,7 +7,7 @@ stemmers for its words, as an item's language does for its own.
 
 from __future__ import annotations
 
-from ..store import Store
+from ..store import Store, memory_reads
 from ..text.language import detect
 from ..text.stemming import stems
 
@@ -27,8 +27,4 @@ def search(store: Store, query: str, k: int, extra_terms: list[str] | None = Non
     expr = match_expression(query, extra=extra_terms)
     if expr is None:
         return []
-    rows = store.db.execute(
-        "SELECT rowid, bm25(memory_fts) AS s FROM memory_fts WHERE memory_fts MATCH ? ORDER BY s LIMIT ?",
-        (expr, k),
-    ).fetchall()
-    return [(r[0], -r[1]) for r in rows]
+    return [(rowid, -score) for rowid, score in memory_reads.bm25(store, expr, k)]

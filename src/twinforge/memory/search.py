@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 
 from ..errors import ConfigError, TwinforgeError
-from ..store import Store
+from ..store import Store, memory_reads
 from . import dense, index
 from .fusion import rrf
 
@@ -40,10 +40,10 @@ def _pool(k: int) -> int:
 
 def check_built(store: Store) -> str:
     """The embedder the memory was built with; a TwinforgeError when it was never built."""
-    row = store.db.execute("SELECT value FROM memory_meta WHERE key = 'embedder'").fetchone()
-    if row is None:
+    embedder = store.memory_embedder()
+    if embedder is None:
         raise TwinforgeError(f"no memory built in {store.workspace}", "run `twinforge memory build` first")
-    return row[0]
+    return embedder
 
 
 def validate(query: str, k: int, mode: str) -> str:
@@ -90,9 +90,7 @@ def search(store: Store, query: str, k: int = 8, mode: str = "hybrid", expand_gr
 
 
 def _module_rowids(store: Store, module_ids: list[str]) -> list[int]:
-    marks = ",".join("?" * len(module_ids))
-    found = dict(store.db.execute(
-        f"SELECT module_id, rowid FROM memory_items WHERE module_id IN ({marks})", module_ids).fetchall())
+    found = memory_reads.module_rowids(store, module_ids)
     return [found[m] for m in module_ids if m in found]
 
 
@@ -102,22 +100,18 @@ def _hits(store: Store, ranked: list[tuple[int, float]], k: int) -> list[Hit]:
     seen_messages: set[str] = set()
     for start in range(0, len(ranked), 200):
         chunk = ranked[start:start + 200]
-        ids = [r for r, _ in chunk]
-        marks = ",".join("?" * len(ids))
-        rows = {r["rowid"]: r for r in store.db.execute(
-            f"SELECT rowid, id, kind, conversation_id, message_id, module_id, title, date, language, text"
-            f" FROM memory_items WHERE rowid IN ({marks})", ids)}
+        rows = memory_reads.items(store, [r for r, _ in chunk])
         for rowid, score in chunk:
             r = rows.get(rowid)
             if r is None:
                 continue
-            if r["kind"] == "message":
-                if r["message_id"] in seen_messages:
+            if r.kind == "message":
+                if r.message_id in seen_messages:
                     continue
-                seen_messages.add(r["message_id"])
-            out.append(Hit(kind=r["kind"], item_id=r["id"], conversation_id=r["conversation_id"],
-                           message_id=r["message_id"], title=r["title"], date=r["date"], text=r["text"],
-                           score=round(float(score), 6), module_id=r["module_id"], language=r["language"]))
+                seen_messages.add(r.message_id)
+            out.append(Hit(kind=r.kind, item_id=r.id, conversation_id=r.conversation_id,
+                           message_id=r.message_id, title=r.title, date=r.date, text=r.text,
+                           score=round(float(score), 6), module_id=r.module_id, language=r.language))
             if len(out) == k:
                 return out
     return out

@@ -1,4 +1,5 @@
-"""The chat template a base model without one is given, the same for training, evaluation and generation."""
+"""The chat template a base model without one is given, and the prompt text a chat renders to: the same for
+training, evaluation and generation."""
 
 from __future__ import annotations
 
@@ -17,3 +18,12 @@ def ensure_chat_template(tokenizer) -> str:
         return "model"
     tokenizer.chat_template = PLAIN_TEMPLATE
     return "plain"
+
+
+def prompt_text(tokenizer, messages: list[dict]) -> str:
+    """The prompt, ending where the assistant's answer starts: the tokenizer's chat template when it has one, else
+    plain "role: content" blocks ending in "assistant:" (as the transformers backend prompts a base model)."""
+    if getattr(tokenizer, "chat_template", None):
+        return tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
+    lines = [f"{m.get('role', 'user')}: {m.get('content', '')}" for m in messages]
+    return "\n\n".join(lines) + "\n\nassistant:"

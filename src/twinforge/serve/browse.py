@@ -19,7 +19,7 @@ from fastapi import APIRouter, HTTPException, Query, Request
 from pydantic import BaseModel, Field
 
 from ..errors import TwinforgeError
-from ..store import Store
+from ..store import Store, listings
 from ..store.workspace import Workspace
 from ..text import secrets
 from .markdown_render import MAX_CHARS, to_html
@@ -40,24 +40,12 @@ def _iso(t: float | None) -> str | None:
     return datetime.fromtimestamp(t, timezone.utc).isoformat(timespec="seconds") if t else None
 
 
-def _count(store: Store, sql: str, *args) -> int:
-    return store.db.execute(sql, args).fetchone()[0]
-
-
 @router.get("/overview")
 def overview(request: Request) -> dict:
     twin = request.app.state.twin
     with _store(request) as store:
-        memory_built = store.db.execute("SELECT 1 FROM memory_meta WHERE key = 'embedder'").fetchone() is not None
-        counts = {
-            "conversations": _count(store, "SELECT count(*) FROM conversations"),
-            "messages": _count(store, "SELECT count(*) FROM messages"),
-            "kept": _count(store, "SELECT count(*) FROM clean_messages WHERE keep = 1"),
-            "rejected": _count(store, "SELECT count(*) FROM clean_messages WHERE keep = 0"),
-            "modules": _count(store, "SELECT count(*) FROM modules WHERE kind = 'dialog'"),
-            "papers": _count(store, "SELECT count(*) FROM modules WHERE kind = 'paper'"),
-            "memory_items": _count(store, "SELECT count(*) FROM memory_items"),
-        }
+        memory_built = store.memory_embedder() is not None
+        counts = listings.counts(store)
     return {"workspace": twin.workspace.name, "counts": counts, "memory_built": memory_built,
             "persona": Workspace(twin.workspace).persona_card.exists(), "models": [m["id"] for m in twin.models()],
             "no_llm": twin.cfg.no_llm, "reports": len(_reports(twin.workspace))}
@@ -66,49 +54,23 @@ def overview(request: Request) -> dict:
 @router.get("/conversations")
 def conversations(request: Request, q: str = "", label: str = Query("all", pattern="^(all|substance|chatter)$"),
                   offset: int = Query(0, ge=0), limit: int = Query(PAGE, ge=1, le=500)) -> dict:
-    where, args = [], []
-    if q.strip():
-        pattern = "%" + q.strip().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
-        where.append("(c.title LIKE ? ESCAPE '\\' OR c.id = ?)")
-        args += [pattern, q.strip()]
-    if label != "all":
-        where.append("cc.label = ?")
-        args.append(label)
-    clause = f" WHERE {' AND '.join(where)}" if where else ""
-    base = "FROM conversations c LEFT JOIN clean_conversations cc ON cc.conversation_id = c.id" + clause
     with _store(request) as store:
-        total = store.db.execute(f"SELECT count(*) {base}", args).fetchone()[0]
-        rows = store.db.execute(
-            "SELECT c.id, c.title, c.provider, c.created_at, c.message_count, cc.label, cc.score, cc.reason,"
-            " cc.signature,"
-            " (SELECT count(*) FROM clean_messages cm WHERE cm.conversation_id = c.id AND cm.keep = 1) AS kept,"
-            " (SELECT group_concat(m.id) FROM modules m WHERE m.conversation_id = c.id) AS modules"
-            f" {base} ORDER BY c.created_at IS NULL, c.created_at DESC, c.id LIMIT ? OFFSET ?",
-            [*args, limit, offset]).fetchall()
-    items = [{"id": r["id"], "title": r["title"], "provider": r["provider"], "created_at": _iso(r["created_at"]),
-              "messages": r["message_count"], "kept": r["kept"], "label": r["label"],
-              "chatter_score": r["score"], "verdict": r["reason"],
-              "explained": explain(r["label"], r["score"], r["reason"], threshold_of(r["signature"])),
-              "modules": r["modules"].split(",") if r["modules"] else []} for r in rows]
+        total, rows = listings.conversation_page(store, q=q, label=label, offset=offset, limit=limit)
+    items = [{"id": r.id, "title": r.title, "provider": r.provider, "created_at": _iso(r.created_at),
+              "messages": r.message_count, "kept": r.kept, "label": r.label,
+              "chatter_score": r.score, "verdict": r.reason,
+              "explained": explain(r.label, r.score, r.reason, threshold_of(r.signature)),
+              "modules": r.modules} for r in rows]
     return {"total": total, "offset": offset, "limit": limit, "items": items}
 
 
 @router.get("/conversations/{conversation_id}")
 def conversation(conversation_id: str, request: Request) -> dict:
     with _store(request) as store:
-        c = store.db.execute(
-            "SELECT c.*, cc.label, cc.score, cc.reason AS verdict, cc.signature FROM conversations c"
-            " LEFT JOIN clean_conversations cc ON cc.conversation_id = c.id WHERE c.id = ?",
-            (conversation_id,)).fetchone()
-        if c is None:
-            raise HTTPException(404, f"no conversation {conversation_id!r}")
-        rows = store.db.execute(
-            "SELECT m.id, m.uid, m.parent_uid, m.position, m.role, m.kind, m.canonical, m.created_at, m.model,"
-            " m.text, cm.keep, cm.reason, cm.score, cm.duplicate_of, cm.language, cm.text AS cleaned,"
-            " cm.stripped, cm.redacted FROM messages m LEFT JOIN clean_messages cm ON cm.message_id = m.id"
-            " WHERE m.conversation_id = ? ORDER BY m.position", (conversation_id,)).fetchall()
-        modules = [r[0] for r in store.db.execute("SELECT id FROM modules WHERE conversation_id = ? ORDER BY id",
-                                                  (conversation_id,))]
+        detail = listings.conversation_detail(store, conversation_id)
+    if detail is None:
+        raise HTTPException(404, f"no conversation {conversation_id!r}")
+    c, rows, modules = detail.row, detail.messages, detail.modules
     messages = []
     for r in rows:
         kept = bool(r["keep"])
@@ -131,49 +93,34 @@ def conversation(conversation_id: str, request: Request) -> dict:
             "modules": modules, "messages": messages}
 
 
-def _module_rows(store: Store, kind: str | None = None, module_id: str | None = None):
-    sql = ("SELECT m.id, m.json, m.kind, m.language, c.title AS conversation_title, s.score, s.flagged, s.reasons"
-           " FROM modules m LEFT JOIN conversations c ON c.id = m.conversation_id"
-           " LEFT JOIN module_scores s ON s.module_id = m.id")
-    where, args = [], []
-    if kind:
-        where.append("m.kind = ?")
-        args.append(kind)
-    if module_id:
-        where.append("m.id = ?")
-        args.append(module_id)
-    sql += (f" WHERE {' AND '.join(where)}" if where else "") + " ORDER BY c.created_at DESC, m.id"
-    return store.db.execute(sql, args).fetchall()
-
-
 @router.get("/modules")
 def modules(request: Request, kind: str = Query("dialog", pattern="^(dialog|paper|all)$")) -> dict:
     with _store(request) as store:
-        rows = _module_rows(store, None if kind == "all" else kind)
+        rows = listings.module_views(store, None if kind == "all" else kind)
     items = []
     for r in rows:
-        m = orjson.loads(r["json"])
-        items.append({"id": r["id"], "kind": r["kind"], "title": m["title"], "language": r["language"],
+        m = orjson.loads(r.json)
+        items.append({"id": r.id, "kind": r.kind, "title": m["title"], "language": r.language,
                       "phrase": m["phrase"], "meta_move": m["meta_move"], "concepts": m["concepts"],
-                      "conversation_id": m["conversation_id"], "conversation_title": r["conversation_title"],
+                      "conversation_id": m["conversation_id"], "conversation_title": r.conversation_title,
                       "problem": (m.get("paper") or {}).get("problem")} | _quality(r))
     return {"items": items}
 
 
-def _quality(row) -> dict:
+def _quality(row: listings.ModuleView) -> dict:
     """The module's last quality score (distill/quality.py); None where it was never scored (papers)."""
-    if row["score"] is None:
+    if row.score is None:
         return {"score": None, "flagged": False, "flag_reasons": []}
-    return {"score": row["score"], "flagged": bool(row["flagged"]), "flag_reasons": json.loads(row["reasons"])}
+    return {"score": row.score, "flagged": bool(row.flagged), "flag_reasons": json.loads(row.reasons)}
 
 
 @router.get("/modules/{module_id}")
 def module(module_id: str, request: Request) -> dict:
     with _store(request) as store:
-        rows = _module_rows(store, module_id=module_id)
+        rows = listings.module_views(store, module_id=module_id)
     if not rows:
         raise HTTPException(404, f"no module {module_id!r}")
-    return orjson.loads(rows[0]["json"]) | {"conversation_title": rows[0]["conversation_title"]} | _quality(rows[0])
+    return orjson.loads(rows[0].json) | {"conversation_title": rows[0].conversation_title} | _quality(rows[0])
 
 
 @router.get("/graph")
@@ -215,9 +162,7 @@ def funnel(request: Request) -> dict:
 
     with _store(request) as store:
         steps = clean_funnel(store)
-        reasons = [dict(r) for r in store.db.execute(
-            "SELECT reason, keep, count(*) AS messages, coalesce(sum(chars), 0) AS chars FROM clean_messages"
-            " GROUP BY reason, keep ORDER BY keep DESC, messages DESC")]
+        reasons = listings.clean_reasons(store)
     return {"steps": steps, "reasons": reasons}
 
 
@@ -273,9 +218,7 @@ def examples(request: Request) -> dict:
 
     with _store(request) as store:
         data = persona.read_data(store) or {}
-        titles = [r[0] for r in store.db.execute(
-            "SELECT c.title FROM modules m JOIN conversations c ON c.id = m.conversation_id WHERE m.kind = 'dialog'"
-            " AND c.title != '' GROUP BY c.id ORDER BY max(c.created_at) DESC LIMIT ?", (EXAMPLE_QUESTIONS,))]
+        titles = listings.recent_module_titles(store, EXAMPLE_QUESTIONS)
     out = [_theme_question(t["theme"]) for t in (data.get("themes") or [])[:EXAMPLE_QUESTIONS]]
     for title in titles:
         if len(out) >= EXAMPLE_QUESTIONS:

@@ -87,7 +87,7 @@ class Twin:
     def memory_built(self) -> bool:
         """Whether `twinforge memory build` has put anything in memory: without it answers cite nothing."""
         with Store(self.workspace, create=False) as store:
-            return store.db.execute("SELECT 1 FROM memory_items LIMIT 1").fetchone() is not None
+            return store.has_memory()
 
     def models(self) -> list[dict]:
         b = self.cfg.backend
