@@ -11,7 +11,17 @@ def run_stage(store, cfg, progress: bool = False) -> StageResult:
     total = report.volumes["total"]
     summary = {"modules": report.modules, "expanded": report.expanded, "examples": total["examples"],
                "pages_in": report.volumes["pages_in"], "pages_out": total["pages"], "ratio": total["ratio"]}
+    gen = report.generated
+    if gen:
+        # the gate's pass rate per view and for the run's backend (`twinforge examples --rejected` lists the rest)
+        summary["generated"] = {"backend": gen["backend"], "kept": gen["kept"], "rejected": gen["rejected"],
+                                "pass_rate": gen["pass_rate"],
+                                "views": {v: b["pass_rate"] for v, b in gen["views"].items()},
+                                "reasons": gen["reasons"]}
     failed = [f"module {b['module_id']}: {b['error']}" for b in report.invalid]
     if not total["examples"]:
         failed.append(f"no training example from {report.modules} modules")
-    return StageResult("expand", summary, failed)
+    notes = list(report.notes)
+    if gen.get("failed_calls"):
+        notes.append(f"{gen['failed_calls']} generation call(s) failed; their modules are tried again next run")
+    return StageResult("expand", summary, failed, notes)

@@ -10,6 +10,7 @@ question comes from the templates ask each item in up to `phrasings` different w
 
 from __future__ import annotations
 
+import hashlib
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -56,6 +57,11 @@ class Context:
             if text not in out:
                 out.append(text)
         return out
+
+
+def example_id(module_id: str, view: str, position: int) -> str:
+    """An example's id: stable across runs for the same module, view and position."""
+    return hashlib.sha1(f"{module_id}\0{view}\0{position}".encode()).hexdigest()[:16]
 
 
 def chat(ask: str, answer: str, /, **meta) -> Example:
