@@ -7,7 +7,8 @@ template-tokens     chat-template or prompt scaffolding in the text: braces, `<|
                     a line opening with "Question:", "Ответ:", "person:" and the like
 leaked-placeholder  clean's redaction placeholders (`<EMAIL>`, `<PHONE>`, `<CARD>`, `<SECRET:…>`) in the text
 leaked-secret       something clean would redact (text/secrets.py): a key, a password, an address
-too-short/too-long  a model-written text outside gate.min_chars..gate.max_chars
+too-short/too-long  an answer the model wrote under gate.min_chars (a paraphrase: the question), or all it
+                    wrote over gate.max_chars
 wrong-language      the text is not in the module's language (text/language.py)
 degenerate          a loop: more than gate.max_repeat of its word 4-grams are repeats, a character run of 10+, or
                     one text said twice (two turns of a dialog alike)
@@ -73,17 +74,16 @@ def rule_check(c: Candidate, module: Module, cfg: GateConfig) -> Verdict:
     if c.error:
         return Verdict(False, "unparsed", c.error)
     lang = (module.language or "")[:2].lower() or None
-    for text in c.generated:
-        for reason, why in (("template-tokens", _template(text)), ("leaked-placeholder", _placeholder(text)),
-                            ("leaked-secret", _secret(text)), ("too-short", _short(text, cfg)),
-                            ("too-long", _long(text, cfg)), ("wrong-language", _language(text, lang)),
-                            ("degenerate", _degenerate(text, cfg))):
-            if why:
-                return Verdict(False, reason, why)
+    whole = "\n".join(c.generated)
     keys = [normalize(t) for t in c.generated]
     if len(set(keys)) < len(keys):
         return Verdict(False, "degenerate", "says the same text twice")
-    whole = "\n".join(c.generated)
+    for reason, why in (("template-tokens", _template(whole)), ("leaked-placeholder", _placeholder(whole)),
+                        ("leaked-secret", _secret(whole)), ("too-short", _short(c, cfg)),
+                        ("too-long", _long(whole, cfg)), ("wrong-language", _language(whole, lang)),
+                        ("degenerate", _degenerate(whole, cfg))):
+        if why:
+            return Verdict(False, reason, why)
     why = _ungrounded(whole, c.grounding, cfg, lang) or ""
     if why:
         return Verdict(False, "ungrounded", why)
@@ -108,8 +108,14 @@ def _secret(text: str) -> str:
     return f"{found[0].kind} at {found[0].start}" if found else ""
 
 
-def _short(text: str, cfg: GateConfig) -> str:
-    return f"{len(text.strip())} characters, under {cfg.min_chars}" if len(text.strip()) < cfg.min_chars else ""
+def _short(c: Candidate, cfg: GateConfig) -> str:
+    """Each answer the model wrote (or, where it wrote only the question, each question) is long enough; the
+    person's turns of a dialog may be short ("Why?")."""
+    answers = [m["content"] for m in c.messages if m["role"] == "assistant" and m["content"] in c.generated]
+    for text in answers or c.generated:
+        if len(text.strip()) < cfg.min_chars:
+            return f"{len(text.strip())} characters, under {cfg.min_chars}: {text.strip()[:40]!r}"
+    return ""
 
 
 def _long(text: str, cfg: GateConfig) -> str:
@@ -141,12 +147,14 @@ def _degenerate(text: str, cfg: GateConfig) -> str:
 
 
 def _ungrounded(text: str, terms: list[str], cfg: GateConfig, lang: str | None) -> str:
-    terms = [t for t in dict.fromkeys(t.strip() for t in terms) if t]
+    # terms without a content word ("которые", "this") name nothing
+    lemmas = {t: _content(t, lang) for t in dict.fromkeys(t.strip() for t in terms) if t}
+    terms = [t for t, ls in lemmas.items() if ls]
     if not terms:
         return ""
     have = set(_content(text, lang)) | {w.casefold() for w in _WORD.findall(text)}
     low = text.casefold()
-    covered = [t for t in terms if t.casefold() in low or _covers(have, _content(t, lang))]
+    covered = [t for t in terms if t.casefold() in low or _covers(have, lemmas[t])]
     need = max(1, math.ceil(cfg.min_concepts * len(terms)))
     if len(covered) >= need:
         return ""

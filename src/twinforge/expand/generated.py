@@ -308,8 +308,10 @@ def candidates(ask: Ask, answer: str) -> list[Candidate]:
     return out
 
 
-def ordered_others(modules: list[Module], seed: int, module_id: str) -> list[Module]:
-    """The other modules in a stable seeded order: the topics transfer applies this module's move to."""
-    others = [m for m in modules if m.id != module_id]
-    random.Random(f"{seed}:{module_id}:transfer").shuffle(others)
+def ordered_others(modules: list[Module], seed: int, module: Module) -> list[Module]:
+    """The other modules of the module's language, in a stable seeded order: the topics transfer applies its
+    move to (the example is written in the module's language, and the gate finds the topic's concepts in it)."""
+    lang = language_code(module.language)
+    others = [m for m in modules if m.id != module.id and language_code(m.language) == lang]
+    random.Random(f"{seed}:{module.id}:transfer").shuffle(others)
     return others

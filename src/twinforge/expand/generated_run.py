@@ -144,7 +144,7 @@ def _pending(store: Store, cfg: ExpandConfig, backend: Backend, report: Generate
     out = []
     for module, raw in modules:
         turns = source.dialog(store.db, module.conversation_id)
-        ctx = GenContext(module, turns, voice(card, turns), ordered_others(all_modules, cfg.seed, module.id),
+        ctx = GenContext(module, turns, voice(card, turns), ordered_others(all_modules, cfg.seed, module),
                          g.backend.max_tokens, g.backend.temperature, cfg.own_words_min_chars)
         sig = _signature(raw, ctx, g, backend, report.views)
         if known.get(module.id) == sig:

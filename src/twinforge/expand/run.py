@@ -104,7 +104,7 @@ def expand(store: Store, cfg: ExpandConfig | None = None, limit: int | None = No
                 report.notes.append("dry run: the generated views were not run")
         else:
             gen = generate(store, cfg, run_id, progress, backend)
-            report.generated = gen.as_dict() if gen.views else {}
+            report.generated = gen.as_dict() if gen.views and not gen.skipped else {}
             report.notes += [gen.skipped] if gen.skipped else []
             report.volumes = volumes(store.db)
         if run_id is not None:
