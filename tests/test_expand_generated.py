@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 import yaml
+from test_expand import DIALOG, chatgpt, put, rich_ru, simple_en
 
 from twinforge.backends.base import BackendError
 from twinforge.backends.config import BackendConfig
@@ -20,17 +21,37 @@ from twinforge.distill.schema import Module
 from twinforge.errors import ConfigError
 from twinforge.expand import gate
 from twinforge.expand.config import GENERATED_VIEWS, ExpandConfig, GateConfig
-from twinforge.expand.generated import GENERATED, VERSIONS, GenContext, candidates, load_prompt
+from twinforge.expand.generated import (
+    GENERATED,
+    VERSIONS,
+    GenContext,
+    candidates,
+    load_prompt,
+)
 from twinforge.expand.run import expand
 from twinforge.expand.source import Turn
 from twinforge.expand.stage import run_stage
+from twinforge.ingest.run import ingest_paths
+from twinforge.store import Store
 from twinforge.store.example_rejects import backend_pass_rates, rejects, view_pass_rates
-
-from test_expand import put, rich_ru, simple_en, store  # noqa: F401 - the store fixture and its modules
 
 DATA = Path(__file__).parent / "data" / "expand_gate"
 MODULES = yaml.safe_load((DATA / "modules.yaml").read_text(encoding="utf-8"))
 CASES = yaml.safe_load((DATA / "cases.yaml").read_text(encoding="utf-8"))
+
+
+@pytest.fixture
+def store(tmp_path):
+    """test_expand's store: a Russian dialog and an English one, ingested for real."""
+    export = tmp_path / "export.json"
+    export.write_text(json.dumps([chatgpt("c-ru", "Фрактальные модули", DIALOG),
+                                  chatgpt("c-en", "Adapters", ["Why one adapter per scene?",
+                                                               "So that each can be removed alone."])],
+                                 ensure_ascii=False), encoding="utf-8")
+    s = Store(tmp_path / "ws")
+    ingest_paths(s, [export])
+    yield s
+    s.close()
 
 
 def module(key: str) -> tuple[Module, list[Turn]]:

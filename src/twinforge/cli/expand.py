@@ -7,9 +7,9 @@ import json
 import click
 
 from ..config import load_recipe
+from ..expand.config import GENERATED_VIEWS
 from ..expand.run import as_config, require_modules
 from ..expand.run import expand as run_expand
-from ..expand.config import GENERATED_VIEWS
 from ..expand.views import VIEWS
 from ..store.example_rejects import rejects, view_pass_rates
 from .group import Ctx, cli, progress_wanted

@@ -51,7 +51,7 @@ _PLACEHOLDER = re.compile("|".join(re.escape(secrets.placeholder(k)) for k in ("
 _RUN = re.compile(r"(\S)\1{9,}")
 _WORD = re.compile(r"[^\W_]+")
 _SENTENCE = re.compile(r"(?<=[.!?…])\s+|\n+")
-_NEGATION = frozenset("не нет ни никогда нельзя not no never cannot none nothing n't".split())
+_NEGATION = frozenset(["не", "нет", "ни", "никогда", "нельзя", "not", "no", "never", "cannot", "none", "nothing"])
 _SUPPOSE = re.compile(r"\bwhat if\b|\bsuppose\b|\binvers|\binvert|\bturn(?:ed)? (?:it )?(?:over|around)|\bif\b|"
                       r"\bесли\b|\bнаоборот\b|\bинверс|\bпереверн|\bпредполож|\bа что\b|\bиначе\b", re.IGNORECASE)
 MIN_LANGUAGE_LETTERS = 20  # shorter texts are not told apart by language

@@ -209,7 +209,7 @@ def walkthrough(ctx: GenContext, n: int) -> list[Ask]:
                   "required": ["person", "reply"]}}}}
     out = []
     for i in range(min(n, max(1, len(m.axes), len(m.inversions)))):
-        def pick(items: list[str]) -> str:
+        def pick(items: list[str], i=i) -> str:
             return items[i % len(items)] if items else "-"
 
         def build(data: dict, i=i) -> list[Candidate]:
@@ -250,13 +250,13 @@ def depth(ctx: GenContext, n: int) -> list[Ask]:
     out = []
     for i, idea in enumerate(ideas[:n]):
         def build(data: dict, i=i, idea=idea) -> list[Candidate]:
-            out = []
+            levels = []
             for key in ("line", "paragraph", "page"):
                 text = _text(data, key)
                 ask = fill(prompt.asks[key], title=m.title, idea=idea)
                 terms = _content_words(idea) if key == "line" else _terms(m)
-                out.append(Candidate("depth", i, _chat((ask, text)), [text], terms, {"depth": key, "idea": idea}))
-            return out
+                levels.append(Candidate("depth", i, _chat((ask, text)), [text], terms, {"depth": key, "idea": idea}))
+            return levels
         out.append(Ask("depth", i, ctx.request("depth", _object("line", "paragraph", "page"), idea=idea), build))
     return out
 
@@ -268,13 +268,13 @@ def paper_applied(ctx: GenContext, n: int) -> list[Ask]:
     prompt = load_prompt("paper_applied", ctx.language)
 
     def build(data: dict) -> list[Candidate]:
-        out = []
+        aspects = []
         for key in ("data", "training", "architecture"):
             text = _text(data, key)
             ask = fill(prompt.asks[key], title=m.title)
-            out.append(Candidate("paper_applied", 0, _chat((ask, text)), [text], _terms(m) + _content_words(m.title),
-                                 {"aspect": key}))
-        return out
+            aspects.append(Candidate("paper_applied", 0, _chat((ask, text)), [text],
+                                     _terms(m) + _content_words(m.title), {"aspect": key}))
+        return aspects
     req = ctx.request("paper_applied", _object("data", "training", "architecture"), problem=p.problem,
                       method=p.method, results="; ".join(p.results) or "-",
                       limitations="; ".join(p.limitations) or "-")

@@ -32,7 +32,16 @@ from ..store.persona_card import system_prompt
 from ..text.tokens import count_tokens_batch
 from . import gate, source
 from .config import GENERATED_VIEWS, ExpandConfig, GenerateConfig
-from .generated import GENERATED, VERSIONS, Ask, Candidate, GenContext, load_prompt, ordered_others, voice
+from .generated import (
+    GENERATED,
+    VERSIONS,
+    Ask,
+    Candidate,
+    GenContext,
+    load_prompt,
+    ordered_others,
+    voice,
+)
 from .generated import candidates as read_answer
 from .views import example_id
 
