@@ -126,6 +126,8 @@ GOOD = {
 def reply_for(body: dict) -> str:
     """The fake model: good answers for paraphrase, new_question and depth; the walkthrough loops."""
     system = body["messages"][0]["content"]
+    if "Оцени пример" in system:  # the judge: poor, except for the paraphrase
+        return json.dumps({"score": 4 if "Каким образом" in body["messages"][1]["content"] else 2, "why": "."})
     if "переформулируешь" in system:
         return json.dumps(GOOD["paraphrase"], ensure_ascii=False)
     if "новый вопрос" in system or "ONE new question" in system:
@@ -206,6 +208,17 @@ def test_dropping_a_view_from_the_config_drops_its_examples_and_rejects(store, s
     expand(store, generated_cfg(url))
     expand(store, generated_cfg(url, views=["paraphrase"]))
     assert set(view_pass_rates(store)) == {"paraphrase"}
+
+
+def test_the_optional_judge_sets_aside_low_scores(store, server):
+    url, seen = server
+    put(store, rich_ru(store))
+    expand(store, generated_cfg(url, gate={"judge": True, "judge_threshold": 3}))
+    assert view_pass_rates(store) == {"depth": (0, 3), "new_question": (0, 1), "paraphrase": (1, 0),
+                                      "walkthrough": (0, 1)}
+    assert {r["reason"] for r in rejects(store, view="new_question")} == {"judge-low"}
+    # the judge saw only what passed the rules: not the looping walkthrough (near-duplicates are found after it)
+    assert len(seen) == 4 + 5
 
 
 def test_extractive_backend_generates_nothing_and_says_so(store):

@@ -20,9 +20,11 @@ contradicts         a sentence restates the module's core claim (60%+ of its con
                     and sentences that say they invert or suppose ("what if", "наоборот", "если") are not
                     assertions and are not read; a contradiction in other words is not caught
 judge-low           (gate.judge on) the backend scored it below gate.judge_threshold; judge-failed: no score
-near-duplicate      a model-written text is a near-duplicate (MinHash over word 3-grams, clean/dedupe.py's
-                    machinery) of a message of another example, of this module or any other, or of an earlier
-                    kept generated text; texts under four words must not equal one (normalized)
+near-duplicate      a model-written text mostly copies what it was written from (gate.near_duplicate of its word
+                    3-grams are in the question it paraphrases, the idea it restates, the claim it starts from),
+                    or is a near-duplicate (MinHash over word 3-grams, clean/dedupe.py's machinery) of a message
+                    of another example, of this module or any other, or of an earlier kept generated text; texts
+                    under four words must not equal one (normalized)
 """
 
 from __future__ import annotations
@@ -246,6 +248,24 @@ class Corpus:
         return ""
 
 
+def _grams(text: str, n: int = Corpus.SHINGLE) -> set[tuple[str, ...]]:
+    words = normalize(text).split()
+    return {tuple(words[i:i + n]) for i in range(len(words) - n + 1)} if len(words) >= n else {tuple(words)}
+
+
+def copied(text: str, sources: list[str], share: float) -> str:
+    """How much of the text is copied from what it was written from: the share of its word 3-grams found in
+    one source (containment, not Jaccard: a paraphrase that repeats half of a long question is a copy)."""
+    mine = _grams(text)
+    for src in sources:
+        if not mine or not src.strip():
+            continue
+        found = len(mine & _grams(src)) / len(mine)
+        if found >= share:
+            return f"{found:.0%} of its word 3-grams are copied from {_preview(src)}"
+    return ""
+
+
 def _preview(text: str) -> str:
     text = " ".join(text.split())
     return repr(text[:100] + ("…" if len(text) > 100 else ""))
@@ -272,7 +292,7 @@ def check(cands: list[Candidate], modules: dict[str, Module], module_of: list[st
         if not v.keep:
             continue
         for text in c.generated:
-            why = corpus.duplicate_of(text)
+            why = copied(text, c.sources, cfg.near_duplicate) or corpus.duplicate_of(text)
             if why:
                 v.keep, v.reason, v.detail = False, "near-duplicate", why
                 break

@@ -83,6 +83,7 @@ class Candidate:
     grounding: list[str]  # terms the text must name enough of (concepts, or the question's content words)
     meta: dict = field(default_factory=dict)
     error: str = ""  # the answer could not be read into an example
+    sources: list[str] = field(default_factory=list)  # what it was written from and must not merely copy
 
 
 @dataclass
@@ -115,7 +116,7 @@ class GenContext:
                 "phrase": m.phrase, "concepts": ", ".join(m.concepts) or "-", "axes": "; ".join(m.axes) or "-",
                 "meta_move": m.meta_move, "inversions": "; ".join(m.inversions) or "-", "voice": self.voice or "-"}
 
-    def request(self, view: str, schema: dict, max_tokens: int | None = None, **values: str) -> Request:
+    def request(self, view: str, schema: dict, max_tokens: int | None = None, /, **values: str) -> Request:
         p = load_prompt(view, self.language)
         v = self.values() | values
         return Request([{"role": "system", "content": fill(p.system, **v)},
@@ -168,8 +169,8 @@ def paraphrase(ctx: GenContext, n: int) -> list[Ask]:
         def build(data: dict, q=q, answer=answer, origin=origin, i=i) -> list[Candidate]:
             text = _text(data, "question")
             return [Candidate("paraphrase", i, _chat((text, answer.text)), [text], _content_words(q.text),
-                              {"question_id": q.id, "answer_id": answer.id, "answer_from": origin,
-                               "original": q.text})]
+                              {"question_id": q.id, "answer_id": answer.id, "answer_from": origin},
+                              sources=[q.text])]
         out.append(Ask("paraphrase", i, ctx.request("paraphrase", _object("question"), 300, question=q.text),
                        build))
     return out
@@ -189,7 +190,8 @@ def new_question(ctx: GenContext, n: int) -> list[Ask]:
     for i, focus in enumerate(focuses[:n]):
         def build(data: dict, i=i, focus=focus) -> list[Candidate]:
             q, a = _text(data, "question"), _text(data, "answer")
-            return [Candidate("new_question", i, _chat((q, a)), [q, a], _terms(m), {"focus": focus})]
+            return [Candidate("new_question", i, _chat((q, a)), [q, a], _terms(m), {"focus": focus},
+                              sources=[m.phrase])]
         out.append(Ask("new_question", i, ctx.request("new_question", _object("question", "answer"), focus=focus),
                        build))
     return out
@@ -236,7 +238,7 @@ def transfer(ctx: GenContext, n: int) -> list[Ask]:
         def build(data: dict, i=i, other=other) -> list[Candidate]:
             q, a = _text(data, "question"), _text(data, "answer")
             return [Candidate("transfer", i, _chat((q, a)), [q, a], _terms(other),
-                              {"target_module": other.id, "meta_move": m.meta_move})]
+                              {"target_module": other.id, "meta_move": m.meta_move}, sources=[m.phrase, other.phrase])]
         req = ctx.request("transfer", _object("question", "answer"), other_title=other.title,
                           other_phrase=other.phrase, other_concepts=", ".join(other.concepts) or "-")
         out.append(Ask("transfer", i, req, build))
@@ -255,7 +257,8 @@ def depth(ctx: GenContext, n: int) -> list[Ask]:
                 text = _text(data, key)
                 ask = fill(prompt.asks[key], title=m.title, idea=idea)
                 terms = _content_words(idea) if key == "line" else _terms(m)
-                levels.append(Candidate("depth", i, _chat((ask, text)), [text], terms, {"depth": key, "idea": idea}))
+                levels.append(Candidate("depth", i, _chat((ask, text)), [text], terms, {"depth": key, "idea": idea},
+                                        sources=[idea]))
             return levels
         out.append(Ask("depth", i, ctx.request("depth", _object("line", "paragraph", "page"), idea=idea), build))
     return out

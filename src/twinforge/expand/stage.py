@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from ..stage import StageResult
+from ..store.example_rejects import backend_pass_rates
 from .run import expand
 
 
@@ -17,7 +18,9 @@ def run_stage(store, cfg, progress: bool = False) -> StageResult:
         summary["generated"] = {"backend": gen["backend"], "kept": gen["kept"], "rejected": gen["rejected"],
                                 "pass_rate": gen["pass_rate"],
                                 "views": {v: b["pass_rate"] for v, b in gen["views"].items()},
-                                "reasons": gen["reasons"]}
+                                "reasons": gen["reasons"],
+                                # (kept, rejected) per backend:model over every generated example the store holds
+                                "by_backend": {b: list(n) for b, n in backend_pass_rates(store).items()}}
     failed = [f"module {b['module_id']}: {b['error']}" for b in report.invalid]
     if not total["examples"]:
         failed.append(f"no training example from {report.modules} modules")
