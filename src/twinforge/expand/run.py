@@ -7,6 +7,9 @@ their examples with them. Within a module no two examples are the same chat (ded
 `volumes` also reports how much of the output is distinct text, so repeated wording is never mistaken for
 new content. The whole stage is one transaction: an interrupted run leaves the previous results,
 and a dry run rolls back after computing its report.
+
+Then the generated views (generated_run.py): examples a model writes, each passed or set aside by the quality
+gate (gate.py), committed module by module outside that transaction so a long generation resumes where it stopped.
 """
 
 from __future__ import annotations

@@ -3,7 +3,8 @@ the fields that view needs. Every example is user/assistant turns, alternating, 
 ending with the assistant: one exchange, or several for the views cut from the original dialog.
 
 Answers are assembled from the module's own fields and the person's own words; the templates add only the
-question and short labels, so no view invents content the distillation did not find. Each example belongs to
+question and short labels, so no view here invents content the distillation did not find (the model-written
+views are generated.py's, and each of their examples passes a quality gate first). Each example belongs to
 an *item* (a question, a dialog window, a concept, a quote, …): the cap counts items, and the views whose
 question comes from the templates ask each item in up to `phrasings` different wordings.
 """
