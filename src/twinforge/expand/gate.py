@@ -15,8 +15,9 @@ degenerate          a loop: more than gate.max_repeat of its word 4-grams are re
 ungrounded          it names too few of the module's concepts (lemma match, text/lemmas.py): at least
                     gate.min_concepts of them and at least one; a paraphrase is grounded in its question's words,
                     a transfer in the target topic's concepts, a one-line depth in its idea's words
-contradicts         a sentence restates the module's core claim (60%+ of its content lemmas) with the opposite
-                    polarity (a negation the claim lacks, or lacking one it has). Deliberately simple: questions
+contradicts         a sentence restates the module's core claim (60%+ of its content lemmas) with one of those
+                    words negated the other way ("does not keep" where the claim keeps, or the claim's "не" gone
+                    from the word it negated). Deliberately simple: questions
                     and sentences that say they invert or suppose ("what if", "наоборот", "если") are not
                     assertions and are not read; a contradiction in other words is not caught
 judge-low           (gate.judge on) the backend scored it below gate.judge_threshold; judge-failed: no score
@@ -169,23 +170,38 @@ def _covers(have: set[str], lemmas: list[str]) -> bool:
     return bool(lemmas) and sum(x in have for x in lemmas) >= math.ceil(len(lemmas) / 2)
 
 
-def _negated(text: str) -> bool:
-    words = {w.casefold() for w in _WORD.findall(text)}
-    return bool(words & _NEGATION) or "n't" in text.casefold()
+def _negated(text: str, lang: str | None) -> tuple[set[str], set[str]]:
+    """(content lemmas of the text, those a negation governs: the first content word within three words after
+    "не", "not", "never", "doesn't" …)."""
+    tokens = analyze(text, lang)
+    words, negated = set(), set()
+    for i, t in enumerate(tokens):
+        low = t.surface.casefold()
+        if t.pos != "FUNC":
+            words.add(t.lemma)
+        if low in _NEGATION or low.endswith(("n't", "n’t")):
+            nxt = next((u for u in tokens[i + 1:i + 4] if u.pos != "FUNC" and u.surface.casefold() not in _NEGATION),
+                       None)
+            if nxt is not None:
+                negated.add(nxt.lemma)
+    return words, negated
 
 
 def _contradicts(text: str, claim: str, lang: str | None) -> str:
-    core = set(_content(claim, lang))
+    core, core_negated = _negated(claim, lang)
     if len(core) < MIN_CLAIM_WORDS:
         return ""
-    polarity = _negated(claim)
     for sentence in _SENTENCE.split(text):
         s = sentence.strip()
         if not s or s.endswith("?") or _SUPPOSE.search(s):
             continue
-        overlap = len(core & set(_content(s, lang))) / len(core)
-        if overlap >= 0.6 and _negated(s) != polarity:
-            return f"restates the core claim with the opposite polarity: {s[:160]!r}"
+        words, negated = _negated(s, lang)
+        shared = core & words
+        if len(shared) / len(core) < 0.6:
+            continue
+        flipped = sorted(w for w in shared if (w in negated) != (w in core_negated))
+        if flipped:
+            return f"restates the core claim with {', '.join(flipped)} negated the other way: {s[:160]!r}"
     return ""
 
 
