@@ -17,8 +17,8 @@ GENERATED_VIEWS = ["paraphrase", "new_question", "walkthrough", "transfer", "dep
 class GateConfig(Strict):
     """The quality gate every generated example passes or is set aside by (expand/gate.py), with its reason."""
 
-    min_chars: int = Field(12, ge=1, description="each answer the model wrote (a paraphrase: its question) is "
-                           "at least this long")
+    min_chars: int = Field(12, ge=1, description="a paraphrased question is at least this long")
+    min_answer_chars: int = Field(30, ge=1, description="each answer the model wrote is at least this long")
     max_chars: int = Field(6000, ge=100, description="all an example's model-written text is at most this long")
     min_concepts: float = Field(0.34, ge=0, le=1, description="grounded: the share of the module's concepts "
                                 "(or, for paraphrase, of the question's content words) the text names, by lemma")

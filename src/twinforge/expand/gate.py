@@ -7,8 +7,8 @@ template-tokens     chat-template or prompt scaffolding in the text: braces, `<|
                     a line opening with "Question:", "Ответ:", "person:" and the like
 leaked-placeholder  clean's redaction placeholders (`<EMAIL>`, `<PHONE>`, `<CARD>`, `<SECRET:…>`) in the text
 leaked-secret       something clean would redact (text/secrets.py): a key, a password, an address
-too-short/too-long  an answer the model wrote under gate.min_chars (a paraphrase: the question), or all it
-                    wrote over gate.max_chars
+too-short/too-long  an answer the model wrote under gate.min_answer_chars (a paraphrase: its question under
+                    gate.min_chars), or all it wrote over gate.max_chars
 wrong-language      the text is not in the module's language (text/language.py)
 degenerate          a loop: more than gate.max_repeat of its word 4-grams are repeats, a character run of 10+, or
                     one text said twice (two turns of a dialog alike)
@@ -115,9 +115,10 @@ def _short(c: Candidate, cfg: GateConfig) -> str:
     """Each answer the model wrote (or, where it wrote only the question, each question) is long enough; the
     person's turns of a dialog may be short ("Why?")."""
     answers = [m["content"] for m in c.messages if m["role"] == "assistant" and m["content"] in c.generated]
+    least = cfg.min_answer_chars if answers else cfg.min_chars
     for text in answers or c.generated:
-        if len(text.strip()) < cfg.min_chars:
-            return f"{len(text.strip())} characters, under {cfg.min_chars}: {text.strip()[:40]!r}"
+        if len(text.strip()) < least:
+            return f"{len(text.strip())} characters, under {least}: {text.strip()[:40]!r}"
     return ""
 
 
