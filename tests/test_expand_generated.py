@@ -221,6 +221,17 @@ def test_the_optional_judge_sets_aside_low_scores(store, server):
     assert len(seen) == 4 + 5
 
 
+def test_the_judge_can_be_another_backend(store, server, scripted):
+    url, seen = server
+    judged = scripted(lambda body, headers: (200, {"choices": [{"message": {"role": "assistant", "content":
+                                                   '{"score": 5, "why": "fine"}'}, "finish_reason": "stop"}]}, {}))
+    judge = BackendConfig(name="openai", model="judge", base_urls=[judged[0]], retries=0).model_dump()
+    put(store, rich_ru(store))
+    expand(store, generated_cfg(url, gate={"judge": True, "judge_backend": judge}))
+    assert len(seen) == 4 and len(judged[1]) == 5  # generation on one server, the five judgements on the other
+    assert view_pass_rates(store)["new_question"] == (1, 0)
+
+
 def test_extractive_backend_generates_nothing_and_says_so(store):
     put(store, rich_ru(store), simple_en())
     cfg = ExpandConfig(generated={"views": ["paraphrase", "depth"]})

@@ -26,7 +26,8 @@ class GateConfig(Strict):
                                   "another example's message (any module) reaches this is a near-duplicate")
     max_repeat: float = Field(0.3, gt=0, le=1, description="degenerate: more than this share of the text's word "
                               "4-grams are repeats (a loop)")
-    judge: bool = Field(False, description="also ask the generation backend to score each example 1-5")
+    judge: bool = Field(False, description="also ask a model to score each example 1-5")
+    judge_backend: BackendConfig | None = Field(None, description="who judges (default: the generation backend)")
     judge_threshold: float = Field(3, ge=1, le=5, description="with judge on: examples scored below this are "
                                    "set aside")
 

@@ -106,7 +106,10 @@ def generate(store: Store, cfg: ExpandConfig, run_id: int | None, progress: bool
     report.backend = f"{backend.name}:{backend.model}"
     pending = _pending(store, cfg, backend, report)
     corpus = _corpus(store.db, {ctx.module.id for ctx, _ in pending}, g.gate)
-    caches = {v: CachedBackend(store, backend, VERSIONS[v]) for v in [*report.views, "judge"]}
+    caches = {v: CachedBackend(store, backend, VERSIONS[v]) for v in report.views}
+    if g.gate.judge:
+        judge_backend = get_backend(g.gate.judge_backend) if g.gate.judge_backend else backend
+        caches["judge"] = CachedBackend(store, judge_backend, VERSIONS["judge"])
     judge = _judge(caches["judge"]) if g.gate.judge else None
     step = g.backend.concurrency
     with tqdm(total=len(pending), desc="expand: generated", unit="module", disable=not progress, leave=False) as bar:
