@@ -105,6 +105,8 @@ def generate(store: Store, cfg: ExpandConfig, run_id: int | None, progress: bool
     backend = backend or get_backend(g.backend)
     report.backend = f"{backend.name}:{backend.model}"
     pending = _pending(store, cfg, backend, report)
+    if not pending:
+        return report
     corpus = _corpus(store.db, {ctx.module.id for ctx, _ in pending}, g.gate)
     caches = {v: CachedBackend(store, backend, VERSIONS[v]) for v in report.views}
     if g.gate.judge:
