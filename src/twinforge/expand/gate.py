@@ -4,7 +4,8 @@ Checks, in order; the first that fails is the reason (`example_rejects.reason`):
 
 unparsed            the answer was no JSON object of the view's shape, or left a field empty
 template-tokens     chat-template or prompt scaffolding in the text: braces, `<|im_start|>`, `[INST]`,
-                    a line opening with "Question:", "Ответ:", "person:" and the like
+                    a line opening with "Question:", "Ответ:", "person:" and the like, or a field label of the
+                    prompt echoed back ("Core claim:", "Как он сделан там (")
 leaked-placeholder  clean's redaction placeholders (`<EMAIL>`, `<PHONE>`, `<CARD>`, `<SECRET:…>`) in the text
 leaked-secret       something clean would redact (text/secrets.py): a key, a password, an address
 too-short/too-long  an answer the model wrote under gate.min_answer_chars (a paraphrase: its question under
@@ -43,7 +44,7 @@ from ..text import secrets
 from ..text.language import UNDETERMINED, detect
 from ..text.lemmas import analyze
 from .config import GateConfig
-from .generated import Candidate
+from .generated import Candidate, prompt_labels
 
 _TEMPLATE = re.compile(
     r"[{}]|<\|[^|>\s]{1,30}\|>|</?(?:think|s|im_start|im_end|start_of_turn|end_of_turn)>|\[/?INST\]"
@@ -81,7 +82,7 @@ def rule_check(c: Candidate, module: Module, cfg: GateConfig) -> Verdict:
     keys = [normalize(t) for t in c.generated]
     if len(set(keys)) < len(keys):
         return Verdict(False, "degenerate", "says the same text twice")
-    for reason, why in (("template-tokens", _template(whole)), ("leaked-placeholder", _placeholder(whole)),
+    for reason, why in (("template-tokens", _template(whole) or _echo(whole, lang)), ("leaked-placeholder", _placeholder(whole)),
                         ("leaked-secret", _secret(whole)), ("too-short", _short(c, cfg)),
                         ("too-long", _long(whole, cfg)), ("wrong-language", _language(whole, lang)),
                         ("degenerate", _degenerate(whole, cfg))):
@@ -99,6 +100,15 @@ def rule_check(c: Candidate, module: Module, cfg: GateConfig) -> Verdict:
 def _template(text: str) -> str:
     m = _TEMPLATE.search(text)
     return f"template token {m.group().strip()!r}" if m else ""
+
+
+def _echo(text: str, lang: str | None) -> str:
+    low = text.casefold()
+    for label in prompt_labels(lang or "en"):
+        for tail in (":", " ("):
+            if label.casefold() + tail in low:
+                return f"echoes the prompt's label {(label + tail).strip()!r}"
+    return ""
 
 
 def _placeholder(text: str) -> str:

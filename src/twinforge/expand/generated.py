@@ -72,6 +72,19 @@ def load_prompt(view: str, language: str) -> Prompt:
                   hashlib.sha1(raw.encode()).hexdigest()[:12])
 
 
+_LABEL = re.compile(r"^([^\W\d][^:{}\n]{2,40}?)(?: \(\{\w+\}\))?: \{\w+\}", re.MULTILINE)
+
+
+@cache
+def prompt_labels(language: str) -> tuple[str, ...]:
+    """The longer field labels of the prompts' user sections in `language` ("How it was made there", "Как он
+    сделан там"): a text that repeats one, followed by ":" or "(", echoes the prompt instead of answering it.
+    Labels of one or two words ("Inversion", "Правило перехода") are left out: a walk-through may say them."""
+    found = {m.group(1).strip() for v in VERSIONS for m in _LABEL.finditer(load_prompt(v, language).user)}
+    found = {x for x in found if len(x.split()) >= 3 and "(" not in x}
+    return tuple(sorted(found, key=len, reverse=True))
+
+
 @dataclass
 class Candidate:
     """One generated example on its way through the gate."""
