@@ -204,10 +204,15 @@ def new_question(ctx: GenContext, n: int) -> list[Ask]:
         def build(data: dict, i=i, focus=focus) -> list[Candidate]:
             q, a = _text(data, "question"), _text(data, "answer")
             return [Candidate("new_question", i, _chat((q, a)), [q, a], _terms(m), {"focus": focus},
-                              sources=[m.phrase])]
+                              sources=_fields(m))]
         out.append(Ask("new_question", i, ctx.request("new_question", _object("question", "answer"), focus=focus),
                        build))
     return out
+
+
+def _fields(m: Module) -> list[str]:
+    """The module's fields as the prompt shows them: an answer that only copies one back adds nothing."""
+    return [m.phrase, ", ".join(m.concepts), "; ".join(m.axes), "; ".join(m.inversions), "; ".join(m.hypotheses)]
 
 
 def _terms(m: Module) -> list[str]:
@@ -271,7 +276,7 @@ def depth(ctx: GenContext, n: int) -> list[Ask]:
                 ask = fill(prompt.asks[key], title=m.title, idea=idea)
                 terms = _content_words(idea) if key == "line" else _terms(m)
                 levels.append(Candidate("depth", i, _chat((ask, text)), [text], terms, {"depth": key, "idea": idea},
-                                        sources=[idea]))
+                                        sources=[idea, *_fields(m)]))
             return levels
         out.append(Ask("depth", i, ctx.request("depth", _object("line", "paragraph", "page"), idea=idea), build))
     return out
