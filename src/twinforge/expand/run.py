@@ -7,6 +7,9 @@ their examples with them. Within a module no two examples are the same chat (ded
 `volumes` also reports how much of the output is distinct text, so repeated wording is never mistaken for
 new content. The whole stage is one transaction: an interrupted run leaves the previous results,
 and a dry run rolls back after computing its report.
+
+Then the generated views (generated_run.py): examples a model writes, each passed or set aside by the quality
+gate (gate.py), committed module by module outside that transaction so a long generation resumes where it stopped.
 """
 
 from __future__ import annotations
@@ -20,13 +23,15 @@ import orjson
 from pydantic import ValidationError
 from tqdm import tqdm
 
+from ..backends.base import Backend
 from ..distill.schema import Module
 from ..errors import ConfigError, TwinforgeError
 from ..store import Store
 from ..text.tokens import count_tokens_batch
 from . import source, templates
-from .config import ExpandConfig
-from .views import VIEWS, Context, Example
+from .config import GENERATED_VIEWS, ExpandConfig
+from .generated_run import check_generated, generate
+from .views import VIEWS, Context, Example, example_id
 from .volume import volumes
 
 VERSION = 2  # bump when a view's code changes what it produces: every module is expanded again
@@ -41,11 +46,13 @@ class ExpandReport:
     skipped_flagged: int = 0  # left out: the quality score flagged them (cfg.skip_flagged)
     invalid: list[dict] = field(default_factory=list)  # {module_id, error}: rows that fail the Module schema
     volumes: dict = field(default_factory=dict)  # pages in, per view and total out, ratios
+    generated: dict = field(default_factory=dict)  # the generated views: kept / rejected per view (generated_run)
+    notes: list[str] = field(default_factory=list)
 
     def as_dict(self) -> dict:
         return {"modules": self.modules, "expanded": self.expanded, "unchanged": self.unchanged,
                 "pending": self.pending, "skipped_flagged": self.skipped_flagged, "invalid": self.invalid,
-                **self.volumes}
+                **self.volumes, "generated": self.generated, "notes": self.notes}
 
 
 class _DryRun(Exception):
@@ -79,10 +86,12 @@ def require_modules(db: sqlite3.Connection, workspace) -> None:
 
 
 def expand(store: Store, cfg: ExpandConfig | None = None, limit: int | None = None, dry_run: bool = False,
-           progress: bool = False) -> ExpandReport:
-    """Expand every new or changed module (at most `limit` of them). With dry_run, report but write nothing."""
+           progress: bool = False, backend: Backend | None = None) -> ExpandReport:
+    """Expand every new or changed module (at most `limit` of them), then run the generated views (through
+    `backend` when given, else the config's). With dry_run, report but write nothing (and generate nothing)."""
     cfg = as_config(cfg)
     views = check_views(cfg)
+    check_generated(cfg.generated)
     require_modules(store.db, store.workspace)
     report = ExpandReport()
     run_id = None if dry_run else store.start_run("expand", cfg.model_dump())
@@ -94,7 +103,13 @@ def expand(store: Store, cfg: ExpandConfig | None = None, limit: int | None = No
                 if dry_run:
                     raise _DryRun
         except _DryRun:
-            pass
+            if cfg.generated.views:
+                report.notes.append("dry run: the generated views were not run")
+        else:
+            gen = generate(store, cfg, run_id, progress, backend)
+            report.generated = gen.as_dict() if gen.views and not gen.skipped else {}
+            report.notes += [gen.skipped] if gen.skipped else []
+            report.volumes = volumes(store.db)
         if run_id is not None:
             store.finish_run(run_id, "ok", report.as_dict())
     except BaseException as e:
@@ -109,6 +124,8 @@ def _expand_all(db: sqlite3.Connection, cfg: ExpandConfig, views: list[str], lim
     # modules distill dropped (or re-keyed) take their examples with them
     db.execute("DELETE FROM examples WHERE module_id NOT IN (SELECT id FROM modules)")
     db.execute("DELETE FROM expanded_modules WHERE module_id NOT IN (SELECT id FROM modules)")
+    db.execute("DELETE FROM example_rejects WHERE module_id NOT IN (SELECT id FROM modules)")
+    db.execute("DELETE FROM generated_modules WHERE module_id NOT IN (SELECT id FROM modules)")
     known = dict(db.execute("SELECT module_id, signature FROM expanded_modules"))
     rows = db.execute("SELECT id, json FROM modules ORDER BY id").fetchall()
     flagged = {r[0] for r in db.execute("SELECT module_id FROM module_scores WHERE flagged = 1")} \
@@ -148,7 +165,9 @@ def _expand_all(db: sqlite3.Connection, cfg: ExpandConfig, views: list[str], lim
 
 def _signature(raw: str, turns: list[source.Turn], tpl: templates.Templates, cfg: ExpandConfig) -> str:
     # skip_flagged says which modules are expanded, not what a module gives: toggling it redoes nothing
-    parts = [str(VERSION), raw, source.digest(turns), tpl.digest, cfg.model_dump_json(exclude={"skip_flagged"})]
+    # nor do the generated views (generated_run.py keeps its own signature)
+    parts = [str(VERSION), raw, source.digest(turns), tpl.digest,
+             cfg.model_dump_json(exclude={"skip_flagged", "generated"})]
     return hashlib.sha1("\0".join(parts).encode("utf-8", "surrogatepass")).hexdigest()
 
 
@@ -179,18 +198,16 @@ def _unique(examples: dict[str, list[Example]]) -> dict[str, list[Example]]:
     return out
 
 
-def example_id(module_id: str, view: str, position: int) -> str:
-    return hashlib.sha1(f"{module_id}\0{view}\0{position}".encode()).hexdigest()[:16]
-
-
 def _forget(db: sqlite3.Connection, module_id: str) -> None:
-    db.execute("DELETE FROM examples WHERE module_id = ?", (module_id,))
-    db.execute("DELETE FROM expanded_modules WHERE module_id = ?", (module_id,))
+    for table in ("examples", "expanded_modules", "example_rejects", "generated_modules"):
+        db.execute(f"DELETE FROM {table} WHERE module_id = ?", (module_id,))
 
 
 def _write(db: sqlite3.Connection, module_id: str, module: Module, examples: dict[str, list[Example]],
            language: str, run_id: int | None) -> None:
-    db.execute("DELETE FROM examples WHERE module_id = ?", (module_id,))
+    # the generated views' examples are generated_run's to replace
+    db.execute(f"DELETE FROM examples WHERE module_id = ? AND view NOT IN ({','.join('?' * len(GENERATED_VIEWS))})",
+               (module_id, *GENERATED_VIEWS))
     flat = [(view, i, ex) for view, exs in examples.items() for i, ex in enumerate(exs)]
     texts = ["\n".join(m["content"] for m in ex.messages) for _, _, ex in flat]
     tokens = count_tokens_batch(texts, threads=1) if texts else []

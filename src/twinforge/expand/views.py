@@ -3,13 +3,15 @@ the fields that view needs. Every example is user/assistant turns, alternating, 
 ending with the assistant: one exchange, or several for the views cut from the original dialog.
 
 Answers are assembled from the module's own fields and the person's own words; the templates add only the
-question and short labels, so no view invents content the distillation did not find. Each example belongs to
+question and short labels, so no view here invents content the distillation did not find (the model-written
+views are generated.py's, and each of their examples passes a quality gate first). Each example belongs to
 an *item* (a question, a dialog window, a concept, a quote, …): the cap counts items, and the views whose
 question comes from the templates ask each item in up to `phrasings` different wordings.
 """
 
 from __future__ import annotations
 
+import hashlib
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -56,6 +58,11 @@ class Context:
             if text not in out:
                 out.append(text)
         return out
+
+
+def example_id(module_id: str, view: str, position: int) -> str:
+    """An example's id: stable across runs for the same module, view and position."""
+    return hashlib.sha1(f"{module_id}\0{view}\0{position}".encode()).hexdigest()[:16]
 
 
 def chat(ask: str, answer: str, /, **meta) -> Example:

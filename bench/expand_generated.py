@@ -1,0 +1,72 @@
+"""The generated views on a workspace's modules: the gate's pass rate per view, the reasons, and the CPU time.
+
+    PYTHONPATH=src .venv/bin/python bench/expand_generated.py WORKSPACE --modules 2 \
+        --views paraphrase,new_question,walkthrough,transfer,depth --per-view 1 --backend llamacpp
+
+WORKSPACE is one `make demo` (or any pipeline) left, with modules and their template examples. It is copied
+first (the original is never written), the copy keeps its first `--modules` modules (by id), and expand runs
+with the generated views through the backend (the embedded model for llamacpp without --model). Prints the gate's
+verdicts per view, every rejected example with its reason, and the seconds (wall and CPU) the generation took;
+writes them to bench/out/expand-generated.json. The calls are cached in the copy: point --keep at a folder to
+rerun on the same copy for free.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import resource
+import shutil
+import tempfile
+import time
+from pathlib import Path
+
+from twinforge.expand.config import ExpandConfig
+from twinforge.expand.run import expand
+from twinforge.store import Store
+from twinforge.store.example_rejects import rejects
+
+OUT = Path(__file__).resolve().parent.parent / "bench" / "out"
+
+
+def cpu_seconds() -> float:
+    r = resource.getrusage(resource.RUSAGE_SELF)
+    return r.ru_utime + r.ru_stime
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("workspace", type=Path)
+    ap.add_argument("--modules", type=int, default=2, help="keep the first N modules")
+    ap.add_argument("--views", default="paraphrase,new_question,walkthrough,transfer,depth")
+    ap.add_argument("--per-view", type=int, default=1)
+    ap.add_argument("--backend", default="llamacpp")
+    ap.add_argument("--model")
+    ap.add_argument("--max-tokens", type=int, default=700)
+    ap.add_argument("--keep", type=Path, help="work in this folder (reused when it exists)")
+    args = ap.parse_args()
+    ws = args.keep or Path(tempfile.mkdtemp()) / "ws"
+    if not ws.exists():
+        shutil.copytree(args.workspace, ws, ignore=shutil.ignore_patterns("adapters", "datasets", "reports"))
+    store = Store(ws)
+    with store.transaction() as db:
+        keep = [r[0] for r in db.execute("SELECT id FROM modules ORDER BY id LIMIT ?", (args.modules,))]
+        db.execute(f"DELETE FROM modules WHERE id NOT IN ({','.join('?' * len(keep))})", keep)
+    cfg = ExpandConfig(generated={"views": args.views.split(","), "per_view": args.per_view, "backend": {
+        "name": args.backend, "model": args.model, "max_tokens": args.max_tokens, "temperature": 0.2}})
+    wall, cpu = time.time(), cpu_seconds()
+    report = expand(store, cfg)
+    wall, cpu = time.time() - wall, cpu_seconds() - cpu
+    gen = report.generated
+    out = {"modules": len(keep), "seconds": round(wall, 1), "cpu_seconds": round(cpu, 1), "generated": gen,
+           "notes": report.notes, "rejects": [{k: r[k] for k in ("module_id", "view", "reason", "detail", "messages")}
+                                              for r in rejects(store)]}
+    for view, b in (gen.get("views") or {}).items():
+        print(f"{view:<14} kept {b['kept']:>3}  rejected {b['rejected']:>3}  pass rate {b['pass_rate']}")
+    print(f"reasons: {gen.get('reasons')}\n{wall:.0f} s wall, {cpu:.0f} CPU-s, {gen.get('calls')} calls")
+    OUT.mkdir(parents=True, exist_ok=True)
+    (OUT / "expand-generated.json").write_text(json.dumps(out, ensure_ascii=False, indent=1), encoding="utf-8")
+
+
+if __name__ == "__main__":
+    main()

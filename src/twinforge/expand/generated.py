@@ -1,0 +1,338 @@
+"""Generated views: training examples a model writes from a module, beside the template views (views.py).
+
+Template views only rearrange what distillation found; these add new wording, which only a model can write:
+
+- paraphrase: the person's question in other words, in their voice (the persona card and their own messages
+  show it), answered as the qa view answers it;
+- new_question: a question the module answers that the person never asked, answered with its concepts and moves;
+- walkthrough: a multi-turn dialog through the module: question, axis, inversion, testing the hypothesis, the
+  transition rule; the person's side in the person's voice;
+- transfer: the module's meta-move applied to another module's topic from the same archive;
+- depth: one idea in one line, one paragraph and one page (three examples);
+- paper_applied: for paper digests, what the paper changes in the twin's data, training and architecture.
+
+Every prompt is a versioned file, `prompts/<view>.v<N>.<language>.txt` (`=== system`, `=== user`, and for views
+that ask a fixed question, `=== ask` lines `key: wording`); the version goes into the call cache key and into every
+example's meta. Answers are JSON objects (grammar-constrained where the backend can); each becomes candidates
+that the quality gate (gate.py) keeps or sets aside. A module's items are picked in a fixed order (its questions,
+concepts, ideas; other modules by a seeded shuffle), so a re-run asks the same requests and the cache answers.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import random
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from functools import cache
+from pathlib import Path
+
+from ..backends.base import Request
+from ..distill.render import LANGUAGE_NAMES, fill
+from ..distill.repair import RepairError, loads
+from ..distill.schema import Module
+from .source import Turn
+from .templates import language_code
+from .views import Context, _question_pairs
+
+PROMPTS = Path(__file__).with_name("prompts")
+FALLBACK = "en"
+VERSIONS = {"paraphrase": "paraphrase.v1", "new_question": "new_question.v1", "walkthrough": "walkthrough.v1",
+            "transfer": "transfer.v1", "depth": "depth.v1", "paper_applied": "paper_applied.v1",
+            "judge": "judge.v1"}  # the gate's optional judge (gate.judge)
+_SECTION = re.compile(r"^=== (system|user|ask)[ \t]*$", re.MULTILINE)
+VOICE_CHARS = 1200  # of the persona card and the person's own messages, shown as their voice
+SAMPLE_CHARS = 300  # of each own message shown
+
+
+@dataclass(frozen=True)
+class Prompt:
+    version: str
+    language: str
+    system: str
+    user: str
+    asks: dict[str, str]  # fixed questions of the views that ask one (depth, paper_applied)
+    digest: str
+
+
+@cache
+def load_prompt(view: str, language: str) -> Prompt:
+    """The view's prompt in `language`, English where no translation exists."""
+    version = VERSIONS[view]
+    code = language_code(language)
+    path = PROMPTS / f"{version}.{code}.txt"
+    if not path.exists():
+        code, path = FALLBACK, PROMPTS / f"{version}.{FALLBACK}.txt"
+    raw = path.read_text(encoding="utf-8")
+    parts = _SECTION.split(raw)
+    sections = {parts[i]: parts[i + 1].strip("\n") for i in range(1, len(parts) - 1, 2)}
+    asks = dict(line.split(": ", 1) for line in sections.get("ask", "").splitlines() if ": " in line)
+    return Prompt(version, code, sections["system"], sections["user"], asks,
+                  hashlib.sha1(raw.encode()).hexdigest()[:12])
+
+
+_LABEL = re.compile(r"^([^\W\d][^:{}\n]{2,40}?)(?: \(\{\w+\}\))?: \{\w+\}", re.MULTILINE)
+
+
+@cache
+def prompt_labels(language: str) -> tuple[str, ...]:
+    """The longer field labels of the prompts' user sections in `language` ("How it was made there", "Как он
+    сделан там"): a text that repeats one, followed by ":" or "(", echoes the prompt instead of answering it.
+    Labels of one or two words ("Inversion", "Правило перехода") are left out: a walk-through may say them."""
+    found = {m.group(1).strip() for v in VERSIONS for m in _LABEL.finditer(load_prompt(v, language).user)}
+    found = {x for x in found if len(x.split()) >= 3 and "(" not in x}
+    return tuple(sorted(found, key=len, reverse=True))
+
+
+@dataclass
+class Candidate:
+    """One generated example on its way through the gate."""
+
+    view: str
+    item: int
+    messages: list[dict]  # the chat; for an answer that could not be read, the raw answer as one message
+    generated: list[str]  # the model-written texts in it: what the gate checks
+    grounding: list[str]  # terms the text must name enough of (concepts, or the question's content words)
+    meta: dict = field(default_factory=dict)
+    error: str = ""  # the answer could not be read into an example
+    sources: list[str] = field(default_factory=list)  # what it was written from and must not merely copy
+
+
+@dataclass
+class Ask:
+    """One request of one item, and how its answer becomes candidates."""
+
+    view: str
+    item: int
+    request: Request
+    build: Callable[[dict], list[Candidate]]
+
+
+@dataclass
+class GenContext:
+    module: Module
+    dialog: list[Turn]
+    voice: str  # the persona card (shortened) and a few of the person's own messages
+    others: list[Module]  # the archive's other modules, in a seeded order (transfer's topics)
+    max_tokens: int
+    temperature: float
+    own_words_min_chars: int = 200
+
+    @property
+    def language(self) -> str:
+        return language_code(self.module.language) or FALLBACK
+
+    def values(self) -> dict[str, str]:
+        m = self.module
+        return {"language_name": LANGUAGE_NAMES.get(self.language, self.language), "title": m.title,
+                "phrase": m.phrase, "concepts": ", ".join(m.concepts) or "-", "axes": "; ".join(m.axes) or "-",
+                "meta_move": m.meta_move, "inversions": "; ".join(m.inversions) or "-", "voice": self.voice or "-"}
+
+    def request(self, view: str, schema: dict, max_tokens: int | None = None, /, **values: str) -> Request:
+        p = load_prompt(view, self.language)
+        v = self.values() | values
+        return Request([{"role": "system", "content": fill(p.system, **v)},
+                        {"role": "user", "content": fill(p.user, **v)}],
+                       json_schema=schema, max_tokens=max_tokens or self.max_tokens, temperature=self.temperature)
+
+
+def voice(card: str | None, dialog: list[Turn]) -> str:
+    """How the person writes: the persona card's start, then their own longest messages of this dialog."""
+    parts = [card[: VOICE_CHARS // 2]] if card else []
+    own = sorted((t.text.strip() for t in dialog if t.role == "user" and len(t.text.strip()) >= 15),
+                 key=len, reverse=True)
+    budget = VOICE_CHARS - sum(map(len, parts))
+    for text in own[:3]:
+        sample = text[:SAMPLE_CHARS] + ("…" if len(text) > SAMPLE_CHARS else "")
+        if len(sample) > budget:
+            break
+        parts.append(f"> {sample}")
+        budget -= len(sample)
+    return "\n".join(parts)
+
+
+def _object(*keys: str) -> dict:
+    return {"type": "object", "properties": {k: {"type": "string"} for k in keys}, "required": list(keys)}
+
+
+def _chat(*pairs: tuple[str, str]) -> list[dict]:
+    out = []
+    for ask, answer in pairs:
+        out += [{"role": "user", "content": ask.strip()}, {"role": "assistant", "content": answer.strip()}]
+    return out
+
+
+def _text(data: dict, key: str) -> str:
+    value = data.get(key)
+    return value.strip() if isinstance(value, str) else ""
+
+
+def _content_words(text: str) -> list[str]:
+    """A question's words worth finding again in its paraphrase (longer than 3 letters; lemmas are the gate's)."""
+    return list(dict.fromkeys(w for w in re.findall(r"[^\W\d_]{4,}", text.casefold())))
+
+
+# --- the views -------------------------------------------------------------------------------------------
+
+
+def paraphrase(ctx: GenContext, n: int) -> list[Ask]:
+    out = []
+    for i, (q, answer, origin) in enumerate(_question_pairs_of(ctx)[:n]):
+        def build(data: dict, q=q, answer=answer, origin=origin, i=i) -> list[Candidate]:
+            text = _text(data, "question")
+            return [Candidate("paraphrase", i, _chat((text, answer.text)), [text], _content_words(q.text),
+                              {"question_id": q.id, "answer_id": answer.id, "answer_from": origin},
+                              sources=[q.text])]
+        out.append(Ask("paraphrase", i, ctx.request("paraphrase", _object("question"), 300, question=q.text),
+                       build))
+    return out
+
+
+def _question_pairs_of(ctx: GenContext) -> list:
+    """The qa view's questions with their answers, by the same rules (no wording is involved)."""
+    return _question_pairs(Context(ctx.module, ctx.dialog, None, 0, ctx.own_words_min_chars))  # type: ignore[arg-type]
+
+
+def new_question(ctx: GenContext, n: int) -> list[Ask]:
+    m = ctx.module
+    if not m.phrase.strip():
+        return []
+    focuses = [c for c in m.concepts if c.strip()] or [m.phrase]
+    out = []
+    for i, focus in enumerate(focuses[:n]):
+        def build(data: dict, i=i, focus=focus) -> list[Candidate]:
+            q, a = _text(data, "question"), _text(data, "answer")
+            return [Candidate("new_question", i, _chat((q, a)), [q, a], _terms(m), {"focus": focus},
+                              sources=_fields(m))]
+        out.append(Ask("new_question", i, ctx.request("new_question", _object("question", "answer"), focus=focus),
+                       build))
+    return out
+
+
+def _fields(m: Module) -> list[str]:
+    """The module's fields as the prompt shows them: an answer that only copies one back adds nothing."""
+    return [m.phrase, ", ".join(m.concepts), "; ".join(m.axes), "; ".join(m.inversions), "; ".join(m.hypotheses)]
+
+
+def _terms(m: Module) -> list[str]:
+    return [c for c in m.concepts if c.strip()] or _content_words(m.phrase)
+
+
+def walkthrough(ctx: GenContext, n: int) -> list[Ask]:
+    m = ctx.module
+    if not m.phrase.strip():
+        return []
+    schema = {"type": "object", "required": ["turns"], "properties": {"turns": {
+        "type": "array", "minItems": 3, "maxItems": 5,
+        "items": {"type": "object", "properties": {"person": {"type": "string"}, "reply": {"type": "string"}},
+                  "required": ["person", "reply"]}}}}
+    out = []
+    for i in range(min(n, max(1, len(m.axes), len(m.inversions)))):
+        def pick(items: list[str], i=i) -> str:
+            return items[i % len(items)] if items else "-"
+
+        def build(data: dict, i=i) -> list[Candidate]:
+            turns = [t for t in data.get("turns") or [] if isinstance(t, dict)]
+            pairs = [(_text(t, "person"), _text(t, "reply")) for t in turns]
+            pairs = [p for p in pairs if p[0] or p[1]]
+            texts = [x for p in pairs for x in p]
+            return [Candidate("walkthrough", i, _chat(*pairs), texts, _terms(m), {"exchanges": len(pairs)})]
+        req = ctx.request("walkthrough", schema, axis=pick(m.axes), inversion=pick(m.inversions),
+                          hypothesis=pick(m.hypotheses), transition=pick(m.transition_rules))
+        out.append(Ask("walkthrough", i, req, build))
+    return out
+
+
+def transfer(ctx: GenContext, n: int) -> list[Ask]:
+    m = ctx.module
+    if not m.phrase.strip() or not m.meta_move.strip():
+        return []
+    out = []
+    for i, other in enumerate(o for o in ctx.others if o.id != m.id and o.phrase.strip()):
+        if i >= n:
+            break
+
+        def build(data: dict, i=i, other=other) -> list[Candidate]:
+            q, a = _text(data, "question"), _text(data, "answer")
+            return [Candidate("transfer", i, _chat((q, a)), [q, a], _terms(other),
+                              {"target_module": other.id, "meta_move": m.meta_move}, sources=[m.phrase, other.phrase])]
+        req = ctx.request("transfer", _object("question", "answer"), other_title=other.title,
+                          other_phrase=other.phrase, other_concepts=", ".join(other.concepts) or "-")
+        out.append(Ask("transfer", i, req, build))
+    return out
+
+
+def depth(ctx: GenContext, n: int) -> list[Ask]:
+    m = ctx.module
+    ideas = [x.strip() for x in [m.phrase, *m.hypotheses] if x.strip()]
+    prompt = load_prompt("depth", ctx.language)
+    out = []
+    for i, idea in enumerate(ideas[:n]):
+        def build(data: dict, i=i, idea=idea) -> list[Candidate]:
+            levels = []
+            for key in ("line", "paragraph", "page"):
+                text = _text(data, key)
+                ask = fill(prompt.asks[key], title=m.title, idea=idea)
+                terms = _content_words(idea) if key == "line" else _terms(m)
+                levels.append(Candidate("depth", i, _chat((ask, text)), [text], terms, {"depth": key, "idea": idea},
+                                        sources=[idea, *_fields(m)]))
+            return levels
+        out.append(Ask("depth", i, ctx.request("depth", _object("line", "paragraph", "page"), idea=idea), build))
+    return out
+
+
+def paper_applied(ctx: GenContext, n: int) -> list[Ask]:
+    m, p = ctx.module, ctx.module.paper
+    if p is None or n < 1:
+        return []
+    prompt = load_prompt("paper_applied", ctx.language)
+
+    def build(data: dict) -> list[Candidate]:
+        aspects = []
+        for key in ("data", "training", "architecture"):
+            text = _text(data, key)
+            ask = fill(prompt.asks[key], title=m.title)
+            aspects.append(Candidate("paper_applied", 0, _chat((ask, text)), [text],
+                                     _terms(m) + _content_words(m.title), {"aspect": key}))
+        return aspects
+    req = ctx.request("paper_applied", _object("data", "training", "architecture"), problem=p.problem,
+                      method=p.method, results="; ".join(p.results) or "-",
+                      limitations="; ".join(p.limitations) or "-")
+    return [Ask("paper_applied", 0, req, build)]
+
+
+GENERATED: dict[str, Callable[[GenContext, int], list[Ask]]] = {
+    "paraphrase": paraphrase,
+    "new_question": new_question,
+    "walkthrough": walkthrough,
+    "transfer": transfer,
+    "depth": depth,
+    "paper_applied": paper_applied,
+}
+
+
+def candidates(ask: Ask, answer: str) -> list[Candidate]:
+    """What one answer gives: its candidates, or one unreadable candidate holding the raw answer."""
+    try:
+        data = loads(answer)
+    except RepairError as e:
+        data, error = None, str(e)
+    else:
+        error = "" if isinstance(data, dict) else f"expected a JSON object, found {type(data).__name__}"
+    if error:
+        return [Candidate(ask.view, ask.item, [{"role": "assistant", "content": answer}], [], [], error=error)]
+    out = ask.build(data)
+    for c in out:
+        if len(c.messages) < 2 or any(not m["content"] for m in c.messages):
+            c.error = "the answer left a field empty"
+    return out
+
+
+def ordered_others(modules: list[Module], seed: int, module: Module) -> list[Module]:
+    """The other modules of the module's language, in a stable seeded order: the topics transfer applies its
+    move to (the example is written in the module's language, and the gate finds the topic's concepts in it)."""
+    lang = language_code(module.language)
+    others = [m for m in modules if m.id != module.id and language_code(m.language) == lang]
+    random.Random(f"{seed}:{module.id}:transfer").shuffle(others)
+    return others

@@ -1,0 +1,277 @@
+"""Generated views and their quality gate.
+
+The gate's decisions are checked on labelled answers (tests/data/expand_gate/cases.yaml: hand-written ones and
+real answers of the embedded model), each read through its view exactly as a run reads it. End to end, the views
+run through the openai backend against a scripted fake server: kept examples land in `examples`, the rest in
+`example_rejects` with their reason, and a second run asks the server nothing.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import yaml
+from test_expand import DIALOG, chatgpt, put, rich_ru, simple_en
+
+from twinforge.backends.base import BackendError
+from twinforge.backends.config import BackendConfig
+from twinforge.distill.schema import Module
+from twinforge.errors import ConfigError
+from twinforge.expand import gate
+from twinforge.expand.config import GENERATED_VIEWS, ExpandConfig, GateConfig
+from twinforge.expand.generated import (
+    GENERATED,
+    VERSIONS,
+    GenContext,
+    candidates,
+    load_prompt,
+)
+from twinforge.expand.run import expand
+from twinforge.expand.source import Turn
+from twinforge.expand.stage import run_stage
+from twinforge.ingest.run import ingest_paths
+from twinforge.store import Store
+from twinforge.store.example_rejects import backend_pass_rates, rejects, view_pass_rates
+
+DATA = Path(__file__).parent / "data" / "expand_gate"
+MODULES = yaml.safe_load((DATA / "modules.yaml").read_text(encoding="utf-8"))
+CASES = yaml.safe_load((DATA / "cases.yaml").read_text(encoding="utf-8"))
+
+
+@pytest.fixture
+def store(tmp_path):
+    """test_expand's store: a Russian dialog and an English one, ingested for real."""
+    export = tmp_path / "export.json"
+    export.write_text(json.dumps([chatgpt("c-ru", "Фрактальные модули", DIALOG),
+                                  chatgpt("c-en", "Adapters", ["Why one adapter per scene?",
+                                                               "So that each can be removed alone."])],
+                                 ensure_ascii=False), encoding="utf-8")
+    s = Store(tmp_path / "ws")
+    ingest_paths(s, [export])
+    yield s
+    s.close()
+
+
+def module(key: str) -> tuple[Module, list[Turn]]:
+    fields = dict(MODULES[key])
+    dialog = [Turn(f"{key}-{i}", role, text) for i, (role, text) in enumerate(fields.pop("dialog", []))]
+    return Module(**fields), dialog
+
+
+def verdicts(case: dict) -> list[gate.Verdict]:
+    m, dialog = module(case["module"])
+    others = [module(case["other"])[0]] if case.get("other") else []
+    ctx = GenContext(m, dialog, "", others, 300, 0.2, own_words_min_chars=200)
+    asks = GENERATED[case["view"]](ctx, 1)
+    assert asks, f"{case['name']}: the view asks nothing of module {case['module']}"
+    cands = candidates(asks[0], case["answer"])
+    corpus = gate.Corpus(GateConfig().near_duplicate, case.get("corpus", []))
+    return gate.check(cands, {m.id: m}, [m.id] * len(cands), corpus, GateConfig())
+
+
+@pytest.mark.parametrize("case", CASES, ids=[c["name"] for c in CASES])
+def test_gate_decides_the_labelled_cases(case):
+    got = [v.reason or "keep" for v in verdicts(case)]
+    assert got == case["expect"], [v.detail for v in verdicts(case)]
+
+
+def test_the_labelled_set_has_good_and_bad_and_real_model_answers():
+    expected = [e for c in CASES for e in c["expect"]]
+    assert "keep" in expected and len(set(expected)) >= 8
+    assert any(c["source"] != "hand" for c in CASES), "no real answer of a model among the cases"
+    assert {c["view"] for c in CASES} == set(GENERATED_VIEWS)
+
+
+def test_every_rejection_says_why():
+    for case in CASES:
+        for v in verdicts(case):
+            assert v.keep or (v.reason and v.detail), case["name"]
+
+
+def test_near_duplicate_within_the_run_and_across_modules():
+    said = ("One adapter per scene keeps every scene removable without retraining the others, and a wrong scene "
+            "costs one small training run instead of a whole new adapter for the twin.")
+    corpus = gate.Corpus(0.7, [said])
+    assert corpus.duplicate_of(said.replace("a whole new", "an entire new").replace(",", ""))
+    assert not corpus.duplicate_of("Stacking small adapters at inference costs less than one retrained adapter.")
+    corpus.add(["Stacking small adapters at inference costs less than one retrained adapter."])
+    assert corpus.duplicate_of("Stacking small adapters at inference costs less than one retrained adapter!")
+
+
+def test_every_prompt_exists_in_russian_and_english_with_the_same_sections():
+    for view in [*GENERATED_VIEWS, "judge"]:
+        en, ru = load_prompt(view, "en"), load_prompt(view, "ru")
+        assert (en.language, ru.language) == ("en", "ru") and en.version == ru.version == VERSIONS[view]
+        assert set(en.asks) == set(ru.asks)
+        assert en.system and en.user and ru.system and ru.user
+        assert load_prompt(view, "de").language == "en"  # no German prompt: the English one
+
+
+# --- end to end through a scripted OpenAI-compatible server ---------------------------------------------------
+
+GOOD = {
+    "paraphrase": {"question": "Каким образом ужать длинную переписку до модуля мышления?"},
+    "new_question": {"question": "Что остаётся от разговора, когда его сжали в модуль?",
+                     "answer": "Остаётся фраза, понятия и метаход: фраза сжимает суть, понятия и метаход "
+                               "разворачивают её обратно."},
+    "depth": {"line": "Диалог сжимается в фразу, понятия и метаход.",
+              "paragraph": "Модуль держит три слоя: фразу, понятия и метаход. Фраза — суть, понятия — из чего "
+                           "она сделана, метаход — как мысль к ней пришла.",
+              "page": "Тот же текст, что и абзац: фраза, понятия и метаход, один за другим, без нового."},
+}
+
+
+def reply_for(body: dict) -> str:
+    """The fake model: good answers for paraphrase, new_question and depth; the walkthrough loops."""
+    system = body["messages"][0]["content"]
+    if "Оцени пример" in system:  # the judge: poor, except for the paraphrase
+        return json.dumps({"score": 4 if "Каким образом" in body["messages"][1]["content"] else 2, "why": "."})
+    if "переформулируешь" in system:
+        return json.dumps(GOOD["paraphrase"], ensure_ascii=False)
+    if "новый вопрос" in system or "ONE new question" in system:
+        return json.dumps(GOOD["new_question"], ensure_ascii=False)
+    if "трёх глубинах" in system or "three depths" in system:
+        data = dict(GOOD["depth"])
+        data["page"] = data["paragraph"]  # the page repeats the paragraph: a near-duplicate
+        return json.dumps(data, ensure_ascii=False)
+    turn = {"person": "Что такое модуль?", "reply": "Модуль это фраза понятия метаход."}
+    return json.dumps({"turns": [turn, turn, turn]}, ensure_ascii=False)
+
+
+@pytest.fixture
+def server(scripted):
+    def reply(body, headers):
+        content = reply_for(body)
+        return 200, {"choices": [{"message": {"role": "assistant", "content": content}, "finish_reason": "stop"}],
+                     "model": "fake", "usage": {"prompt_tokens": 10, "completion_tokens": 10}}, {}
+    return scripted(reply)
+
+
+def generated_cfg(url: str, **changes) -> ExpandConfig:
+    gen = {"views": ["paraphrase", "new_question", "walkthrough", "depth"], "per_view": 1,
+           "backend": BackendConfig(name="openai", model="fake", base_urls=[url], retries=0).model_dump()}
+    return ExpandConfig(generated=gen | changes)
+
+
+def test_generated_views_run_end_to_end_and_keep_rejects_with_reasons(store, server):
+    url, seen = server
+    put(store, rich_ru(store))
+    report = expand(store, generated_cfg(url))
+    gen = report.generated
+    assert gen["backend"] == "openai:fake" and len(seen) == 4  # one request per view for the one module
+    rows = {r["view"]: r for r in store.db.execute("SELECT * FROM examples WHERE view IN ('paraphrase', "
+                                                   "'new_question', 'depth', 'walkthrough')")}
+    assert {"paraphrase", "new_question", "depth"} <= set(rows) and "walkthrough" not in rows
+    para = json.loads(rows["paraphrase"]["messages"])
+    assert para[0]["content"] == GOOD["paraphrase"]["question"] and para[1]["role"] == "assistant"
+    meta = json.loads(rows["paraphrase"]["meta"])
+    assert meta["prompt_version"] == "paraphrase.v1" and meta["backend"] == "openai:fake"
+    reasons = {(r["view"], r["reason"]) for r in rejects(store)}
+    assert reasons == {("walkthrough", "degenerate"), ("depth", "near-duplicate")}
+    assert all(r["detail"] and r["prompt_version"] and r["backend"] == "openai:fake" for r in rejects(store))
+    assert view_pass_rates(store) == {"depth": (2, 1), "new_question": (1, 0), "paraphrase": (1, 0),
+                                      "walkthrough": (0, 1)}
+    assert backend_pass_rates(store) == {"openai:fake": (4, 2)}
+    assert gen["views"]["depth"] == {"kept": 2, "rejected": 1, "pass_rate": 0.667}
+    assert report.volumes["views"]["paraphrase"]["examples"] == 1  # counted in the volumes like any view
+
+
+def test_a_second_run_asks_nothing_and_a_changed_module_asks_only_the_cache(store, server):
+    url, seen = server
+    put(store, rich_ru(store))
+    expand(store, generated_cfg(url))
+    before = store.db.execute("SELECT id, messages FROM examples ORDER BY id").fetchall()
+    again = expand(store, generated_cfg(url)).generated
+    assert len(seen) == 4 and again["unchanged"] == 1 and again["calls"] == 0
+    assert store.db.execute("SELECT id, messages FROM examples ORDER BY id").fetchall() == before
+    # a gate setting changed: the module is gated again from the cached answers, no request is sent
+    regated = expand(store, generated_cfg(url, gate={"near_duplicate": 1.0})).generated
+    assert len(seen) == 4 and regated["cache_hits"] == 4 and regated["generated"] == 1
+
+
+def test_template_re_expansion_keeps_generated_examples(store, server):
+    url, _ = server
+    put(store, rich_ru(store))
+    expand(store, generated_cfg(url))
+    n = store.db.execute("SELECT count(*) FROM examples WHERE view = 'paraphrase'").fetchone()[0]
+    cfg = generated_cfg(url)
+    cfg.per_view = 3  # the template views change; the generated ones stay
+    expand(store, cfg)
+    assert store.db.execute("SELECT count(*) FROM examples WHERE view = 'paraphrase'").fetchone()[0] == n == 1
+
+
+def test_dropping_a_view_from_the_config_drops_its_examples_and_rejects(store, server):
+    url, _ = server
+    put(store, rich_ru(store))
+    expand(store, generated_cfg(url))
+    expand(store, generated_cfg(url, views=["paraphrase"]))
+    assert set(view_pass_rates(store)) == {"paraphrase"}
+
+
+def test_the_optional_judge_sets_aside_low_scores(store, server):
+    url, seen = server
+    put(store, rich_ru(store))
+    expand(store, generated_cfg(url, gate={"judge": True, "judge_threshold": 3}))
+    assert view_pass_rates(store) == {"depth": (0, 3), "new_question": (0, 1), "paraphrase": (1, 0),
+                                      "walkthrough": (0, 1)}
+    assert {r["reason"] for r in rejects(store, view="new_question")} == {"judge-low"}
+    # the judge saw only what passed the rules: not the looping walkthrough (near-duplicates are found after it)
+    assert len(seen) == 4 + 5
+
+
+def test_the_judge_can_be_another_backend(store, server, scripted):
+    url, seen = server
+    judged = scripted(lambda body, headers: (200, {"choices": [{"message": {"role": "assistant", "content":
+                                                   '{"score": 5, "why": "fine"}'}, "finish_reason": "stop"}]}, {}))
+    judge = BackendConfig(name="openai", model="judge", base_urls=[judged[0]], retries=0).model_dump()
+    put(store, rich_ru(store))
+    expand(store, generated_cfg(url, gate={"judge": True, "judge_backend": judge}))
+    assert len(seen) == 4 and len(judged[1]) == 5  # generation on one server, the five judgements on the other
+    assert view_pass_rates(store)["new_question"] == (1, 0)
+
+
+def test_extractive_backend_generates_nothing_and_says_so(store):
+    put(store, rich_ru(store), simple_en())
+    cfg = ExpandConfig(generated={"views": ["paraphrase", "depth"]})
+    result = run_stage(store, cfg)
+    assert result.ok and any("extractive backend has no model" in n for n in result.notes)
+    assert not view_pass_rates(store)
+    assert "generated" not in result.summary
+
+
+def test_stage_summary_reports_the_pass_rate_per_view(store, server):
+    url, _ = server
+    put(store, rich_ru(store))
+    result = run_stage(store, generated_cfg(url))
+    gen = result.summary["generated"]
+    assert gen["backend"] == "openai:fake" and gen["views"]["walkthrough"] == 0.0
+    assert gen["views"]["paraphrase"] == 1.0 and gen["reasons"] == {"degenerate": 1, "near-duplicate": 1}
+
+
+def test_server_down_stops_the_run_and_keeps_the_template_examples(store, tmp_path):
+    put(store, rich_ru(store))
+    cfg = ExpandConfig(generated={"views": ["paraphrase"], "backend": {
+        "name": "openai", "model": "x", "base_urls": ["http://127.0.0.1:9/v1"], "retries": 0, "timeout": 2}})
+    with pytest.raises(BackendError):
+        expand(store, cfg)
+    assert store.db.execute("SELECT count(*) FROM examples").fetchone()[0] > 0
+
+
+def test_unknown_generated_view_is_a_config_error(store):
+    put(store, rich_ru(store))
+    with pytest.raises(ConfigError, match="unknown generated view"):
+        expand(store, ExpandConfig(generated={"views": ["poem"]}))
+
+
+def test_cli_lists_rejected_examples_with_reasons(store, server, tf):
+    url, _ = server
+    put(store, rich_ru(store))
+    expand(store, generated_cfg(url))
+    out = tf("examples", "--rejected", "--json", ws=store.workspace)
+    assert out.exit_code == 0, out.output
+    lines = [json.loads(x) for x in out.output.splitlines() if x.startswith("{")]
+    assert {(x["view"], x["reason"]) for x in lines} == {("walkthrough", "degenerate"), ("depth", "near-duplicate")}
+    plain = tf("examples", "--rejected", "--reason", "degenerate", ws=store.workspace)
+    assert "walkthrough" in plain.output and "near-duplicate" not in plain.output
