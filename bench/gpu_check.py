@@ -313,7 +313,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--steps", type=int, help="measured optimizer steps per run (default 40 on a GPU, 2 on a CPU)")
     ap.add_argument("--max-len", type=int, help="tokens per packed row (default 1024 on a GPU, 128 on a CPU)")
     ap.add_argument("--batch-size", type=int, help="rows per step (default 4 on a GPU, 1 on a CPU)")
-    ap.add_argument("--repeat", type=int, default=8, help="copies of the control examples (fills the rows)")
+    ap.add_argument("--repeat", type=int, default=24, help="copies of the control examples (fills the rows)")
     ap.add_argument("--gen-tokens", type=int, default=64, help="new tokens in the generation")
     ap.add_argument("--profile", help="the estimate's hardware profile to compare with (h100, a100-80, rtx4090, "
                     "rx7900xt, ...); default: matched by the GPU's name")
