@@ -164,7 +164,12 @@ def measured_run(a, base: str, train_file: Path, work: Path, name: str, qlora: b
 
 def predicted(shape, sizes, a, method: str, dev, hw) -> tuple[float | None, float]:
     """(tokens/s or None, memory bytes) that the estimate predicts for this run."""
-    from twinforge.estimate.finetune import estimate_finetune, finetune_memory, lora_params, profile_throughput
+    from twinforge.estimate.finetune import (
+        estimate_finetune,
+        finetune_memory,
+        lora_params,
+        profile_throughput,
+    )
     from twinforge.estimate.measure import TokenCount
 
     tokens = TokenCount(sum(n for n, _ in sizes) / len(sizes), "measured on the check's examples",
@@ -290,7 +295,7 @@ def run_check(a) -> Check:
 def _qlora_missing() -> str | None:
     """Why 4-bit QLoRA cannot run on this GPU box, or None."""
     try:
-        import bitsandbytes  # noqa: F401
+        import bitsandbytes  # noqa: F401 — whether it imports is the question
     except Exception as e:  # noqa: BLE001 — a broken ROCm/CUDA build raises more than ImportError
         return (f"bitsandbytes is not usable here ({type(e).__name__}: {str(e)[:120]}); pip install bitsandbytes "
                 "(on ROCm: its ROCm build)")

@@ -104,7 +104,7 @@ def main() -> None:
         results.append(res)
     OUT.mkdir(parents=True, exist_ok=True)
     (OUT / "layers-results.json").write_text(json.dumps(results, indent=2), encoding="utf-8")
-    print(f"\n| variant | rounds | trainable params | s/step | train loss | held-out ppl | control ppl |")
+    print("\n| variant | rounds | trainable params | s/step | train loss | held-out ppl | control ppl |")
     print("|---|---:|---:|---:|---:|---:|---:|")
     for name in ["base", *VARIANTS]:
         rs = [r for r in results if r["name"] == name and "ppl_heldout" in r]

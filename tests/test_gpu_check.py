@@ -32,7 +32,7 @@ def test_cpu_mode_runs_the_cpu_parts_and_says_what_it_skipped(tmp_path):
                PYTHONPATH=os.pathsep.join([str(REPO / "src"), os.environ.get("PYTHONPATH", "")]))
     p = subprocess.run([sys.executable, str(SCRIPT), "--cpu", "--base", "embedded", "--steps", "2", "--max-len", "64",
                         "--batch-size", "1", "--gen-tokens", "4", "--repeat", "1", "--json", str(out)],
-                       capture_output=True, text=True, env=env, timeout=900)
+                       capture_output=True, text=True, env=env, timeout=900, check=False)
     assert p.returncode == 0, p.stdout + p.stderr[-3000:]
     lines = p.stdout.splitlines()
     assert sum(1 for ln in lines if ln.startswith("|--")) == 1, "one table"

@@ -91,7 +91,7 @@ def test_last_layers_train_only_there_and_are_recorded(tf, ws):
     peft_cfg = json.loads((folder / "adapter_config.json").read_text())
     assert peft_cfg["layers_to_transform"] == [16, 17]
     with safe_open(str(folder / "adapter_model.safetensors"), "pt") as f:
-        layer_nums = {int(k.split(".layers.")[1].split(".")[0]) for k in f.keys()}
+        layer_nums = {int(k.split(".layers.")[1].split(".")[0]) for k in f.keys()}  # noqa: SIM118 (safe_open is no dict)
     assert layer_nums == {16, 17}, "LoRA weights exist only in the chosen layers"
     meta = json.loads((folder / "twinforge.json").read_text())
     assert meta["layers"] == {"spec": "last:2", "indices": [16, 17], "of": EMBEDDED_LAYERS}

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from pydantic import Field, field_validator, model_validator
 
-from ..strict import Strict
 from ..models.layers import check_spec
+from ..strict import Strict
 
 
 class TrainConfig(Strict):

@@ -22,7 +22,15 @@ from pathlib import Path
 from ..errors import ConfigError, InputError
 from ..models import layers as layer_spec
 from ..models.stack import META
-from .data import IGNORE, PLAIN_TEMPLATE, collate, encode, file_hash, plan_rows, read_examples
+from .data import (
+    IGNORE,
+    PLAIN_TEMPLATE,
+    collate,
+    encode,
+    file_hash,
+    plan_rows,
+    read_examples,
+)
 
 # peft 0.21 still asks transformers 5 for `is_gradient_checkpointing`, which warns on every run: nothing for a user
 warnings.filterwarnings("ignore", message=r".*`is_gradient_checkpointing` is deprecated", category=FutureWarning)
