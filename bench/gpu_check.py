@@ -181,10 +181,12 @@ def predicted(shape, sizes, a, method: str, dev, hw) -> tuple[float | None, floa
                                 batch_rows=a.batch_size)
         runtime = next(f.value for f in est.memory_figures if f.what == "runtime")
         return est.tokens / est.seconds, est.memory_bytes - runtime
-    # a CPU: memory only (fp32 weights and activations, Python + PyTorch runtime: RSS sees all of it)
-    figs = finetune_memory(shape, method=method, precision="fp32", seq_len=a.max_len, batch_rows=a.batch_size,
-                           checkpointing=False, n_lora=lora_params(shape, RANK, "attn"),
-                           labelled=tokens.labelled_share(a.max_len), runtime_gb=0.6)
+    # no throughput profile: memory only, as estimate_finetune counts it. On a CPU: fp32, no checkpointing, and the
+    # Python + PyTorch runtime, which peak RSS sees too; on a GPU: bf16 and checkpointing, without the runtime.
+    gpu = dev.is_gpu
+    figs = finetune_memory(shape, method=method, precision="bf16" if gpu else "fp32", seq_len=a.max_len,
+                           batch_rows=a.batch_size, checkpointing=gpu, n_lora=lora_params(shape, RANK, "attn"),
+                           labelled=tokens.labelled_share(a.max_len), runtime_gb=0.0 if gpu else 0.6)
     return None, sum(f.value for f in figs)
 
 
@@ -254,8 +256,12 @@ def run_check(a) -> Check:
         train_file.write_text("".join(json.dumps(e, ensure_ascii=False) + "\n" for e in examples), encoding="utf-8")
         sizes = example_sizes(folder, examples, a.max_len)
         dev = gpu if gpu.is_gpu else cpu
-        hw, hw_why = gpu_profile(dev, a.profile) if dev.is_gpu else (None, "CPU: no throughput profile")
+        hw, hw_why = gpu_profile(dev, a.profile) if dev.is_gpu else (None, "no throughput profile for a CPU")
         chk.info["estimate_profile"] = hw_why
+        if hw is None:
+            chk.skipped.append(f"skipped: the estimate's tokens/s ({hw_why}; "
+                               + ("on a CPU it needs `twinforge estimate --calibrate`); memory is still compared"
+                                  if not dev.is_gpu else "memory is still compared)"))
         runs = [("lora", False)]
         if dev.is_gpu:
             qlora_why = _qlora_missing()

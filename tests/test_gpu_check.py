@@ -47,6 +47,7 @@ def test_cpu_mode_runs_the_cpu_parts_and_says_what_it_skipped(tmp_path):
     assert int(rows["generate (LoRA attached)"][2]) == 4
     assert "skipped: bf16 LoRA steps on a GPU (--cpu given)" in lines
     assert any(ln.startswith("skipped: 4-bit QLoRA steps") and "bitsandbytes" in ln for ln in lines)
+    assert any(ln.startswith("skipped: the estimate's tokens/s") and "--calibrate" in ln for ln in lines)
     assert not any(ln.startswith("failed:") for ln in lines)
 
     data = json.loads(out.read_text())
@@ -81,6 +82,8 @@ def test_gpu_prediction_is_the_estimates_own(monkeypatch):
                                 checkpointing=True, rank=gc.RANK, targets="attn", batch_rows=4)
         assert tps == pytest.approx(est.tokens / est.seconds)
         assert mem == pytest.approx(est.memory_bytes - 1e9)
+    no_profile = gc.predicted(shape, sizes, Args, "qlora", Gpu, None)  # mem: the qlora figure above
+    assert no_profile == (None, pytest.approx(mem)), "a GPU without a profile: the same memory, no tokens/s"
     q_tps, q_mem = gc.predicted(shape, sizes, Args, "qlora", Gpu, profile("h100"))
     l_tps, l_mem = gc.predicted(shape, sizes, Args, "lora", Gpu, profile("h100"))
     assert q_tps < l_tps and q_mem < l_mem
