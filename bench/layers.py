@@ -1,6 +1,6 @@
 """Layer-restricted LoRA: all layers against the last three (`train --layers last:3`), on the sample archive, CPU.
 
-    .venv/bin/python bench/layers.py                       # 2 rounds, 16 steps each (~10-20 min on a loaded 2-core VM)
+    .venv/bin/python bench/layers.py                       # 2 rounds, 10 steps each (~30 min on a loaded 2-core VM)
     .venv/bin/python bench/layers.py --rounds 3 --steps 24
 
 Data: bench/train.py's (the sample archive ingested and cleaned once into bench/out/ws-train; every user →
@@ -70,10 +70,10 @@ def _spread(vals: list[float], fmt: str) -> str:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--rounds", type=int, default=2)
-    ap.add_argument("--steps", type=int, default=16)
+    ap.add_argument("--steps", type=int, default=10)
     ap.add_argument("--examples", type=int, default=48)
     ap.add_argument("--max-chars", type=int, default=600)
-    ap.add_argument("--max-len", type=int, default=256)
+    ap.add_argument("--max-len", type=int, default=128)
     ap.add_argument("--batch-size", type=int, default=2)
     ap.add_argument("--lr", type=float, default=1e-3)
     ap.add_argument("--ppl-max-len", type=int, default=256)

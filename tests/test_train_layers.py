@@ -110,3 +110,27 @@ def test_last_layers_train_only_there_and_are_recorded(tf, ws):
     html = render_html({"id": 1, "dataset": "default", "probes": [], "metrics": {}, "failures": [], "active": [],
                         "generations": [], "models": [spec.as_dict() | {"layers": adapter_layers(spec)}]})
     assert "layers 16-17 of 18" in html
+
+
+def test_a_stack_keeps_every_parts_layers_whatever_the_order(tf, ws):
+    """peft builds a stack from its first part's config: a layer-restricted first part must not cut the others."""
+    pytest.importorskip("peft")
+    import torch
+
+    from twinforge.models.stack import load_with_adapters
+
+    for args in (["--layers", "last:2", "--name", "top2"], ["--name", "every"]):
+        assert tf("train", *args, "--lr", "0.01", *FAST, ws=ws).exit_code == 0
+    top2, every = ws / "adapters" / "top2", ws / "adapters" / "every"
+    ids = torch.tensor([[2, 651, 1234, 7, 99, 1500, 42]])
+
+    def logits(parts):
+        model, _ = load_with_adapters(None, [(p, 1.0) for p in parts], device="cpu")
+        q = model.get_base_model().model.layers[0].self_attn.q_proj
+        with torch.no_grad():
+            return model(input_ids=ids).logits, "stack" in getattr(q, "lora_A", {})
+
+    restricted_first, layer0_has_stack = logits([top2, every])
+    full_first, _ = logits([every, top2])
+    assert layer0_has_stack, "the full adapter's layer 0 is part of the stack"
+    assert torch.allclose(restricted_first, full_first, atol=1e-4)
