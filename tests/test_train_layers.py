@@ -46,6 +46,12 @@ def test_layers_beyond_the_base_are_one_clear_error(spec, n, says):
     assert says in str(e.value)
 
 
+def test_a_recipe_may_list_layers_or_give_one_number():
+    assert TrainConfig(layers=[20, 21, 23]).layers == "20,21,23"
+    assert TrainConfig(layers=5).layers == "5"
+    assert TrainConfig(layers="All").layers is None
+
+
 def test_label_is_compact():
     assert label([15, 16, 17], 18) == "15-17 of 18"
     assert label([0, 2, 4, 5, 6]) == "0,2,4-6"

@@ -19,10 +19,12 @@ _ITEM = re.compile(r"(\d+)(?:-(\d+))?")
 FORMS = "N, A-B, a comma list of those (0,2,4-6), first:K, last:K or all"
 
 
-def check_spec(spec: str | None) -> str | None:
+def check_spec(spec: str | list[int] | None) -> str | None:
     """The spec, normalized (no spaces, lower case), or ValueError naming what is wrong. None/"all" → None."""
     if spec is None:
         return None
+    if isinstance(spec, (list, tuple)):  # a recipe may write `layers: [20, 21, 22, 23]`
+        spec = ",".join(str(x) for x in spec)
     s = re.sub(r"\s+", "", str(spec)).lower()
     if s in ("", "all"):
         return None
