@@ -22,7 +22,7 @@ LLAMA_REQ = $(shell grep -o 'llama-cpp-python\[server\]==[0-9.]*' pyproject.toml
 LLAMA_WHEELS ?= $(HOME)/.cache/twinforge/wheels/$(shell printf '%s %s' "$(LLAMA_REQ)" "$(CMAKE_ARGS)" | sha1sum | cut -c1-12)
 export CMAKE_ARGS
 
-.PHONY: venv demo test docs bench clean
+.PHONY: venv demo test docs bench gpu-check clean
 
 $(STAMP): pyproject.toml
 	$(PY) -m venv $(VENV)
@@ -49,6 +49,11 @@ docs: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python bench/ingest.py
+
+# Real LoRA/QLoRA steps on one CUDA or ROCm GPU against `twinforge estimate`, one table (< 8 min; CPU parts only
+# on a machine without a GPU). Send back the table and bench/out/gpu-check.json.
+gpu-check: $(STAMP)
+	$(BIN)/python bench/gpu_check.py
 
 clean:
 	rm -rf $(DEMO_WS) build dist src/*.egg-info

@@ -163,7 +163,7 @@ def test_every_base_recipe_loads_and_names_local_weights_only(monkeypatch, tmp_p
 
     names = set(recipes())
     assert {"embedded", "qwen3-0.6b-base", "qwen3-1.7b-base", "qwen3-4b-base", "qwen3-8b-base", "qwen3-14b-base",
-            "qwen3-32b-base"} <= names
+            "qwen3-32b", "qwen3-30b-a3b-base"} <= names
     monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path / "hf"))  # an empty HF cache: nothing may be downloaded
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     with pytest.raises(ConfigError, match="Qwen/Qwen3-8B-Base") as e:

@@ -15,6 +15,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from ..errors import ConfigError
+from ..models.layers import describe_meta
 from ..models.stack import META
 
 
@@ -37,6 +38,14 @@ class Adapter:
     def meta(self) -> dict:
         """The whole twinforge.json (hyperparameters, data stats, loss history, ...)."""
         return json.loads((self.path / META).read_text(encoding="utf-8"))
+
+    @property
+    def layers(self) -> str:
+        """The decoder layers it adapts ('all', '15-17 of 18'), from twinforge.json (no table column needed)."""
+        try:
+            return describe_meta(self.meta())
+        except (OSError, ValueError):
+            return "?"
 
     def as_dict(self) -> dict:
         return {**asdict(self), "path": str(self.path)}

@@ -32,16 +32,17 @@ def adapters(ctx: click.Context, as_json: bool) -> None:
         rows = registry.list_adapters(store)
     for a in rows:
         if as_json:
-            click.echo(json.dumps(a.as_dict(), ensure_ascii=False))
+            click.echo(json.dumps(a.as_dict() | {"layers": None if a.missing else a.layers}, ensure_ascii=False))
             continue
         m = a.metrics
         loss = (f"loss {m['train_loss_last']:.3f}" if m.get("train_loss_last") is not None else "")
         val = f", val {m['val_loss']:.3f}" if m.get("val_loss") is not None else ""
         on = f" on top of {', '.join(a.parents)}" if a.parents else ""
+        lay = "" if a.missing or a.layers == "all" else f", layers {a.layers}"
         state = (f"  MISSING: {a.missing} (`twinforge adapters remove {a.id}` forgets it)" if a.missing else
                  "  (a finished folder not registered yet)" if not a.registered else "")
         click.echo(f"{a.id}  [{a.kind}{' ' + a.scene if a.scene else ''}] base {a.base}{on} — "
-                   f"{m.get('steps', '?')} steps, {loss}{val}{state}")
+                   f"{m.get('steps', '?')} steps, {loss}{val}{lay}{state}")
     if not as_json:
         missing = sum(1 for a in rows if a.missing)
         click.echo(f"{len(rows)} adapters" + ("" if rows else " (train one: twinforge train)")
@@ -72,8 +73,9 @@ def show(obj: Ctx, adapter_id: str, as_json: bool) -> None:
         f"base:        {meta.get('base')} [{meta.get('architecture')}] hash {a.base_hash}",
         f"dataset:     {meta.get('dataset')} hash {a.dataset_hash} ({meta.get('data', {}).get('examples')} examples)",
         f"parents:     {', '.join(a.parents) or '-'}   children: {', '.join(kids) or '-'}",
-        "lora:        r={r} alpha={alpha} dropout={dropout} targets={t}".format(
-            r=hp.get("r"), alpha=hp.get("alpha"), dropout=hp.get("dropout"), t=",".join(hp.get("target_modules", []))),
+        "lora:        r={r} alpha={alpha} dropout={dropout} targets={t} layers={lay}".format(
+            r=hp.get("r"), alpha=hp.get("alpha"), dropout=hp.get("dropout"), t=",".join(hp.get("target_modules", [])),
+            lay=a.layers),
         f"training:    lr={hp.get('lr')} steps={m.get('steps')} max_len={hp.get('max_len')} "
         f"batch={hp.get('batch_size')} packing={hp.get('packing')} qlora={hp.get('qlora')} on {meta.get('device')}",
         f"metrics:     loss {m.get('train_loss_first')} → {m.get('train_loss_last')}, val {m.get('val_loss')}, "

@@ -88,6 +88,11 @@ def _summary(run) -> None:
     names = [m.name for m in run.models]
     click.echo(f"eval run {run.id}: {len(run.probes)} probes × {len(names)} models in {run.seconds:.0f} s "
                f"({', '.join(f'{n}: {run.engines.get(n)}' for n in names)})")
+    from ..eval.run import adapter_layers
+
+    for m in run.models:
+        if lay := adapter_layers(m):
+            click.echo(f"{m.name}: trained on layers {lay} only")
     width = max(len(LABELS.get(k, k)) for k in metric_names(run.metrics))
     click.echo(" " * width + "  " + "  ".join(f"{n[:14]:>14}" for n in names))
     for k in metric_names(run.metrics):

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 import click
+from pydantic import ValidationError
 
 from ..config import load_recipe
 from ..errors import ConfigError
@@ -24,6 +25,8 @@ from .options import config_option, json_option
 @click.option("--batch-lines", type=click.IntRange(min=1), help="One adapter per batch of N examples.")
 @click.option("--on-top-of", "on_top_of", multiple=True, help="Adapter id kept frozen underneath the new one "
               "(repeat to stack several, in order).")
+@click.option("--layers", help="Decoder layers to adapt: 20-23, last:3, first:2, 0,2,4-6 or all (default). Fewer "
+              "layers train faster and leave the rest of the base untouched.")
 @click.option("--qlora", is_flag=True, help="Load the base in 4-bit NF4 (bitsandbytes; CUDA/ROCm GPU only).")
 @click.option("--max-steps", type=click.IntRange(min=1), help="Optimizer steps in all (overrides --epochs).")
 @click.option("--epochs", type=click.FloatRange(min=0, min_open=True), help="Passes over the data.")
@@ -35,9 +38,10 @@ from .options import config_option, json_option
 @click.option("--name", help="Adapter id (per-scene/batch adapters get it as a prefix).")
 @json_option("Print the report as JSON.")
 @click.pass_obj
-def train(obj: Ctx, config: str, base: str | None, dataset: str | None, scene: str | None, per_scene: bool, batch_lines: int | None,
-          on_top_of: tuple[str, ...], qlora: bool, max_steps: int | None, epochs: float | None, lr: float | None,
-          rank: int | None, max_len: int | None, batch_size: int | None, name: str | None, as_json: bool) -> None:
+def train(obj: Ctx, config: str, base: str | None, dataset: str | None, scene: str | None, per_scene: bool,
+          batch_lines: int | None, on_top_of: tuple[str, ...], layers: str | None, qlora: bool, max_steps: int | None,
+          epochs: float | None, lr: float | None, rank: int | None, max_len: int | None, batch_size: int | None,
+          name: str | None, as_json: bool) -> None:
     """Train LoRA (or QLoRA) adapters on the workspace dataset: assistant-only loss, packed rows, checkpoints.
 
     Adapters go to WORKSPACE/adapters/<id>/ (PEFT files, twinforge.json, loss.png) and into `twinforge
@@ -51,7 +55,8 @@ def train(obj: Ctx, config: str, base: str | None, dataset: str | None, scene: s
     recipe = load_recipe(config)
     cfg = recipe.train
     given = {"base": base, "dataset": dataset, "batch_lines": batch_lines, "max_steps": max_steps, "epochs": epochs,
-             "lr": lr, "r": rank, "max_len": max_len, "batch_size": batch_size, "name": name}
+             "lr": lr, "r": rank, "max_len": max_len, "batch_size": batch_size, "name": name,
+             "layers": layers}
     update = {k: v for k, v in given.items() if v is not None}
     if per_scene:
         update |= {"per_scene": True, "batch_lines": None}
@@ -61,7 +66,12 @@ def train(obj: Ctx, config: str, base: str | None, dataset: str | None, scene: s
         update["on_top_of"] = list(on_top_of)
     if qlora:
         update["qlora"] = True
-    cfg = type(cfg).model_validate(cfg.model_dump() | update)
+    try:
+        cfg = type(cfg).model_validate(cfg.model_dump() | update)
+    except ValidationError as e:  # e.g. --layers 23-20: one line naming the option, not a traceback
+        err = e.errors()[0]
+        where = ".".join(str(x) for x in err["loc"])
+        raise ConfigError(f"train.{where}: {err['msg'].removeprefix('Value error, ')}") from e
     with obj.store(create=bool(scene)) as store:  # one scene is enough to start a workspace
         if scene:
             from ..scenes.train import train_scene

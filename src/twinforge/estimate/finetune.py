@@ -91,11 +91,18 @@ def finetune_memory(shape: Shape, *, method: str, precision: str, seq_len: int, 
     act = 2 if precision == "bf16" else 4
     figs: list[Figure] = []
     if method == "qlora":
-        w = shape.linear_params * NF4_BYTES + shape.embed_params * act
+        # bitsandbytes replaces nn.Linear modules only; transformers 5 keeps a MoE layer's experts (and router) as
+        # fused 3-D parameters, which it does not split for bitsandbytes (Llama 4's alone are): they stay in bf16
+        kept = shape.layers * shape.mlp_params if shape.experts else 0
+        quant = shape.linear_params - kept
+        w = quant * NF4_BYTES + (shape.embed_params + kept) * act
+        moe = (f" + {kept / 1e9:.3g}B expert parameters kept in {precision} (transformers stores a MoE layer's "
+               "experts as fused 3-D tensors, and bitsandbytes quantizes nn.Linear layers only)") if kept else ""
         figs.append(Figure("weights", w, fmt_gb(w),
-                           f"{shape.linear_params / 1e9:.3g}B linear-layer parameters in 4-bit NF4 at "
+                           f"{quant / 1e9:.3g}B linear-layer parameters in 4-bit NF4 at "
                            f"{NF4_BYTES * 8:.3f} bits (double-quantized block scales, QLoRA paper) + "
-                           f"{shape.embed_params / 1e9:.3g}B embedding/output-head parameters kept in {precision}"))
+                           f"{shape.embed_params / 1e9:.3g}B embedding/output-head parameters kept in {precision}"
+                           + moe))
     else:
         w = shape.total_params * act
         figs.append(Figure("weights", w, fmt_gb(w),
@@ -142,11 +149,11 @@ def parse_lines(text: str) -> list[int]:
 
 def recipe_defaults(shape: Shape, rank: int | None, targets: str | None,
                     seq_len: int | None) -> tuple[int, str, int]:
-    """Rank, targets and sequence length from the train stage's recipe for this model (qwen3-8b → qwen3-8b-base),
-    else r=8 on q/k/v/o at 2048 tokens."""
+    """Rank, targets and sequence length from the train stage's recipe for this model (qwen3-8b → qwen3-8b-base,
+    qwen3-32b → qwen3-32b), else r=8 on q/k/v/o at 2048 tokens."""
     from ..models.base import recipes
 
-    recipe = recipes().get(f"{shape.name}-base")
+    recipe = recipes().get(f"{shape.name}-base") or recipes().get(shape.name)  # qwen3-32b has no base release
     if recipe is not None:
         r_targets = "all" if any(t.endswith(("gate_proj", "up_proj", "down_proj")) for t in recipe.target_modules) \
             else "attn"

@@ -212,7 +212,8 @@ def _probes(run: dict) -> str:
 
 def render_html(run: dict) -> str:
     pics = plots(run)
-    models = ", ".join(f"{m['name']} ({m['kind']}{', ' + m['engine'] if m.get('engine') else ''})"
+    models = ", ".join(f"{m['name']} ({m['kind']}{', ' + m['engine'] if m.get('engine') else ''}"
+                       f"{', layers ' + m['layers'] if m.get('layers') else ''})"
                        for m in run["models"])
     imgs = "".join(f'<img alt="{e(k)}" src="data:image/png;base64,{v}">' for k, v in pics.items())
     return f"""<!doctype html><html><head><meta charset="utf-8"><title>twinforge eval {e(run.get('id'))}</title>

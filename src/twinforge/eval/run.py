@@ -11,6 +11,7 @@ from pathlib import Path
 from tqdm import tqdm
 
 from ..errors import ConfigError
+from ..models.layers import describe_meta
 from ..store import Store
 from ..store.workspace import ADAPTER_META
 from . import active
@@ -61,7 +62,8 @@ class EvalRun:
         return {
             "id": self.id, "created_at": self.created_at, "dataset": self.dataset, "seconds": round(self.seconds, 1),
             "report": str(self.report_path) if self.report_path else None,
-            "models": [m.as_dict() | {"engine": self.engines.get(m.name)} for m in self.models],
+            "models": [m.as_dict() | {"engine": self.engines.get(m.name), "layers": adapter_layers(m)}
+                       for m in self.models],
             "probes": [p.as_dict() for p in self.probes],
             "metrics": self.metrics,
             "active": [c.as_dict() for c in self.checks],
@@ -70,6 +72,19 @@ class EvalRun:
             "config": self.config,
             "scenes": self.scenes,
         }
+
+
+def adapter_layers(spec: ModelSpec) -> str | None:
+    """The decoder layers a model's adapters adapt ('15-17 of 18'); None for the base and all-layer adapters."""
+    labels = []
+    for folder, _ in spec.adapters:
+        try:
+            lab = describe_meta(json.loads((Path(folder) / ADAPTER_META).read_text(encoding="utf-8")))
+        except (OSError, ValueError):  # a plain PEFT folder: no twinforge.json to say
+            continue
+        if lab != "all":
+            labels.append(f"{Path(folder).name}: {lab}" if len(spec.adapters) > 1 else lab)
+    return "; ".join(labels) or None
 
 
 # --- which models ---------------------------------------------------------------------------------------

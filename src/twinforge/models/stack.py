@@ -194,6 +194,7 @@ def attach(model, layers: list[Layer], *, combination: str = "cat", svd_rank: in
         if layers[0].weight != 1.0:
             _scale(peft_model, names[0], layers[0].weight)
     else:
+        _union_of_layers(peft_model, names)
         try:
             peft_model.add_weighted_adapter(names, [layer.weight for layer in layers], STACKED,
                                             combination_type=combination, svd_rank=svd_rank)
@@ -206,6 +207,17 @@ def attach(model, layers: list[Layer], *, combination: str = "cat", svd_rank: in
     peft_model.eval()
     peft_model.twinforge_layers = layers
     return peft_model
+
+
+def _union_of_layers(peft_model, names: list[str]) -> None:
+    """peft's add_weighted_adapter gives the stack the first part's config, layers_to_transform included: a part
+    trained on other layers (`train --layers`) would silently drop out. The stack gets every part's layers."""
+    parts = [peft_model.peft_config[n].layers_to_transform for n in names]
+    if all(p is None for p in parts):
+        return
+    union = None if any(p is None for p in parts) else sorted(
+        {i for p in parts for i in ([p] if isinstance(p, int) else p)})
+    peft_model.peft_config[names[0]].layers_to_transform = union  # read only when the stack is injected
 
 
 def _scale(peft_model, adapter_name: str, weight: float) -> None:

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from pydantic import Field, model_validator
+from pydantic import Field, field_validator, model_validator
 
+from ..models.layers import check_spec
 from ..strict import Strict
 
 
@@ -30,6 +31,8 @@ class TrainConfig(Strict):
                           "example, attention stays inside it): no padding is computed")
     grad_checkpointing: bool | None = Field(None, description="recompute activations in backward to save memory "
                                             "(default: on for GPU, off for CPU where it only costs time)")
+    layers: str | None = Field(None, description="decoder layers to adapt: 20-23, last:3, first:2, 0,2,4-6 or "
+                               "all (the default); checked against the base's layer count before loading it")
     qlora: bool = Field(False, description="load the base in 4-bit NF4 (bitsandbytes, GPU only)")
     per_scene: bool = Field(False, description="one adapter per module/scene (examples grouped by meta.module_id)")
     batch_lines: int | None = Field(None, ge=1, description="one adapter per batch of this many examples")
@@ -38,6 +41,11 @@ class TrainConfig(Strict):
     eval_steps: int | None = Field(None, ge=1, description="validation loss every this many steps (default: at "
                                    "the end only)")
     seed: int = Field(0, description="data order, LoRA init and dropout")
+
+    @field_validator("layers", mode="before")
+    @classmethod
+    def _layers(cls, v):
+        return check_spec(v)
 
     @model_validator(mode="after")
     def _one_split(self) -> TrainConfig:

@@ -20,8 +20,17 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from ..errors import ConfigError, InputError
+from ..models import layers as layer_spec
 from ..models.stack import META
-from .data import IGNORE, PLAIN_TEMPLATE, collate, encode, file_hash, plan_rows, read_examples
+from .data import (
+    IGNORE,
+    PLAIN_TEMPLATE,
+    collate,
+    encode,
+    file_hash,
+    plan_rows,
+    read_examples,
+)
 
 # peft 0.21 still asks transformers 5 for `is_gradient_checkpointing`, which warns on every run: nothing for a user
 warnings.filterwarnings("ignore", message=r".*`is_gradient_checkpointing` is deprecated", category=FutureWarning)
@@ -38,6 +47,7 @@ class TrainArgs:
     alpha: float = 16
     dropout: float = 0.05
     target_modules: list[str] | None = None  # None: q/k/v/o projections
+    layers: str | None = None  # decoder layers to adapt (models/layers.py: "20-23", "last:3"); None: all
     lr: float = 2e-4
     epochs: float = 1.0
     max_steps: int | None = None  # overrides epochs
@@ -61,7 +71,8 @@ class TrainArgs:
     def hyperparameters(self) -> dict:
         keep = ("r", "alpha", "dropout", "target_modules", "lr", "epochs", "max_steps", "max_len", "batch_size",
                 "packing", "grad_checkpointing", "qlora", "seed")
-        return {k: getattr(self, k) for k in keep}
+        # layers only when set: an all-layer run keeps the run key it had before layers existed (resumes still match)
+        return {k: getattr(self, k) for k in keep} | ({"layers": self.layers} if self.layers else {})
 
 
 @dataclass
@@ -101,6 +112,8 @@ def train_adapter(args: TrainArgs, progress: bool = False) -> TrainResult:
     dev = detect(args.device)
     base_info = describe(args.base)
     parents = [_parent_meta(Path(p), base_info["base_hash"]) for p in args.on_top_of]
+    n_layers = layer_spec.layer_count(base_info["base_path"])
+    layer_ids = layer_spec.indices(args.layers, n_layers)  # a bad spec fails here, before the model loads
     random.seed(args.seed)
     torch.manual_seed(args.seed)
     model, tokenizer = load_base(args.base, device=args.device, qlora=args.qlora)
@@ -122,7 +135,7 @@ def train_adapter(args: TrainArgs, progress: bool = False) -> TrainResult:
     elif grad_ckpt:
         model.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
     lora = LoraConfig(r=args.r, lora_alpha=args.alpha, lora_dropout=args.dropout, target_modules=targets,
-                      bias="none", task_type="CAUSAL_LM")
+                      layers_to_transform=layer_ids, bias="none", task_type="CAUSAL_LM")
     if parents:
         model = PeftModel.from_pretrained(model, str(args.on_top_of[0]), adapter_name="parent0")
         for i, p in enumerate(args.on_top_of[1:], 1):
@@ -212,6 +225,7 @@ def train_adapter(args: TrainArgs, progress: bool = False) -> TrainResult:
         "parent_dirs": [str(Path(p).resolve()) for p in args.on_top_of],
         "hyperparameters": {**args.hyperparameters(), "target_modules": targets, "grad_checkpointing": grad_ckpt,
                             "total_steps": total_steps},
+        "layers": {"spec": args.layers, "indices": layer_ids, "of": n_layers},
         "trainable_params": sum(p.numel() for p in trainable), "probe": probe_logits(model, tokenizer),
         "chat_template": "plain" if tokenizer.chat_template == PLAIN_TEMPLATE else "model",
         "device": dev.name, "data": {**data_stats, "rows": len(plan.rows), "val_examples": len(val_encoded)},

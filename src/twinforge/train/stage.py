@@ -69,6 +69,7 @@ def train_in_workspace(store, cfg: TrainConfig, progress: bool = False, stop_aft
     common = dict(
         base=cfg.base, r=r, alpha=cfg.alpha or (recipe.alpha if recipe and not cfg.r else 2 * r),
         dropout=cfg.dropout, target_modules=cfg.target_modules or (recipe.target_modules if recipe else None),
+        layers=cfg.layers,
         lr=cfg.lr, epochs=cfg.epochs, max_steps=cfg.max_steps,
         max_len=cfg.max_len or (recipe.max_len if recipe else 1024), batch_size=cfg.batch_size,
         packing=cfg.packing, grad_checkpointing=cfg.grad_checkpointing, qlora=cfg.qlora, seed=cfg.seed,
