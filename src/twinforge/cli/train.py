@@ -18,6 +18,15 @@ from .options import config_option, json_option
 @click.option("--dataset", help="Dataset name (WORKSPACE/datasets/NAME/train.jsonl); default: default.")
 @click.option("--per-scene", is_flag=True, help="One adapter per module/scene (examples grouped by meta.module_id).")
 @click.option("--batch-lines", type=click.IntRange(min=1), help="One adapter per batch of N examples.")
+@click.option("--chain", is_flag=True, help="With --batch-lines: train batch k after batch k-1 (not on the bare "
+              "base), with the forgetting gate after each batch; ends with a table of what each batch gained and cost.")
+@click.option("--chain-mode", type=click.Choice(["continue", "stack"]), help="continue (default): each batch goes "
+              "on with the previous batch's adapter; stack: a new adapter over the earlier ones kept frozen.")
+@click.option("--replay", type=click.FloatRange(min=0, max=1, max_open=True), help="Share of each chained batch "
+              "replayed from earlier batches and general text (e.g. 0.2).")
+@click.option("--gate", type=click.Choice(["off", "warn", "strict"]), help="Forgetting gate: warn (default) flags a "
+              "batch that makes control or an earlier batch worse than --gate-tolerance; strict rejects it.")
+@click.option("--gate-tolerance", type=click.FloatRange(min=0), help="Allowed relative perplexity rise (0.10 = 10%).")
 @click.option("--on-top-of", "on_top_of", multiple=True, help="Adapter id kept frozen underneath the new one "
               "(repeat to stack several, in order).")
 @click.option("--qlora", is_flag=True, help="Load the base in 4-bit NF4 (bitsandbytes; CUDA/ROCm GPU only).")
@@ -32,6 +41,7 @@ from .options import config_option, json_option
 @json_option("Print the report as JSON.")
 @click.pass_obj
 def train(obj: Ctx, config: str, base: str | None, dataset: str | None, per_scene: bool, batch_lines: int | None,
+          chain: bool, chain_mode: str | None, replay: float | None, gate: str | None, gate_tolerance: float | None,
           on_top_of: tuple[str, ...], qlora: bool, max_steps: int | None, epochs: float | None, lr: float | None,
           rank: int | None, max_len: int | None, batch_size: int | None, name: str | None, as_json: bool) -> None:
     """Train LoRA (or QLoRA) adapters on the workspace dataset: assistant-only loss, packed rows, checkpoints.
@@ -44,12 +54,15 @@ def train(obj: Ctx, config: str, base: str | None, dataset: str | None, per_scen
 
     cfg = load_recipe(config).train
     given = {"base": base, "dataset": dataset, "batch_lines": batch_lines, "max_steps": max_steps, "epochs": epochs,
-             "lr": lr, "r": rank, "max_len": max_len, "batch_size": batch_size, "name": name}
+             "lr": lr, "r": rank, "max_len": max_len, "batch_size": batch_size, "name": name,
+             "chain_mode": chain_mode, "replay": replay, "gate": gate, "gate_tolerance": gate_tolerance}
     update = {k: v for k, v in given.items() if v is not None}
     if per_scene:
         update |= {"per_scene": True, "batch_lines": None}
     elif batch_lines:
         update["per_scene"] = False
+    if chain:
+        update["chain"] = True
     if on_top_of:
         update["on_top_of"] = list(on_top_of)
     if qlora:
@@ -64,11 +77,16 @@ def train(obj: Ctx, config: str, base: str | None, dataset: str | None, per_scen
         if a.status == "failed":
             click.echo(f"{a.id}: failed — {a.error}")
             continue
+        if a.result is None:
+            continue
         r = a.result
         val = f", val loss {r.val_loss:.3f}" if r.val_loss is not None else ""
         click.echo(f"{a.id}: {a.status} — {r.steps} steps, {r.tokens:,} tokens, {r.tokens_per_second:.0f} tok/s, "
                    f"loss {r.train_loss_first:.3f} → {r.train_loss_last:.3f}{val}"
                    + (f" (resumed at step {r.resumed_from_step})" if r.resumed_from_step else ""))
+    if report.chain:
+        c = report.chain
+        click.echo(f"\nchain ({c.mode}, replay {c.replay:g}, gate {c.gate}):\n{c.table()}")
     click.echo(f"{len(report.adapters)} adapter(s) on {report.base}, dataset {report.dataset}"
                " (next: twinforge adapters, twinforge eval)")
     if report.problems:
