@@ -22,7 +22,7 @@ from ..distill.schema import Module
 from ..expand.templates import load as load_templates
 from ..expand.templates import pick
 from ..models.perplexity import control_texts, perplexity
-from ..models.stack import load_base_model, load_with_adapters
+from ..models.stack import attach, expand_layers, load_base_model
 from ..text.stemming import stems
 from .sft import eval_loss
 
@@ -77,6 +77,7 @@ class Meter:
     def __init__(self, base: str | None, sets: GateSets, max_len: int, batch_size: int, device: str | None = None):
         self.base, self.sets, self.max_len, self.batch_size, self.device = base, sets, max_len, batch_size, device
         self.known: dict[str | None, dict[str, float | None]] = {}
+        self._base = None  # (model, tokenizer), loaded once: each state's adapters go on and come off again
 
     def keys(self, batch_ids: list[str]) -> list[str]:
         return ["heldout", "control", *(f"batch:{b}" for b in batch_ids),
@@ -87,14 +88,18 @@ class Meter:
         have = self.known.setdefault(key, {})
         missing = [k for k in keys if k not in have]
         if missing:
-            if state is None:
-                model, tokenizer = load_base_model(self.base, device=self.device)
-            else:  # its frozen parents (stack mode) come underneath automatically
-                model, tokenizer = load_with_adapters(self.base, [(state, 1.0)], device=self.device)
+            if self._base is None:
+                self._base = load_base_model(self.base, device=self.device)
+            model, tokenizer = self._base
+            if state is not None:  # its frozen parents (stack mode) come underneath automatically
+                model = attach(model, expand_layers([(state, 1.0)]))
             model.eval()
-            for k in missing:
-                have[k] = self._measure(model, tokenizer, k)
-            del model
+            try:
+                for k in missing:
+                    have[k] = self._measure(model, tokenizer, k)
+            finally:
+                if state is not None:
+                    self._base = (model.unload(), tokenizer)  # the LoRA layers out, the base as it was
         return {k: have[k] for k in keys}
 
     def _measure(self, model, tokenizer, key: str) -> float | None:
