@@ -108,3 +108,10 @@ def test_strict_gate_rejects_a_harmful_batch_and_the_chain_goes_on_from_its_pare
     assert rows["h-batch-0003"].chain_parent == "h-batch-0001", "after a rejection the chain goes on from its parent"
     assert any(n.startswith("h-batch-0002 rejected") for n in result.notes)
     assert "worst earlier batch" in result.notes[-1] and "h-batch-0002" in result.notes[-1]
+
+
+def test_chain_without_batch_lines_is_one_error_line(tf, ws):
+    r = tf("train", "--chain", ws=ws)
+    assert r.exit_code == 1
+    lines = [ln for ln in r.output.splitlines() if ln.strip()]
+    assert len(lines) == 1 and lines[0].startswith("error: ") and "batch_lines" in lines[0], r.output

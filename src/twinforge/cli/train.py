@@ -5,8 +5,10 @@ from __future__ import annotations
 import json
 
 import click
+from pydantic import ValidationError
 
 from ..config import load_recipe
+from ..errors import ConfigError
 from .group import Ctx, cli, progress_wanted
 from .options import config_option, json_option
 
@@ -67,7 +69,11 @@ def train(obj: Ctx, config: str, base: str | None, dataset: str | None, per_scen
         update["on_top_of"] = list(on_top_of)
     if qlora:
         update["qlora"] = True
-    cfg = type(cfg).model_validate(cfg.model_dump() | update)
+    try:
+        cfg = type(cfg).model_validate(cfg.model_dump() | update)
+    except ValidationError as e:  # options that exclude each other (--chain without --batch-lines, ...)
+        msg = "; ".join(err["msg"].removeprefix("Value error, ") for err in e.errors())
+        raise ConfigError(f"train: {msg}", "see `twinforge train --help`") from None
     with obj.store(create=False) as store:
         report = train_in_workspace(store, cfg, progress=progress_wanted())
     if as_json:

@@ -74,7 +74,7 @@ def train_in_workspace(store, cfg: TrainConfig, progress: bool = False, stop_aft
         lr=cfg.lr, epochs=cfg.epochs, max_steps=cfg.max_steps,
         max_len=cfg.max_len or (recipe.max_len if recipe else 1024), batch_size=cfg.batch_size,
         packing=cfg.packing, grad_checkpointing=cfg.grad_checkpointing, qlora=cfg.qlora, seed=cfg.seed,
-        on_top_of=parents, init_from=None, save_steps=cfg.save_steps, eval_steps=cfg.eval_steps, dataset=cfg.dataset,
+        on_top_of=parents, save_steps=cfg.save_steps, eval_steps=cfg.eval_steps, dataset=cfg.dataset,
         stop_after=stop_after, device=device)
     root = store.ws.adapters
     prefix = _safe(cfg.name or cfg.dataset)
