@@ -41,7 +41,8 @@ class TrainConfig(Strict):
                                    "the end only)")
     seed: int = Field(0, description="data order, LoRA init and dropout")
     # chained batches (train/chain.py): batch k trained after batch k-1, checked by the forgetting gate
-    chain: bool = Field(False, description="with batch_lines: train batch k after batch k-1 instead of on the bare base")
+    chain: bool = Field(False, description="with batch_lines: train batch k after batch k-1 instead of on the "
+                        "bare base")
     chain_mode: Literal["continue", "stack"] = Field(
         "continue", description="continue: batch k starts from batch k-1's adapter weights (one adapter to load); "
         "stack: a new adapter over the earlier ones kept frozen (on_top_of)")
