@@ -58,6 +58,7 @@ def test_judge_flags_cost_on_control_and_earlier_batches_not_gains():
     assert any("b1" in p and "coverage" in p for p in problems)
 
 
+@pytest.mark.slow
 def test_chain_resumes_where_it_was_stopped_and_records_each_batch(ws, train_examples):
     write_jsonl(ws / "datasets" / "c" / "train.jsonl", _person(train_examples, 4))
     cfg = TrainConfig(dataset="c", batch_lines=2, chain=True, replay=0.2, gate="off", **FAST)
@@ -90,12 +91,13 @@ def test_stack_mode_trains_over_the_frozen_earlier_batches(ws, train_examples):
     assert b2.parents == ["s-batch-0001"] and b2.chain_parent == "s-batch-0001"
 
 
+@pytest.mark.slow
 def test_strict_gate_rejects_a_harmful_batch_and_the_chain_goes_on_from_its_parent(ws, train_examples):
     junk = {"role": "assistant", "content": "Invoice 4471 paid. " * 12}
-    harmful = [{"messages": [{"role": "user", "content": "Next."}, junk], "meta": {"module_id": "junk"}}] * 4
-    person = _person(train_examples, 8)
-    write_jsonl(ws / "datasets" / "h" / "train.jsonl", person[:4] + harmful + person[4:8])
-    cfg = TrainConfig(dataset="h", batch_lines=4, chain=True, gate="strict",
+    harmful = [{"messages": [{"role": "user", "content": "Next."}, junk], "meta": {"module_id": "junk"}}] * 3
+    person = _person(train_examples, 5)
+    write_jsonl(ws / "datasets" / "h" / "train.jsonl", person[:3] + harmful + person[3:5])
+    cfg = TrainConfig(dataset="h", batch_lines=3, chain=True, gate="strict",
                       **{**FAST, "lr": 2e-3, "max_steps": 3})
     with Store(ws) as store:
         result = run_stage(store, cfg)
