@@ -61,7 +61,8 @@ def test_judge_flags_cost_on_control_and_earlier_batches_not_gains():
 @pytest.mark.slow
 def test_chain_resumes_where_it_was_stopped_and_records_each_batch(ws, train_examples):
     write_jsonl(ws / "datasets" / "c" / "train.jsonl", _person(train_examples, 4))
-    cfg = TrainConfig(dataset="c", batch_lines=2, chain=True, replay=0.2, gate="off", **FAST)
+    cfg = TrainConfig(dataset="c", batch_lines=2, chain=True, chain_mode="continue", replay=0.2, gate="off",
+                      **FAST)
     with Store(ws) as store:
         first = train_in_workspace(store, cfg, stop_after=1)  # killed after one step of batch 1
         assert [(a.id, a.status) for a in first.adapters] == [("c-batch-0001", "stopped")]
@@ -80,15 +81,16 @@ def test_chain_resumes_where_it_was_stopped_and_records_each_batch(ws, train_exa
     assert len(seen) == 3 and {(e.get("meta") or {}).get("replay") for e in seen} == {None, "earlier"}
 
 
-def test_stack_mode_trains_over_the_frozen_earlier_batches(ws, train_examples):
+def test_stack_mode_is_the_default_and_trains_over_the_frozen_earlier_batches(ws, train_examples):
     write_jsonl(ws / "datasets" / "s" / "train.jsonl", _person(train_examples, 4))
-    cfg = TrainConfig(dataset="s", batch_lines=2, chain=True, chain_mode="stack", gate="off",
+    cfg = TrainConfig(dataset="s", batch_lines=2, chain=True, gate="off",
                       **{**FAST, "max_steps": 1})
     with Store(ws) as store:
         report = train_in_workspace(store, cfg)
         assert [a.status for a in report.adapters] == ["trained", "trained"]
         b2 = registry.get(store, "s-batch-0002")
     assert b2.parents == ["s-batch-0001"] and b2.chain_parent == "s-batch-0001"
+    assert json.loads((b2.path / "twinforge.json").read_text())["init_from"] is None
 
 
 @pytest.mark.slow

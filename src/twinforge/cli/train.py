@@ -22,8 +22,8 @@ from .options import config_option, json_option
 @click.option("--batch-lines", type=click.IntRange(min=1), help="One adapter per batch of N examples.")
 @click.option("--chain", is_flag=True, help="With --batch-lines: train batch k after batch k-1 (not on the bare "
               "base), with the forgetting gate after each batch; ends with a table of what each batch gained and cost.")
-@click.option("--chain-mode", type=click.Choice(["continue", "stack"]), help="continue (default): each batch goes "
-              "on with the previous batch's adapter; stack: a new adapter over the earlier ones kept frozen.")
+@click.option("--chain-mode", type=click.Choice(["continue", "stack"]), help="stack (default): a new adapter per batch "
+              "over the earlier ones kept frozen; continue: each batch goes on with the previous batch's adapter.")
 @click.option("--replay", type=click.FloatRange(min=0, max=1, max_open=True), help="Share of each chained batch "
               "replayed from earlier batches and general text (e.g. 0.2).")
 @click.option("--gate", type=click.Choice(["off", "warn", "strict"]), help="Forgetting gate: warn (default) flags a "

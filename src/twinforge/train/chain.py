@@ -2,10 +2,11 @@
 so the twin grows scene by scene; the forgetting gate checks each batch against the chain before it.
 
 Two modes (`chain_mode`):
+- stack (the default): batch k is a new adapter trained over all earlier accepted batches kept frozen (the
+  `on_top_of` machinery; loading the top one brings the stack underneath). On the sample archive it kept more of
+  the earlier batches and of general text than continue (README, bench/chain.py);
 - continue: batch k's adapter starts from batch k-1's weights and goes on training (a new registry entry; one
-  adapter to load, of the same size however long the chain);
-- stack: batch k is a new adapter trained over all earlier accepted batches kept frozen (the `on_top_of`
-  machinery; loading the top one brings the stack underneath).
+  adapter to load, of the same size however long the chain).
 
 Each batch folder keeps train.jsonl (its own examples plus replay, see replay.py) and chain.json: the chain, the
 batch it was trained after, the hash of its own examples, the replay counts, and the gate's figures and verdict.

@@ -44,8 +44,8 @@ class TrainConfig(Strict):
     chain: bool = Field(False, description="with batch_lines: train batch k after batch k-1 instead of on the "
                         "bare base")
     chain_mode: Literal["continue", "stack"] = Field(
-        "continue", description="continue: batch k starts from batch k-1's adapter weights (one adapter to load); "
-        "stack: a new adapter over the earlier ones kept frozen (on_top_of)")
+        "stack", description="stack: a new adapter per batch over the earlier ones kept frozen (on_top_of; the "
+        "better one on the sample: see README); continue: batch k starts from batch k-1's adapter weights")
     replay: float = Field(0.0, ge=0, lt=1, description="share of each chained batch drawn from earlier batches' "
                           "examples and bundled general text (train/general.yaml), half each")
     gate: Literal["off", "warn", "strict"] = Field(
