@@ -99,7 +99,8 @@ def test_strict_gate_rejects_a_harmful_batch_and_the_chain_goes_on_from_its_pare
     harmful = [{"messages": [{"role": "user", "content": "Next."}, junk], "meta": {"module_id": "junk"}}] * 3
     person = _person(train_examples, 5)
     write_jsonl(ws / "datasets" / "h" / "train.jsonl", person[:3] + harmful + person[3:5])
-    cfg = TrainConfig(dataset="h", batch_lines=3, chain=True, gate="strict",
+    # continue mode: there the junk batch costs batch 1 ~+29% (stack: ~+13%, too close to the 10% tolerance)
+    cfg = TrainConfig(dataset="h", batch_lines=3, chain=True, chain_mode="continue", gate="strict",
                       **{**FAST, "lr": 2e-3, "max_steps": 3})
     with Store(ws) as store:
         result = run_stage(store, cfg)
