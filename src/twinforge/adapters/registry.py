@@ -4,6 +4,9 @@ A folder is an adapter once its twinforge.json exists (train_adapter writes it l
 shows finished folders the table does not know yet (trained through the library, or copied in) as unregistered,
 and rows whose folder or twinforge.json is gone as missing, with the reason. It never deletes a row: a folder on
 an unmounted disk is not a reason to forget an adapter; `adapters remove ID` is.
+
+A chained batch (`train --chain`) also has chain.json in its folder: its chain, the batch it was trained after,
+the hash of its own examples and the forgetting gate's verdict (status ok | flagged | rejected) — m012's columns.
 """
 
 from __future__ import annotations
@@ -17,6 +20,8 @@ from pathlib import Path
 from ..errors import ConfigError
 from ..models.layers import describe_meta
 from ..models.stack import META
+
+CHAIN = "chain.json"  # a chained batch's record beside twinforge.json (train/chain.py writes it)
 
 
 @dataclass
@@ -34,6 +39,11 @@ class Adapter:
     created_at: str = ""
     registered: bool = True  # False: a finished folder on disk the table does not list yet
     missing: str | None = None  # why a registered adapter cannot be used (its folder or twinforge.json is gone)
+    chain: str | None = None  # chained batches: the chain's name
+    chain_parent: str | None = None  # the accepted batch it was trained after
+    data_hash: str | None = None  # its own examples' hash (replay excluded): what a resumed chain skips by
+    status: str = "ok"  # ok | flagged | rejected (the forgetting gate's verdict)
+    gate: dict = field(default_factory=dict)  # the gate's figures and findings
 
     def meta(self) -> dict:
         """The whole twinforge.json (hyperparameters, data stats, loss history, ...)."""
@@ -51,8 +61,14 @@ class Adapter:
         return {**asdict(self), "path": str(self.path)}
 
 
+def read_chain(folder: Path) -> dict:
+    """chain.json of a chained batch ({} for any other adapter)."""
+    p = Path(folder) / CHAIN
+    return json.loads(p.read_text(encoding="utf-8")) if p.is_file() else {}
+
+
 def register(store, adapter_dir: str | Path) -> Adapter:
-    """Record a finished adapter folder (again, if it was: the row is replaced)."""
+    """Record a finished adapter folder (again, if it was: the row is replaced), with its chain.json if any."""
     folder = Path(adapter_dir).resolve()
     meta_file = folder / META
     if not meta_file.is_file():
@@ -62,13 +78,16 @@ def register(store, adapter_dir: str | Path) -> Adapter:
     ws = store.workspace.resolve()
     rel = str(folder.relative_to(ws)) if folder.is_relative_to(ws) else str(folder)
     now = datetime.now(timezone.utc).isoformat(timespec="seconds")
+    c = read_chain(folder)
     with store.transaction() as db:
         db.execute(
             "INSERT OR REPLACE INTO adapters (id, path, kind, scene, base, base_hash, dataset, dataset_hash, parents,"
-            " metrics, created_at, registered_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            " metrics, created_at, registered_at, chain, chain_parent, data_hash, status, gate)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (m["id"], rel, m.get("kind", "full"), m.get("scene"), m.get("base", ""), m.get("base_hash", ""),
              m.get("dataset"), m.get("dataset_hash"), json.dumps(m.get("parents", [])),
-             json.dumps(m.get("metrics", {})), m.get("created_at", now), now))
+             json.dumps(m.get("metrics", {})), m.get("created_at", now), now, c.get("chain"), c.get("parent"),
+             c.get("data_hash"), c.get("status", "ok"), json.dumps(c.get("gate", {}))))
     return get(store, m["id"])
 
 
@@ -79,15 +98,19 @@ def _row(store, row) -> Adapter:
         f"its {META} is gone from {path}" if path.is_dir() else f"its folder {path} is gone")
     return Adapter(row["id"], path, row["kind"], row["scene"], row["base"], row["base_hash"], row["dataset"],
                    row["dataset_hash"], json.loads(row["parents"]), json.loads(row["metrics"]), row["created_at"],
-                   missing=missing)
+                   missing=missing, chain=row["chain"], chain_parent=row["chain_parent"],
+                   data_hash=row["data_hash"], status=row["status"], gate=json.loads(row["gate"]))
 
 
 def _from_folder(folder: Path) -> Adapter:
     """A finished adapter folder the table does not list, read from its twinforge.json."""
     m = json.loads((folder / META).read_text(encoding="utf-8"))
+    c = read_chain(folder)
     return Adapter(m.get("id", folder.name), folder.resolve(), m.get("kind", "full"), m.get("scene"),
                    m.get("base", ""), m.get("base_hash", ""), m.get("dataset"), m.get("dataset_hash"),
-                   m.get("parents", []), m.get("metrics", {}), m.get("created_at", ""), registered=False)
+                   m.get("parents", []), m.get("metrics", {}), m.get("created_at", ""), registered=False,
+                   chain=c.get("chain"), chain_parent=c.get("parent"), data_hash=c.get("data_hash"),
+                   status=c.get("status", "ok"), gate=c.get("gate", {}))
 
 
 def list_adapters(store) -> list[Adapter]:

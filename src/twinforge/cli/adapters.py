@@ -39,6 +39,8 @@ def adapters(ctx: click.Context, as_json: bool) -> None:
         val = f", val {m['val_loss']:.3f}" if m.get("val_loss") is not None else ""
         on = f" on top of {', '.join(a.parents)}" if a.parents else ""
         lay = "" if a.missing or a.layers == "all" else f", layers {a.layers}"
+        on += f" after {a.chain_parent}" if a.chain_parent and a.chain_parent not in a.parents else ""
+        on += f" ({a.status} by the forgetting gate)" if a.status != "ok" else ""
         state = (f"  MISSING: {a.missing} (`twinforge adapters remove {a.id}` forgets it)" if a.missing else
                  "  (a finished folder not registered yet)" if not a.registered else "")
         click.echo(f"{a.id}  [{a.kind}{' ' + a.scene if a.scene else ''}] base {a.base}{on} — "

@@ -3,30 +3,19 @@
 - heldout: the answers of the held-out validation examples, given their prompts;
 - own: the person's own turns from those held-out conversations (as clean kept them), as plain text;
 - train: a fixed sample of training examples (its gap to `heldout` is the overfitting evidence);
-- control: general Russian and English prose shipped with twinforge (eval/control.yaml).
+- control: general Russian and English prose shipped with twinforge (models/control.yaml).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from functools import cache
-from pathlib import Path
 
-import yaml
-
+from ..models.perplexity import CONTROL_FILE, Pair, control_texts  # noqa: F401
 from ..store import Store
-from .metrics.perplexity import Pair
 from .probes import split_examples
 from .render import example_texts
 
-CONTROL_FILE = Path(__file__).parent / "control.yaml"
 MIN_OWN_CHARS = 40  # shorter user turns ("да", "дальше") carry no voice
-
-
-@cache
-def control_texts() -> tuple[str, ...]:
-    data = yaml.safe_load(CONTROL_FILE.read_text(encoding="utf-8"))
-    return tuple(t.strip() for lang in ("en", "ru") for t in data[lang])
 
 
 def _every(items: list, limit: int) -> list:

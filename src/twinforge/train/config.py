@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Literal
+
 from pydantic import Field, field_validator, model_validator
 
 from ..models.layers import check_spec
@@ -41,6 +43,22 @@ class TrainConfig(Strict):
     eval_steps: int | None = Field(None, ge=1, description="validation loss every this many steps (default: at "
                                    "the end only)")
     seed: int = Field(0, description="data order, LoRA init and dropout")
+    # chained batches (train/chain.py): batch k trained after batch k-1, checked by the forgetting gate
+    chain: bool = Field(False, description="with batch_lines: train batch k after batch k-1 instead of on the "
+                        "bare base")
+    chain_mode: Literal["continue", "stack"] = Field(
+        "stack", description="stack: a new adapter per batch over the earlier ones kept frozen (on_top_of; the "
+        "better one on the sample: see README); continue: batch k starts from batch k-1's adapter weights")
+    replay: float = Field(0.0, ge=0, lt=1, description="share of each chained batch drawn from earlier batches' "
+                          "examples and bundled general text (train/general.yaml), half each")
+    gate: Literal["off", "warn", "strict"] = Field(
+        "warn", description="forgetting gate after each chained batch: warn flags a batch that makes control or an "
+        "earlier batch worse than gate_tolerance; strict rejects it and the chain goes on from its parent")
+    gate_tolerance: float = Field(0.10, ge=0, description="allowed relative perplexity rise on control text and "
+                                  "on earlier batches (0.10 = 10%); also the allowed drop in concept coverage")
+    gate_examples: int = Field(8, ge=1, description="examples per set the gate measures (held-out, each batch)")
+    gate_probes: int = Field(2, ge=0, description="concept probes per earlier batch with distilled modules "
+                             "(answers generated on CPU: keep it small; 0 = perplexity only)")
 
     @field_validator("layers", mode="before")
     @classmethod
@@ -51,4 +69,8 @@ class TrainConfig(Strict):
     def _one_split(self) -> TrainConfig:
         if self.per_scene and self.batch_lines:
             raise ValueError("per_scene and batch_lines exclude each other: pick one way to split the data")
+        if self.chain and not self.batch_lines:
+            raise ValueError("chain needs batch_lines: the chain trains one batch after another")
+        if self.chain and self.on_top_of:
+            raise ValueError("chain and on_top_of exclude each other: a chain puts its own batches underneath")
         return self

@@ -58,6 +58,7 @@ class TrainArgs:
     qlora: bool = False
     seed: int = 0
     on_top_of: list[Path] = field(default_factory=list)  # adapter folders kept frozen underneath, in order
+    init_from: Path | None = None  # an adapter folder (same r/targets) whose weights the new adapter starts from
     save_steps: int = 50
     eval_steps: int | None = None  # None: validation loss at the end only
     val_limit: int = 256  # validation examples used at most
@@ -145,6 +146,8 @@ def train_adapter(args: TrainArgs, progress: bool = False) -> TrainResult:
         _freeze_parents(model)
     else:
         model = get_peft_model(model, lora)
+    if args.init_from:  # a chained batch going on with the previous batch's adapter (train/chain.py)
+        _init_weights(model, Path(args.init_from))
     trainable = [p for p in model.parameters() if p.requires_grad]
 
     optimizer = torch.optim.AdamW(trainable, lr=args.lr, weight_decay=0.0)
@@ -153,7 +156,8 @@ def train_adapter(args: TrainArgs, progress: bool = False) -> TrainResult:
 
     # 3. Resume: the latest complete checkpoint of this same run (same data, base and hyperparameters).
     run_key = {"base_hash": base_info["base_hash"], "dataset_hash": file_hash(args.train_file),
-               "parents": [p["id"] for p in parents], **args.hyperparameters()}
+               "parents": [p["id"] for p in parents], **args.hyperparameters(),
+               **({"init_from": Path(args.init_from).name} if args.init_from else {})}
     ckpt_dir = out / "checkpoints"
     state = _load_checkpoint(ckpt_dir, run_key, model, optimizer, scheduler)
     start = state["step"]
@@ -223,6 +227,7 @@ def train_adapter(args: TrainArgs, progress: bool = False) -> TrainResult:
         **base_info, "dataset": args.dataset, "dataset_file": str(args.train_file),
         "dataset_hash": run_key["dataset_hash"], "parents": [p["id"] for p in parents],
         "parent_dirs": [str(Path(p).resolve()) for p in args.on_top_of],
+        "init_from": Path(args.init_from).name if args.init_from else None,
         "hyperparameters": {**args.hyperparameters(), "target_modules": targets, "grad_checkpointing": grad_ckpt,
                             "total_steps": total_steps},
         "layers": {"spec": args.layers, "indices": layer_ids, "of": n_layers},
@@ -312,6 +317,24 @@ def _freeze_parents(model) -> None:
             for key in drop:
                 if key != "default":
                     drop[key] = torch.nn.Identity()  # a frozen parent acts as at inference
+
+
+def _init_weights(model, folder: Path) -> None:
+    """Copies a saved adapter's LoRA weights into the new (default) adapter; its shapes must match."""
+    from peft import set_peft_model_state_dict
+    from safetensors.torch import load_file
+
+    weights = folder / "adapter_model.safetensors"
+    if not weights.is_file():
+        raise ConfigError(f"{folder} has no adapter_model.safetensors to start from", "train that batch first")
+    try:
+        result = set_peft_model_state_dict(model, load_file(str(weights)))
+    except RuntimeError as e:  # a size mismatch: another rank or other target modules
+        raise ConfigError(f"cannot start from {folder.name}: {str(e).splitlines()[0]}",
+                          "keep r and target_modules the same along a chain") from e
+    if [k for k in result.unexpected_keys if "lora_" in k]:
+        raise ConfigError(f"cannot start from {folder.name}: its modules differ from this adapter's",
+                          "keep target_modules the same along a chain")
 
 
 def _parent_meta(folder: Path, base_hash: str) -> dict:

@@ -3,12 +3,11 @@ registered when finished. Used by `twinforge train` and by the recipe runner (`r
 
 Every adapter has a stable id, so a re-run skips finished adapters and resumes an interrupted one from its last
 checkpoint. Per-scene and per-batch adapters keep the exact examples they saw as train.jsonl in their folder.
+With `chain`, batches are trained one after another and gated (chain.py); otherwise each on the bare base.
 """
 
 from __future__ import annotations
 
-import json
-import os
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -17,6 +16,7 @@ from ..adapters import registry
 from ..errors import InputError, TwinforgeError
 from ..models.base import recipe_for
 from ..stage import StageResult
+from .chain import ChainReport, train_chain, write_examples
 from .config import TrainConfig
 from .data import read_examples
 from .sft import META, TrainArgs, TrainResult, finished_result, train_adapter
@@ -25,7 +25,7 @@ from .sft import META, TrainArgs, TrainResult, finished_result, train_adapter
 @dataclass
 class Trained:
     id: str
-    status: str  # trained | resumed | skipped (finished before) | stopped (stop_after) | failed
+    status: str  # trained | resumed | skipped (finished before) | stopped (stop_after) | failed | rejected (gate)
     result: TrainResult | None = None
     error: str | None = None
 
@@ -39,13 +39,15 @@ class TrainReport:
     dataset: str
     base: str
     adapters: list[Trained] = field(default_factory=list)
+    chain: ChainReport | None = None  # with cfg.chain: the batches' gate figures, one row each
 
     @property
     def problems(self) -> list[str]:
         return [f"{a.id}: {a.error}" for a in self.adapters if a.status == "failed"]
 
     def as_dict(self) -> dict:
-        return {"dataset": self.dataset, "base": self.base, "adapters": [a.as_dict() for a in self.adapters]}
+        return {"dataset": self.dataset, "base": self.base, "adapters": [a.as_dict() for a in self.adapters],
+                **({"chain": self.chain.as_dict()} if self.chain else {})}
 
 
 def dataset_folder(store, name: str) -> Path:
@@ -97,6 +99,10 @@ def train_in_workspace(store, cfg: TrainConfig, progress: bool = False, stop_aft
             for module, exs in groups.items():
                 own_val = [v for v in vals if str((v.get("meta") or {}).get("module_id")) == module]
                 jobs.append((f"{prefix}-scene-{_safe(module)}", "scene", module, None, None, [exs, own_val]))
+        elif cfg.chain:
+            report.chain = train_chain(store, cfg, examples, vals, common, prefix, progress)
+            report.adapters = [_trained(r) for r in report.chain.rows]
+            return report
         else:
             n = cfg.batch_lines
             for i in range(0, len(examples), n):
@@ -110,9 +116,9 @@ def train_in_workspace(store, cfg: TrainConfig, progress: bool = False, stop_aft
             report.adapters.append(Trained(adapter_id, "skipped", finished_result(out)))
             continue
         if subset is not None:  # write the examples this adapter sees into its folder
-            train = _write_jsonl(out / "train.jsonl", subset[0])
+            train = write_examples(out / "train.jsonl", subset[0])
             if subset[1]:
-                val = _write_jsonl(out / "val.jsonl", subset[1])
+                val = write_examples(out / "val.jsonl", subset[1])
         args = TrainArgs(train_file=train, val_file=val, out_dir=out, name=adapter_id, kind=kind, scene=scene,
                          **common)
         try:
@@ -131,15 +137,11 @@ def train_in_workspace(store, cfg: TrainConfig, progress: bool = False, stop_aft
     return report
 
 
-def _write_jsonl(path: Path, rows: list[dict]) -> Path:
-    text = "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows)
-    if path.is_file() and path.read_text(encoding="utf-8") == text:
-        return path  # unchanged: keeps a resumed run's dataset hash
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(text, encoding="utf-8")
-    os.replace(tmp, path)
-    return path
+def _trained(row) -> Trained:
+    """A chain row as the report's adapter entry: a gate rejection is its own status, not a failure."""
+    status = row.status if row.status in ("failed", "stopped", "rejected") else (
+        "skipped" if row.done_before else "resumed" if row.result and row.result.resumed_from_step else "trained")
+    return Trained(row.id, status, row.result, row.error)
 
 
 def run_stage(store, cfg: TrainConfig, progress: bool = False) -> StageResult:
@@ -148,4 +150,8 @@ def run_stage(store, cfg: TrainConfig, progress: bool = False) -> StageResult:
     for a in report.adapters:
         counts[a.status] = counts.get(a.status, 0) + 1
     failed = list(report.problems) or ([] if report.adapters else ["no adapter trained"])
-    return StageResult("train", {"adapters": len(report.adapters), **counts}, failed)
+    notes = []
+    if report.chain:  # a flagged or rejected batch is the gate working, not a failure: notes, with the table
+        notes = [f"{r.id} {r.status} by the forgetting gate: {'; '.join(r.problems)}"
+                 for r in report.chain.rows if r.problems] + [report.chain.table()]
+    return StageResult("train", {"adapters": len(report.adapters), **counts}, failed, notes)
