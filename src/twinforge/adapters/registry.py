@@ -14,7 +14,7 @@ from __future__ import annotations
 import json
 import shutil
 from dataclasses import asdict, dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 from ..errors import ConfigError
@@ -77,7 +77,7 @@ def register(store, adapter_dir: str | Path) -> Adapter:
     m = json.loads(meta_file.read_text(encoding="utf-8"))
     ws = store.workspace.resolve()
     rel = str(folder.relative_to(ws)) if folder.is_relative_to(ws) else str(folder)
-    now = datetime.now(timezone.utc).isoformat(timespec="seconds")
+    now = datetime.now(UTC).isoformat(timespec="seconds")
     c = read_chain(folder)
     with store.transaction() as db:
         db.execute(
