@@ -195,6 +195,8 @@ OWN_SQL = {
     "distill/run.py": "modules and distill_failures: distill's own writes and resume reads",
     "eval/runs.py": "eval_runs: its own table",
     "expand/run.py": "examples: expand's own writes and resume reads",
+    "expand/generated_run.py": "generated examples, example_rejects, generated_modules: their own writes and "
+                               "resume reads",
     "ingest/run.py": "ingest's batch writes",
     "memory/build.py": "memory_items / memory_fts / memory_vectors: memory's own tables",
     "memory/graph.py": "memory_concepts / memory_communities: memory's own tables",

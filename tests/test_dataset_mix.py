@@ -55,6 +55,25 @@ def test_mix_weight_zero_leaves_a_view_out_and_the_choice_is_stable(ws):
     assert drop not in got and got[keep] == full[keep]["examples"]
 
 
+def test_generated_views_can_be_named_in_views_and_mix(ws):
+    with Store(ws) as store:
+        module_id = store.db.execute("SELECT module_id FROM examples WHERE view = 'qa' LIMIT 1").fetchone()[0]
+        meta = json.dumps({"generated": True, "backend": "openai:m", "prompt_version": "paraphrase.v1"})
+        for i, q in enumerate(["How would you put the question again?", "Which part of it matters most to you?",
+                               "What would you ask first about this?"]):
+            chat = json.dumps([{"role": "user", "content": q}, {"role": "assistant", "content": f"Answer {i}."}])
+            store.db.execute("INSERT INTO examples (id, module_id, view, position, messages, language, chars, tokens,"
+                             " meta, run_id) VALUES (?, ?, 'paraphrase', ?, ?, 'en', 10, 5, ?, NULL)",
+                             (f"gen-{i}", module_id, i, chat, meta))
+        store.db.commit()
+        build_dataset(store, DatasetConfig(formats=["jsonl"], views=["qa", "paraphrase"]))
+        assert set(views_written(ws)) == {"qa", "paraphrase"} and views_written(ws)["paraphrase"] == 3
+        build_dataset(store, DatasetConfig(formats=["jsonl"], mix={"paraphrase": 0, "qa": 1}))
+        assert "paraphrase" not in views_written(ws) and "qa" in views_written(ws)
+        with pytest.raises(ConfigError, match="available: .*paraphrase"):
+            build_dataset(store, DatasetConfig(formats=["jsonl"], views=["paraphrase_v2"]))
+
+
 @pytest.mark.parametrize("mix, message", [({"nonsense": 1}, "unknown view"), ({"qa": -1}, "0 or more"),
                                           ({"qa": 0}, "every mix weight is 0")])
 def test_bad_mix_is_a_clear_error(ws, mix, message):

@@ -22,7 +22,9 @@ from twinforge.errors import ConfigError
 from twinforge.expand import gate
 from twinforge.expand.config import GENERATED_VIEWS, ExpandConfig, GateConfig
 from twinforge.expand.generated import (
+    EXAMPLES_PER_ASK,
     GENERATED,
+    MAX_ASKS,
     VERSIONS,
     GenContext,
     candidates,
@@ -82,6 +84,26 @@ def test_the_labelled_set_has_good_and_bad_and_real_model_answers():
     assert "keep" in expected and len(set(expected)) >= 8
     assert any(c["source"] != "hand" for c in CASES), "no real answer of a model among the cases"
     assert {c["view"] for c in CASES} == set(GENERATED_VIEWS)
+
+
+def test_examples_per_ask_match_what_the_views_build():
+    """The volume planner turns kept examples into requests by EXAMPLES_PER_ASK: it must be what a read answer
+    gives."""
+    seen = set()
+    for case in CASES:
+        m, dialog = module(case["module"])
+        others = [module(case["other"])[0]] if case.get("other") else []
+        asks = GENERATED[case["view"]](GenContext(m, dialog, "", others, 300, 0.2), 1)
+        cands = candidates(asks[0], case["answer"])
+        if any(c.error for c in cands):
+            continue  # an unreadable answer is one candidate whatever the view
+        assert len(cands) == EXAMPLES_PER_ASK.get(case["view"], 1), case["name"]
+        seen.add(case["view"])
+    assert {"depth", "paper_applied"} <= seen
+    for key in MODULES:  # a view with a limit asks no more than it, whatever its count
+        m, dialog = module(key)
+        for view, most in MAX_ASKS.items():
+            assert len(GENERATED[view](GenContext(m, dialog, "", [], 300, 0.2), 5)) <= most
 
 
 def test_every_rejection_says_why():

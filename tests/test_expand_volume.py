@@ -27,12 +27,15 @@ def _novel(seed: int, words: int = 300) -> str:
     return " ".join(rng.choice(vocab) for _ in range(words))
 
 
-def add_example(db, module_id: str, view: str, position: int, user: str, answer: str) -> None:
+def add_example(db, module_id: str, view: str, position: int, user: str, answer: str,
+                generated: bool = False) -> None:
+    """An example; `generated`: with the meta generated_run writes (a prompt version), as the gate kept it."""
     messages = [{"role": "user", "content": user}, {"role": "assistant", "content": answer}]
+    meta = orjson.dumps({"generated": True, "prompt_version": f"{view}.v1"}).decode() if generated else None
     db.execute("INSERT INTO examples (id, module_id, view, position, messages, language, chars, tokens, meta, run_id)"
-               " VALUES (?, ?, ?, ?, ?, 'en', ?, 0, NULL, NULL)",
+               " VALUES (?, ?, ?, ?, ?, 'en', ?, 0, ?, NULL)",
                (f"{module_id}-{view}-{position}", module_id, view, position, orjson.dumps(messages).decode(),
-                len(user) + len(answer)))
+                len(user) + len(answer), meta))
 
 
 # --- the unique measure ----------------------------------------------------------------------------------
@@ -171,12 +174,14 @@ def test_pass_rates_read_from_the_gates_rejects_else_assumed(store):  # noqa: F8
     for i in range(3):
         add_example(store.db, "m-ru", "paraphrase", i, f"Question {i}?", _novel(i, 50))
     vol = volume.volumes(store.db)
-    unmeasured = planner.view_yields(vol, store.db, ["paraphrase", "depth"])
+    unmeasured = planner.view_yields(vol, store, ["paraphrase", "depth"])  # no generated example, no reject
     assert all(y.pass_rate == planner.ASSUMED_PASS_RATE for y in unmeasured)
     assert any("pass rate" in a for a in unmeasured[0].assumed)
-    store.db.execute("CREATE TABLE example_rejects (id TEXT PRIMARY KEY, module_id TEXT, view TEXT)")
-    store.db.execute("INSERT INTO example_rejects VALUES ('r1', 'm-ru', 'paraphrase')")
-    measured = {y.view: y for y in planner.view_yields(vol, store.db, ["paraphrase", "depth"])}
+    for i in range(3, 6):
+        add_example(store.db, "m-ru", "paraphrase", i, f"Question {i}?", _novel(i, 50), generated=True)
+    store.db.execute("INSERT INTO example_rejects VALUES ('r1', 'm-ru', 'paraphrase', 0, 'openai:m', "
+                     "'paraphrase.v1', 'ungrounded', '', '[]', NULL)")
+    measured = {y.view: y for y in planner.view_yields(vol, store, ["paraphrase", "depth"])}
     assert measured["paraphrase"].pass_rate == pytest.approx(3 / 4)
     assert not any("pass rate" in a for a in measured["paraphrase"].assumed)
     assert not any("pages per example" in a for a in measured["paraphrase"].assumed)  # measured from examples
@@ -185,18 +190,18 @@ def test_pass_rates_read_from_the_gates_rejects_else_assumed(store):  # noqa: F8
 
 def test_throughput_from_the_call_cache_history(store):  # noqa: F811
     db = store.db
-    assert planner.throughput_from_history(db, "openai", "m") is None
+    assert planner.throughput_from_history(store, "openai", "m") is None
     db.execute("INSERT INTO runs (stage, started_at, finished_at, status) VALUES"
                " ('expand', '2026-01-01T10:00:00+00:00', '2026-01-01T10:01:40+00:00', 'ok')")
     for i in range(4):
         db.execute("INSERT INTO llm_calls VALUES (?, 'openai', 'm', 'paraphrase.v1', 'x', 400, 250, ?)",
                    (f"k{i}", f"2026-01-01T10:0{i}:00+00:00"))
-    tp = planner.throughput_from_history(db, "openai", "m")
+    tp = planner.throughput_from_history(store, "openai", "m")
     # calls at 10:00, 10:01 fall in the 100 s run; 10:02 and 10:03 do not
     assert tp.answer_tokens_per_second == pytest.approx(500 / 100)
     assert "measured from the call cache" in tp.basis and "100 s" in tp.basis
-    assert planner.throughput_from_history(db, "llamacpp", None) is None
-    assert planner.measure_requests(db)["paraphrase"][:2] == (400.0, 250.0)
+    assert planner.throughput_from_history(store, "llamacpp", None) is None
+    assert planner.measure_requests(store)["paraphrase"][:2] == (400.0, 250.0)
 
 
 # --- CLI ---------------------------------------------------------------------------------------------------
@@ -258,20 +263,37 @@ def test_calibration_times_a_burst_of_requests(scripted):
     assert tp.basis.startswith("calibrated now: 8 requests") and "160 answer tokens" in tp.basis
 
 
-def test_a_met_plan_sets_the_generated_views_requests_per_module():
-    from types import SimpleNamespace
-
+def test_a_met_plan_sets_the_requests_per_module_generated_run_asks():
     from twinforge.cli.expand_plan import apply
     from twinforge.errors import TwinforgeError
+    from twinforge.expand.config import ExpandConfig
+    from twinforge.expand.generated_run import check_generated
 
-    p = planner.plan(1000, "pages", 200, 1.0, [gen("paraphrase"), gen("depth", pass_rate=0.5)], None)
-    cfg = SimpleNamespace(generated=SimpleNamespace(views=[], counts={}))
+    depth = planner.ViewYield("depth", True, 0.5, 9.0, 0.8, 0.5, 10, per_request=3, prompt_tokens=500,
+                              output_tokens=600)
+    p = planner.plan(1000, "pages", 200, 1.0, [gen("paraphrase"), depth], None)
+    cfg = ExpandConfig()
     apply(cfg, p)
     assert cfg.generated.views == ["paraphrase", "depth"]
+    # generated.counts is what generated_run asks of each view per module: requests, not kept examples
     assert cfg.generated.counts == {v.view: v.requests_per_module for v in p.views}
-    assert cfg.generated.counts["depth"] == 2 * cfg.generated.counts["paraphrase"]
-    with pytest.raises(TwinforgeError, match="generated views"):
-        apply(SimpleNamespace(), p)  # an expand without generated views cannot carry the plan out
+    para, deep = p.views
+    assert para.requests_per_module == para.per_module  # one example a request, all kept
+    assert deep.requests_per_module == math.ceil(deep.per_module / 3 / 0.5)  # three a request, half kept
+    assert check_generated(cfg.generated) == ["paraphrase", "depth"]  # names the runner accepts
+    assert ExpandConfig.model_validate(cfg.model_dump()).generated.counts == cfg.generated.counts
+    with pytest.raises(TwinforgeError, match="not reachable"):
+        apply(ExpandConfig(), planner.plan(1e9, "pages", 2, 1.0, [gen("paraphrase")], None))
+
+
+def test_view_yields_know_what_one_request_gives(store):  # noqa: F811
+    put(store, rich_ru(store))
+    expand(store)
+    ys = {y.view: y for y in planner.view_yields(volume.volumes(store.db), store,
+                                                 ["paraphrase", "depth", "paper_applied"])}
+    assert [ys[v].per_request for v in ("paraphrase", "depth", "paper_applied")] == [1, 3, 3]
+    assert ys["paper_applied"].cap == 3 and ys["depth"].cap == planner.MAX_PER_MODULE  # a paper is asked once
+    assert ys["depth"].pages == pytest.approx(ys["paraphrase"].pages / 3)  # assumed: one answer split in three
 
 
 def test_cli_target_the_template_views_meet_runs_expand(store, tf):  # noqa: F811

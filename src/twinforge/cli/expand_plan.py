@@ -11,7 +11,9 @@ from ..backends import get_backend
 from ..backends.config import BackendConfig
 from ..errors import TwinforgeError
 from ..expand import planner
+from ..expand.config import ExpandConfig
 from ..expand.volume import volumes
+from ..store import expand_reads
 
 
 def amount(_ctx, _param, value: str | None) -> float | None:
@@ -24,15 +26,9 @@ def amount(_ctx, _param, value: str | None) -> float | None:
         raise click.BadParameter(str(e)) from None
 
 
-def generation_backend(cfg) -> BackendConfig:
-    """The backend that writes the generated views: the recipe's expand.generated.backend."""
-    gen = getattr(cfg, "generated", None)
-    return getattr(gen, "backend", None) or BackendConfig()
-
-
-def generated_views(cfg) -> tuple[list[str], bool]:
+def generated_views(cfg: ExpandConfig) -> tuple[list[str], bool]:
     """The recipe's generated views, or every one (and True: none configured, all shown) when it names none."""
-    named = list(getattr(getattr(cfg, "generated", None), "views", None) or [])
+    named = list(cfg.generated.views)
     return (named, False) if named else (list(planner.GENERATED), True)
 
 
@@ -49,31 +45,31 @@ def throughput(store, bcfg: BackendConfig, stated: float | None, prompt_tps: flo
     if calibrate:
         backend = get_backend(bcfg)
         try:
-            row = store.db.execute("SELECT json FROM modules ORDER BY id LIMIT 1").fetchone()
-            prompt = ("Here is a thinking module of one person:\n" + (row[0][:3000] if row else "")
+            module = store.module_json() or ""
+            prompt = ("Here is a thinking module of one person:\n" + module[:3000]
                       + "\n\nWrite one new question this person might ask about it, and answer it in their voice.")
             slots = bcfg.concurrency * max(len(bcfg.base_urls), 1) if bcfg.name == "openai" else 1
             return planner.calibrate(backend, prompt, max(2 * slots, 2))
         finally:
             getattr(backend, "close", lambda: None)()
-    return planner.throughput_from_history(store.db, bcfg.name, bcfg.model)
+    return planner.throughput_from_history(store, bcfg.name, bcfg.model)
 
 
-def make_plan(store, cfg, target_pages: float | None, target_lines: float | None, modules: int | None,
+def make_plan(store, cfg: ExpandConfig, target_pages: float | None, target_lines: float | None, modules: int | None,
               raw: bool, max_per_module: int, stated: float | None, prompt_tps: float | None,
               calibrate: bool) -> tuple[planner.Plan, list[str]]:
     vol = volumes(store.db)
     if not vol["kinds"].get("template"):
         raise TwinforgeError(f"no template-view examples in {store.workspace} to measure yields from",
                              "run `twinforge expand` once first; the plan starts from what it measurably gives")
-    n_store = store.db.execute("SELECT count(DISTINCT module_id) FROM examples").fetchone()[0]
+    n_store = expand_reads.modules_with_examples(store)
     n = modules or n_store
     unit = "pages" if target_pages is not None else "lines"
     target = target_pages if target_pages is not None else target_lines
     views, all_shown = generated_views(cfg)
-    yields = planner.view_yields(vol, store.db, views, max_per_module)
-    base = planner.template_yield(vol, store.db, n_store, unit, not raw)
-    bcfg = generation_backend(cfg)
+    yields = planner.view_yields(vol, store, views, max_per_module)
+    base = planner.template_yield(vol, store, n_store, unit, not raw)
+    bcfg = cfg.generated.backend
     tp = throughput(store, bcfg, stated, prompt_tps, calibrate)
     p = planner.plan(target, unit, n, base, yields, tp, unique=not raw)
     notes = []
@@ -86,20 +82,16 @@ def make_plan(store, cfg, target_pages: float | None, target_lines: float | None
     return p, notes
 
 
-def apply(cfg, p: planner.Plan) -> None:
-    """Set the recipe's generated views to the plan's requests per module (a plan that cannot be met fails)."""
+def apply(cfg: ExpandConfig, p: planner.Plan) -> None:
+    """Set the recipe's generated views to those the plan asks of, each with its requests per module in
+    expand.generated.counts (what generated_run asks per view per module); a plan that cannot be met fails."""
     if not p.reachable:
         raise TwinforgeError(f"the target of {p.target:,.0f} {'unique ' if p.unique else ''}{p.unit} is not "
                              f"reachable with {p.modules:,} modules (at most {p.most:,.0f})",
                              "lower the target, raise --max-per-module, or add modules; --dry-run shows the plan")
     wanted = {v.view: v.requests_per_module for v in p.views if v.requests_per_module}
-    gen = getattr(cfg, "generated", None)
-    if wanted and gen is None:
-        raise TwinforgeError("the target needs generated views, which this version of expand does not have",
-                             "lower the target to what the template views give (--dry-run shows it)")
-    if gen is not None:
-        gen.views = list(wanted)
-        gen.counts = wanted
+    cfg.generated.views = list(wanted)
+    cfg.generated.counts = wanted
 
 
 def echo_plan(p: planner.Plan, notes: list[str], as_json: bool) -> None:

@@ -17,6 +17,8 @@ import orjson
 
 from ..errors import ConfigError, TwinforgeError
 from ..expand import volume
+from ..expand.config import GENERATED_VIEWS
+from ..expand.views import VIEWS
 from ..store import Store
 from ..store.db import now_iso
 from . import alpaca, card, hf, jsonl, sharegpt, stats
@@ -80,10 +82,7 @@ def system_prompt(store: Store, cfg: DatasetConfig) -> str | None:
 
 
 def _check_views(cfg: DatasetConfig) -> None:
-    from ..expand.planner import GENERATED
-    from ..expand.views import VIEWS
-
-    known = [*VIEWS, *GENERATED]
+    known = [*VIEWS, *GENERATED_VIEWS]  # the template views and the model-written ones
     for key, names in (("views", cfg.views or []), ("mix", list(cfg.mix))):
         unknown = [v for v in names if v not in known]
         if unknown:

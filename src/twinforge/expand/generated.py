@@ -310,6 +310,11 @@ GENERATED: dict[str, Callable[[GenContext, int], list[Ask]]] = {
     "depth": depth,
     "paper_applied": paper_applied,
 }
+# Examples one request gives (depth: a line, a paragraph, a page; paper_applied: data, training, architecture;
+# every other view: one), and the views that ask at most so many requests per module whatever their count is
+# (paper_applied: once, for a paper digest). The volume planner turns kept examples into requests by these.
+EXAMPLES_PER_ASK = {"depth": 3, "paper_applied": 3}
+MAX_ASKS = {"paper_applied": 1}
 
 
 def candidates(ask: Ask, answer: str) -> list[Candidate]:

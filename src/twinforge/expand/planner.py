@@ -11,15 +11,17 @@ the generated views fill the rest, in proportion to their caps. A view's request
 examples ÷ its pass rate. A target above what the caps allow is unreachable with these modules, and the plan
 says how many modules it would take.
 
-The `measure_*` functions read the inputs from a store: per-view yields from the examples it holds, pass rates
-from the gate's rejects (example_rejects, when that table exists), request sizes and throughput from the call
-cache (llm_calls) and the runs that wrote it. What is not measured is an assumed figure, and the plan says so.
+A request of depth or paper_applied gives three examples (generated.EXAMPLES_PER_ASK), so its requests per
+module are a third of its kept examples ÷ the pass rate; paper_applied asks once per module at most.
+
+The `measure_*` functions read the inputs from a store (store/expand_reads.py): per-view yields from the examples
+it holds, pass rates from the gate's rejects (example_rejects), request sizes and throughput from the call cache
+(llm_calls) and the runs that wrote it. What is not measured is an assumed figure, and the plan says so.
 """
 
 from __future__ import annotations
 
 import math
-import sqlite3
 import time
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
@@ -27,12 +29,13 @@ from datetime import datetime
 import orjson
 
 from ..records import PAGE_CHARS
-from . import config as expand_config
+from ..store import Store, expand_reads
+from ..store.example_rejects import view_pass_rates
+from .config import GENERATED_VIEWS
+from .generated import EXAMPLES_PER_ASK, MAX_ASKS
 from .views import VIEWS
 
-# the model-written views (expand-gen's expand/config.py GENERATED_VIEWS once merged; the same names until then)
-GENERATED = tuple(getattr(expand_config, "GENERATED_VIEWS",
-                          ("paraphrase", "new_question", "walkthrough", "transfer", "depth", "paper_applied")))
+GENERATED = tuple(GENERATED_VIEWS)  # the model-written views
 # Assumed figures for a generated view nothing has measured yet (each use is flagged "assumed" in the plan).
 ASSUMED_PASS_RATE = 0.7  # share of generated candidates the quality gate keeps
 ASSUMED_UNIQUE = 0.8  # model-written text mostly new; the question may reuse the module's own phrases
@@ -55,6 +58,7 @@ class ViewYield:
     unique: float  # unique share: unique pages ÷ pages of this view's text
     pass_rate: float = 1.0  # kept ÷ (kept + rejected) by the quality gate
     cap: int = MAX_PER_MODULE  # kept examples per module at most
+    per_request: int = 1  # examples one request gives (depth, paper_applied: 3)
     prompt_tokens: float = 0.0  # per generation request
     output_tokens: float = 0.0
     assumed: list[str] = field(default_factory=list)  # which of these figures are assumed, not measured
@@ -71,7 +75,7 @@ class Throughput:
 class ViewPlan:
     view: str
     per_module: int  # kept examples per module
-    requests_per_module: int  # generation requests per module (kept ÷ pass rate)
+    requests_per_module: int  # generation requests per module (kept ÷ examples per request ÷ pass rate)
     examples: int
     requests: int
     pages: float
@@ -126,7 +130,7 @@ def plan(target: float, unit: str, modules: int, template_per_module: float, vie
     out = []
     for v in gen:
         k = min(math.ceil(share * v.cap - 1e-9), v.cap)  # rounded up: the target is a floor
-        r = math.ceil(k / v.pass_rate) if k else 0
+        r = math.ceil(k / (v.pass_rate * v.per_request) - 1e-9) if k else 0
         n = k * modules
         out.append(ViewPlan(v.view, k, r, n, r * modules, round(n * v.pages, 2), round(n * v.pages * v.unique, 2),
                             round(n * v.lines, 1), round(r * modules * v.prompt_tokens),
@@ -174,52 +178,42 @@ def parse_amount(text: str) -> float:
 # --- measured inputs ------------------------------------------------------------------------------------------
 
 
-def _has_table(db: sqlite3.Connection, name: str) -> bool:
-    return bool(db.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?", (name,)).fetchone())
+def measure_pass_rates(store: Store) -> dict[str, tuple[int, int]]:
+    """generated view → (kept, rejected) by the quality gate; empty where the gate has not run."""
+    return {v: kr for v, kr in view_pass_rates(store).items() if v in GENERATED}
 
 
-def measure_pass_rates(db: sqlite3.Connection) -> dict[str, tuple[int, int]]:
-    """view → (kept, rejected) by the quality gate; empty where the gate has not run (no example_rejects)."""
-    if not _has_table(db, "example_rejects"):
-        return {}
-    kept = dict(db.execute("SELECT view, count(*) FROM examples GROUP BY view"))
-    rejected = dict(db.execute("SELECT view, count(*) FROM example_rejects GROUP BY view"))
-    return {v: (kept.get(v, 0), rejected.get(v, 0)) for v in set(kept) | set(rejected) if v in GENERATED}
-
-
-def measure_requests(db: sqlite3.Connection) -> dict[str, tuple[float, float, int]]:
+def measure_requests(store: Store) -> dict[str, tuple[float, float, int]]:
     """view → (mean prompt tokens, mean answer tokens, calls) of the call cache's generated-view calls
     (their prompt_version starts with the view's name, e.g. paraphrase.v1)."""
-    if not _has_table(db, "llm_calls"):
-        return {}
     out = {}
-    for version, p, c, n in db.execute(
-            "SELECT prompt_version, avg(prompt_tokens), avg(completion_tokens), count(*) FROM llm_calls"
-            " WHERE completion_tokens IS NOT NULL GROUP BY prompt_version"):
-        view = version.split(".")[0]
-        if view in GENERATED and n:
-            out[view] = (float(p or 0), float(c or 0), n)
+    for c in expand_reads.call_sizes(store):
+        view = c.prompt_version.split(".")[0]
+        if view in GENERATED and c.calls:
+            out[view] = (c.prompt_tokens, c.completion_tokens, c.calls)
     return out
 
 
-def view_yields(volumes: dict, db: sqlite3.Connection, views: list[str], cap: int = MAX_PER_MODULE) -> list[ViewYield]:
+def view_yields(volumes: dict, store: Store, views: list[str], cap: int = MAX_PER_MODULE) -> list[ViewYield]:
     """Each configured generated view's yield: measured from the store's examples, rejects and calls where it
     has them, assumed otherwise (and flagged)."""
-    rates = measure_pass_rates(db)
-    sizes = measure_requests(db)
-    lines = _lines_per_example(db)
+    rates = measure_pass_rates(store)
+    sizes = measure_requests(store)
+    lines = _lines_per_example(store)
     out = []
     for v in views:
         if v not in GENERATED:
             continue
-        y = ViewYield(v, True, 0.0, 0.0, ASSUMED_UNIQUE, cap=cap)
+        per = EXAMPLES_PER_ASK.get(v, 1)
+        most = per * MAX_ASKS[v] if v in MAX_ASKS else cap
+        y = ViewYield(v, True, 0.0, 0.0, ASSUMED_UNIQUE, cap=min(cap, most), per_request=per)
         b = volumes.get("views", {}).get(v)
         if b and b["examples"]:
             y.pages = b["pages"] / b["examples"]
             y.unique = (b["unique_pages"] or 0) / b["pages"] if b["pages"] else 0.0
             y.lines = lines.get(v, 0.0)
         else:
-            y.pages = ASSUMED_OUTPUT_TOKENS * ASSUMED_CHARS_PER_TOKEN / PAGE_CHARS
+            y.pages = ASSUMED_OUTPUT_TOKENS * ASSUMED_CHARS_PER_TOKEN / PAGE_CHARS / per
             y.lines = y.pages * ASSUMED_LINES_PER_PAGE
             y.assumed += [f"{y.pages:.2f} pages per example", f"unique share {ASSUMED_UNIQUE:g}"]
         kept, rejected = rates.get(v, (0, 0))
@@ -237,49 +231,41 @@ def view_yields(volumes: dict, db: sqlite3.Connection, views: list[str], cap: in
     return out
 
 
-def _lines_per_example(db: sqlite3.Connection) -> dict[str, float]:
+def _lines_per_example(store: Store) -> dict[str, float]:
     acc: dict[str, list[int]] = {}
-    for view, raw in db.execute("SELECT view, messages FROM examples"):
-        n = sum(1 for m in orjson.loads(raw) for line in m["content"].splitlines() if line.strip())
-        a = acc.setdefault(view, [0, 0])
+    for e in expand_reads.example_texts(store.db):
+        n = sum(1 for m in orjson.loads(e.messages) for line in m["content"].splitlines() if line.strip())
+        a = acc.setdefault(e.view, [0, 0])
         a[0] += n
         a[1] += 1
     return {v: n / k for v, (n, k) in acc.items() if k}
 
 
-def template_yield(volumes: dict, db: sqlite3.Connection, modules: int, unit: str, unique: bool) -> float:
+def template_yield(volumes: dict, store: Store, modules: int, unit: str, unique: bool) -> float:
     """What the template views give per module now, in the unit (their shared text counted once)."""
     b = volumes.get("kinds", {}).get("template")
     if not b or not modules:
         return 0.0
     if unit == "pages":
         return ((b["unique_pages"] or 0.0) if unique else b["pages"]) / modules
-    lines = _lines_per_example(db)
+    lines = _lines_per_example(store)
     raw = sum(lines.get(v, 0.0) * vb["examples"] for v, vb in volumes["views"].items() if v in VIEWS)
     share = (b["unique_pages"] or 0.0) / b["pages"] if unique and b["pages"] else 1.0
     return raw * share / modules
 
 
-def throughput_from_history(db: sqlite3.Connection, backend: str, model: str | None) -> Throughput | None:
+def throughput_from_history(store: Store, backend: str, model: str | None) -> Throughput | None:
     """Answer tokens per second of the latest finished run whose model calls this backend answered: the
     answer tokens the call cache recorded during the run ÷ the run's wall time (so it includes the stage's own
     work, and reads on the slow side)."""
-    if not _has_table(db, "llm_calls"):
-        return None
-    where, args = "backend = ?", [backend]
-    if model:
-        where, args = where + " AND model = ?", [*args, model]
-    for run_id, stage, started, finished in db.execute(
-            "SELECT id, stage, started_at, finished_at FROM runs WHERE finished_at IS NOT NULL AND status = 'ok'"
-            " ORDER BY id DESC LIMIT 50").fetchall():
-        tokens, prompt, calls = db.execute(
-            f"SELECT coalesce(sum(completion_tokens), 0), coalesce(sum(prompt_tokens), 0), count(*) FROM llm_calls"
-            f" WHERE {where} AND created_at BETWEEN ? AND ?", [*args, started, finished]).fetchone()
-        seconds = (datetime.fromisoformat(finished) - datetime.fromisoformat(started)).total_seconds()
-        if tokens >= MIN_HISTORY_TOKENS and seconds > 0:
-            return Throughput(tokens / seconds, f"measured from the call cache: run #{run_id} ({stage}) got "
-                              f"{tokens:,} answer tokens ({prompt:,} prompt tokens, {calls} calls) from {backend}"
-                              f"{' ' + model if model else ''} in {seconds:,.0f} s of wall time")
+    for run in expand_reads.finished_runs(store, 50):
+        t = expand_reads.call_totals(store, backend, model, run.started_at, run.finished_at)
+        seconds = (datetime.fromisoformat(run.finished_at) - datetime.fromisoformat(run.started_at)).total_seconds()
+        if t.completion_tokens >= MIN_HISTORY_TOKENS and seconds > 0:
+            return Throughput(t.completion_tokens / seconds, f"measured from the call cache: run #{run.id} "
+                              f"({run.stage}) got {t.completion_tokens:,} answer tokens ({t.prompt_tokens:,} prompt "
+                              f"tokens, {t.calls} calls) from {backend}{' ' + model if model else ''} in "
+                              f"{seconds:,.0f} s of wall time")
     return None
 
 

@@ -8,6 +8,7 @@ import sqlite3
 import orjson
 
 from ..records import PAGE_CHARS
+from ..store import expand_reads
 from . import source, uniqueness
 from .views import VIEWS
 
@@ -19,7 +20,7 @@ def pages(chars: int) -> float:
 def source_distinct(db: sqlite3.Connection) -> uniqueness.Distinct:
     """Distinct 5-grams of the kept dialogs the expanded modules come from (each conversation once)."""
     inp = uniqueness.Distinct()
-    for (conversation_id,) in db.execute("SELECT DISTINCT conversation_id FROM expanded_modules ORDER BY 1"):
+    for conversation_id in expand_reads.expanded_conversations(db):
         for turn in source.dialog(db, conversation_id):
             inp.add(turn.text)
     return inp
@@ -46,8 +47,7 @@ def volumes(db: sqlite3.Connection) -> dict:
     pages (uniqueness.py) do not add up: text two views share counts once in the total. `duplicates`: examples
     whose whole chat equals an earlier example of another module.
     """
-    chars_in = db.execute("SELECT coalesce(sum(c), 0) FROM (SELECT max(source_chars) AS c FROM expanded_modules"
-                          " GROUP BY conversation_id)").fetchone()[0]
+    chars_in = expand_reads.expanded_source_chars(db)
     inp = source_distinct(db)
 
     def block(acc: _Acc) -> dict:
@@ -60,14 +60,14 @@ def volumes(db: sqlite3.Connection) -> dict:
     per_view: dict[str, _Acc] = {}
     kinds = {"template": _Acc(), "generated": _Acc()}
     overall, seen, duplicates = _Acc(), set(), 0
-    for view, raw, chars, tokens in db.execute(
-            "SELECT view, messages, chars, tokens FROM examples ORDER BY module_id, view, position"):
-        messages = orjson.loads(raw)
-        key = hashlib.sha1(raw.encode("utf-8", "surrogatepass")).digest()
+    for e in expand_reads.example_texts(db):
+        messages = orjson.loads(e.messages)
+        key = hashlib.sha1(e.messages.encode("utf-8", "surrogatepass")).digest()
         duplicates += key in seen
         seen.add(key)
-        for acc in (per_view.setdefault(view, _Acc()), kinds["template" if view in VIEWS else "generated"], overall):
-            acc.add(messages, chars or 0, tokens or 0)
+        for acc in (per_view.setdefault(e.view, _Acc()), kinds["template" if e.view in VIEWS else "generated"],
+                    overall):
+            acc.add(messages, e.chars, e.tokens)
     blocks = {v: block(acc) for v, acc in per_view.items()}
     ordered = {v: blocks.pop(v) for v in list(VIEWS) if v in blocks} | blocks
     return {"pages_in": pages(chars_in), "chars_in": chars_in, "definition": DEFINITION, "views": ordered,

@@ -28,11 +28,11 @@ class SceneAdapter:
 
 
 def _stored_module(store: Store, module_id: str) -> Module | None:
-    row = store.db.execute("SELECT json FROM modules WHERE id = ?", (module_id,)).fetchone()
-    if row is None:
+    raw = store.module_json(module_id)
+    if raw is None:
         return None
     try:
-        return Module.model_validate_json(row[0])
+        return Module.model_validate_json(raw)
     except ValidationError:
         return None
 

@@ -108,6 +108,12 @@ class Reads:
         for r in rows:
             yield KeptMessage(r[0], r[1], r[2], r[3], r[4], r[5], r[6] or "", r[7])
 
+    def module_json(self, module_id: str | None = None) -> str | None:
+        """A module's JSON as stored (no id: the first module by id); None when there is no such module."""
+        row = (self.db.execute("SELECT json FROM modules WHERE id = ?", (module_id,)) if module_id is not None
+               else self.db.execute("SELECT json FROM modules ORDER BY id LIMIT 1")).fetchone()
+        return row[0] if row else None
+
     def module_records(self, kind: str | None = None, *, by_conversation: bool = False) -> list[ModuleRecord]:
         """Modules (of one kind, or all) by id (by conversation id with `by_conversation`), with their
         conversation's title and date."""
