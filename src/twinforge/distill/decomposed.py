@@ -132,7 +132,7 @@ class DecomposedStrategy:
 
     def draft(self, answer: str, dialog: Dialog, chunk: Chunk) -> Draft:
         lang = dialog.language
-        c = offline.candidates(chunk.user_text, lang)
+        c = offline.candidates(chunk.user_text, lang, chunk.assistant_text)
         fields = offline.draft_fields(chunk.user_text, lang, dialog.title, c)
         move = _field(answer, "meta_move")
         if move in moves():

@@ -34,9 +34,11 @@ class Candidates:
     open_questions: list[str]
 
 
-def candidates(text: str, lang: str) -> Candidates:
+def candidates(text: str, lang: str, echo: str = "") -> Candidates:
+    """What the person's `text` offers; `echo`: the assistant's side of the same chunk, which only weighs the
+    person's phrases (text/salience.py)."""
     spans = cues.sentence_spans(text)
-    top = concepts(text, lang)
+    top = concepts(text, lang, echo=echo)
     axes = cues.axes(text, lang)
     hyps = cues.hypotheses(text)
     weighed = {a.sentence for a in axes} | set(hyps)
@@ -46,9 +48,10 @@ def candidates(text: str, lang: str) -> Candidates:
     return Candidates(top, axes, ranked, cues.inversions(text), hyps, cues.transition_rules(text), questions)
 
 
-def draft_fields(text: str, lang: str, title: str, found: Candidates | None = None) -> dict:
-    """The draft's fields (repair.Draft's names) for the person's text (`found`: its candidates, if at hand)."""
-    c = found or candidates(text, lang)
+def draft_fields(text: str, lang: str, title: str, found: Candidates | None = None, echo: str = "") -> dict:
+    """The draft's fields (repair.Draft's names) for the person's text (`found`: its candidates, if at hand;
+    `echo`: the assistant's side, see `candidates`)."""
+    c = found or candidates(text, lang, echo)
     phrase = c.sentences[0].text if c.sentences else text.strip()[:300]
     return {
         "title": title,

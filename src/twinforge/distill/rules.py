@@ -86,7 +86,8 @@ class ExtractiveStrategy:
 
     def draft(self, answer: str, dialog: Dialog, chunk: Chunk) -> Draft:
         object_of(answer)  # a broken cached answer is still reported as one
-        return validate_draft(draft_fields(chunk.user_text, dialog.language, dialog.title))
+        return validate_draft(draft_fields(chunk.user_text, dialog.language, dialog.title,
+                                           echo=chunk.assistant_text))
 
     def retry(self, request: Request, answer: str, error: str, dialog: Dialog) -> Request | None:
         return None
