@@ -79,7 +79,24 @@ _BUT_NOT = re.compile(r"(?P<x>[^,;:.!?—]{2,80}?)\s*,\s*(?:а не|but not|not|
 _BETWEEN = re.compile(r"(?<![\w-])(?:между|between)\s+(?P<x>[^,;:.!?—]{2,60}?)\s+(?:и|and)\s+(?P<y>[^,;:.!?—]{2,60})",
                       _I)
 _RATHER = re.compile(r"(?P<x>[^,;:.!?—]{2,80}?)\s+(?:rather than|instead of|вместо)\s+(?P<y>[^,;:.!?—]{2,80})", _I)
+# "prefer speed over accuracy": a verb of choosing, then the two options
+_OVER = re.compile(r"(?<![\w-])(?:prefer\w*|choos\w*|chose|pick\w*|favou?r\w*|prioriti[sz]\w*|valu\w*|put|take)\s+"
+                   r"(?P<x>[^,;:.!?—]{2,60}?)\s+over\s+(?P<y>[^,;:.!?—]{2,60})", _I)
+# "не столько X, сколько Y", "not so much X as Y", "то ли X, то ли Y"
+_SO_MUCH = re.compile(r"(?<![\w-])(?:не столько|not so much|not as much)\s+(?P<x>[^;:.!?—]{2,80}?)\s*,?\s+"
+                      r"(?:сколько|as)\s+(?P<y>[^,;:.!?—]{2,80})", _I)
+_EITHER_RU = re.compile(r"(?<![\w-])то ли\s+(?P<x>[^,;:.!?—]{2,60}?)\s*,\s*то ли\s+(?P<y>[^,;:.!?—]{2,60})", _I)
+# "X compared to Y", "X, as opposed to Y", "X по сравнению с Y", "X в отличие от Y" (set against each other)
+_COMPARED = re.compile(r"(?<![\w-])(?:compared (?:to|with)|in comparison (?:to|with)|as opposed to|"
+                       r"по сравнению с|в сравнении с|в отличие от)\s+(?P<y>[^,;:.!?—]{2,80})", _I)
+# At the sentence's start: "Unlike X, Y …", "Instead of X, Y …", "Вместо X я бы Y …", "В отличие от X, Y …"
+_LEAD = re.compile(r"^\W*(?:unlike|instead of|rather than|compared (?:to|with)|as opposed to|вместо|"
+                   r"в отличие от|по сравнению с|в сравнении с)\s+(?P<x>[^,;:.!?—]{2,80}?)(?=[,;:—]|\s+\w)", _I)
 _THAN = re.compile(r"(?<![\w-])(?:чем|than)(?![\w-])", _I)
+# Comparatives that count rather than weigh ("больше данных"): no axis with a bare genitive after them.
+_QUANTITY_COMP = frozenset(["больше", "меньше", "более", "менее", "побольше", "поменьше", "раньше", "позже", "позднее",
+                            "дальше", "ближе", "дольше", "чаще", "реже", "старше", "младше", "выше", "ниже",
+                            "дороже", "дешевле"])
 _EN_COMP = re.compile(r"(?<![\w-])(?:better|worse|more|less|cheaper|faster|slower|simpler|easier|harder|"
                       r"\w+er)(?![\w-])", _I)
 
@@ -374,11 +391,22 @@ def _sentence_axes(sent: str, lang: str) -> list[Axis]:
                 x = _left_span(sent, x[1])
             y = _right_span(sent, y[0])
             add(_pair(sent, x, y, cue, lang, need_nouns=cue == "but-not"), m.span())
+    for rx, cue in ((_OVER, "over"), (_SO_MUCH, "so-much"), (_EITHER_RU, "either")):
+        for m in rx.finditer(sent):
+            add(_pair(sent, m.span("x"), _right_span(sent, m.start("y")), cue, lang, need_nouns=cue == "over"),
+                m.span())
+    for m in _COMPARED.finditer(sent):
+        add(_pair(sent, _left_span(sent, m.start()), _right_span(sent, m.start("y")), "compared", lang,
+                  need_nouns=True), m.span())
+    add(*_lead(sent, lang))
     for rx, cue in ((_VS, "vs"), (_OR, "or")):
         for m in rx.finditer(sent):
             if cue == "or" and _OR_IDIOMS.search(sent[max(0, m.start() - 12) : m.end() + 14]):
                 continue
             add(_pair(sent, _left_span(sent, m.start()), _right_span(sent, m.end()), cue, lang), m.span())
+    for span in _comparative_genitives(sent):
+        add(_pair(sent, _left_span(sent, span[0]), (span[1], span[2]), "comparative", lang, need_nouns=True),
+            (span[0], span[2]))
     for m in _THAN.finditer(sent):
         comp = _comparative_before(sent, m.start(), lang)
         if comp is None:
@@ -392,6 +420,50 @@ def _sentence_axes(sent: str, lang: str) -> list[Axis]:
             x = _left_span(sent, len(before))
         add(_pair(sent, x, _right_span(sent, m.end()), "than", lang), (c0, m.end()))
     return found
+
+
+def _lead(sent: str, lang: str) -> tuple[Axis | None, tuple[int, int]]:
+    """"Unlike a summary, a hyperphrase …", "Вместо дообучения я бы начал с поиска": the option set aside right
+    after the cue, the one taken the first noun phrase after it."""
+    m = _LEAD.match(sent)
+    if not m:
+        return None, (0, 0)
+    x = noun_phrases(sent[m.start("x") : m.end("x")], lang)
+    rest = sent[m.end("x") :]
+    y = [p for p in noun_phrases(rest, lang) if not _preposition_before(rest, p.start) or len(p.lemmas) > 0]
+    if not x or not y:
+        return None, (0, 0)
+    left = min(x, key=lambda p: (p.start, -p.end))
+    right = min(y, key=lambda p: (p.start, -p.end))
+    if left.text.casefold() == right.text.casefold():
+        return None, (0, 0)
+    return Axis(left.text, right.text, "lead", sent), (m.start(), m.end("x") + right.end)
+
+
+def _comparative_genitives(sent: str) -> list[tuple[int, int, int]]:
+    """"Память важнее фактов": a Russian comparative followed by a genitive noun phrase (what it is compared
+    with), not by "чем". (comparative start, genitive phrase start, its end) for each."""
+    out = []
+    words = _words(sent)
+    for i, m in enumerate(words[:-1]):
+        w = m.group().lower()
+        if not re.search(r"[а-яё]", w) or w in _QUANTITY_COMP:
+            continue
+        if not any("COMP" in p.tag for p in _morph().parse(w)[:2]):
+            continue
+        nxt = words[i + 1]
+        if _SPAN_BREAK.search(sent, m.end(), nxt.start()):
+            continue
+        k = i + 1
+        while k < len(words) and _adjective(words[k].group()) and not _noun(words[k].group()):
+            k += 1
+        if k >= len(words) or _SPAN_BREAK.search(sent, m.end(), words[k].start()):
+            continue
+        head = _morph().parse(words[k].group().lower())
+        if not any(p.tag.POS == "NOUN" and p.tag.case == "gent" for p in head[:3]):
+            continue
+        out.append((m.start(), nxt.start(), words[k].end()))
+    return out
 
 
 def _comparative_before(sent: str, than: int, lang: str) -> tuple[int, int] | None:

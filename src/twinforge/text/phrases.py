@@ -126,7 +126,10 @@ def _parses(word: str) -> tuple:
 
 
 def _best_pos(word: str) -> str | None:
-    p = _parses(word)[0]
+    ps = _parses(word)
+    p = ps[0]
+    if p.tag.POS == "PRTF" and any(q.tag.POS == "NOUN" and q.score >= p.score - 1e-9 for q in ps):
+        return "NOUN"  # "данные": a noun that ties with a participle is the noun (as text/lemmas.py reads it)
     if p.tag.POS is None and "UNKN" in p.tag:
         return "NOUN"
     if "Apro" in p.tag or "Anum" in p.tag and p.normal_form in ("один",):
@@ -297,6 +300,8 @@ def en_pos(word: str) -> frozenset[str]:
     return frozenset(tags)
 
 
+# Endings of nouns that the dictionary also lists as adjectives ("precision tool"): alone, such a word is the noun.
+_EN_NOUN_SUFFIXES = ("tion", "sion", "ment", "ness", "ity", "ance", "ence", "ism", "ure")
 # Productive English suffixes: an unseen word built from a known one with them ("tokenizer", "resumability",
 # "embedder") is a coinage of the field, not a typo.
 _EN_SUFFIXES = ("ability", "ibility", "ization", "isation", "izer", "iser", "ness", "ment", "able", "ity", "er")
@@ -370,10 +375,10 @@ def _en_phrase(toks: list[_Tok], i: int, text: str, russian_context: bool = Fals
         j += 1
     while kinds and kinds[-1] != "N":  # a phrase ends on a noun
         kinds.pop()
-    if len(kinds) == 1 and "ADJ" in en_pos(toks[i].surface) and not (
-            prev in _EN_DETERMINERS and i + 1 < len(toks) and toks[i + 1].brk):
+    if len(kinds) == 1 and "ADJ" in en_pos(toks[i].surface) and not toks[i].surface.lower().endswith(
+            _EN_NOUN_SUFFIXES) and not (prev in _EN_DETERMINERS and (i + 1 >= len(toks) or toks[i + 1].brk)):
         return None  # "small", "better" alone: an adjective that the dictionary also lists as a noun, unless a
-        # determiner makes it one and the clause ends there ("it's a signal:")
+        # determiner makes it one and the clause (or the text) ends there ("it's a signal:")
     if not kinds:
         return None
     first = 0
