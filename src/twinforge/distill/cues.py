@@ -73,7 +73,7 @@ _OR = re.compile(r"(?<![\w-])(?:или же|или|либо|or)(?![\w-])", _I)
 _VS = re.compile(r"(?<![\w-])(?:vs\.?|versus|против|↔|<->)(?![\w-])", _I)
 # "не X, который …, а Y": the first option may carry a relative clause, set off by commas
 _RELATIVE = r"(?:\s*,\s*(?:котор\w+|где|that|which|who)\b[^;:.!?—]{0,120}?)?"
-_NOT_BUT = re.compile(r"(?<![\w-])(?:не|not)\s+(?P<x>[^,;:.!?—]{2,80}?)" + _RELATIVE
+_NOT_BUT = re.compile(r"(?:(?<![\w-])(?:не|not)|n[’']t)\s+(?P<x>[^,;:.!?—]{2,80}?)" + _RELATIVE
                       + r"\s*,?\s+(?:а|но|but)\s+(?P<y>[^,;:.!?—]{2,80})", _I)
 _BUT_NOT = re.compile(r"(?P<x>[^,;:.!?—]{2,80}?)\s*,\s*(?:а не|but not|not|and not)\s+(?P<y>[^,;:.!?—]{2,80})", _I)
 _BETWEEN = re.compile(r"(?<![\w-])(?:между|between)\s+(?P<x>[^,;:.!?—]{2,60}?)\s+(?:и|and)\s+(?P<y>[^,;:.!?—]{2,60})",
@@ -92,6 +92,22 @@ _COMPARED = re.compile(r"(?<![\w-])(?:compared (?:to|with)|in comparison (?:to|w
 # At the sentence's start: "Unlike X, Y …", "Instead of X, Y …", "Вместо X я бы Y …", "В отличие от X, Y …"
 _LEAD = re.compile(r"^\W*(?:unlike|instead of|rather than|compared (?:to|with)|as opposed to|вместо|"
                    r"в отличие от|по сравнению с|в сравнении с)\s+(?P<x>[^,;:.!?—]{2,80}?)(?=[,;:—]|\s+\w)", _I)
+# Two options named in two parts, in one sentence or two: "с одной стороны X, с другой — Y", "on one hand X; on
+# the other, Y", "первый вариант — X, второй — Y", "option A is X; option B is Y"
+_HANDS = re.compile(r"(?:с одной стороны|on (?:the )?one hand)\s*,?\s*(?P<x>[^;:.!?—]{2,100}?)\s*[,;.—–]*\s*"
+                    r"(?:(?:а|но|and|but)\s+)?(?:с другой(?: стороны)?|on the other(?: hand)?)\s*[,—–:]?\s*"
+                    r"(?P<y>[^,;:.!?—]{2,100})", _I)
+_FIRST = r"(?:первый вариант|вариант (?:а|1|один)|option (?:a|1|one)|(?:the )?first option)"
+_SECOND = r"(?:второй(?: вариант)?|вариант (?:б|2|два)|option (?:b|2|two)|(?:the )?second(?: option)?)"
+_OPTIONS = re.compile(_FIRST + r"\s*(?:[—–:-]\s*(?:это\s+)?|is\s+|это\s+)(?P<x>[^;:.!?—]{2,100}?)\s*[,;.]\s*"
+                      r"(?:(?:а|and|but)\s+)?" + _SECOND + r"\s*(?:[—–:-]\s*(?:это\s+)?|is\s+|это\s+)?"
+                      r"(?P<y>[^,;:.!?—]{2,100})", _I)
+# Two things defined side by side, the second set against the first by "а": "Архив — это склад. А память — это
+# русло.", "Архив — склад, а память — русло."
+_DEFINED = re.compile(r"^\W*(?P<x>[^—–:;,.!?]{2,50}?)\s+[—–]\s+")
+_DEFINED_AGAINST = re.compile(r"^\W*а\s+(?P<y>[^—–:;,.!?]{2,50}?)\s+[—–]\s+", _I)
+_DEFINED_PAIR = re.compile(r"^\W*(?P<x>[^—–:;,.!?]{2,50}?)\s+[—–]\s+[^—–;.!?]{2,120}?,\s+а\s+"
+                           r"(?P<y>[^—–:;,.!?]{2,50}?)\s+[—–]\s+", _I)
 _THAN = re.compile(r"(?<![\w-])(?:чем|than)(?![\w-])", _I)
 # Comparatives that count rather than weigh ("больше данных"): no axis with a bare genitive after them.
 _QUANTITY_COMP = frozenset(["больше", "меньше", "более", "менее", "побольше", "поменьше", "раньше", "позже", "позднее",
@@ -351,6 +367,39 @@ def _voices(first: str, second: str, lang: str) -> Axis | None:
     return Axis(names[0], names[1], "voices", first)
 
 
+def _subjects(x: str, y: str, cue: str, sent: str, lang: str) -> Axis | None:
+    """Two options each named by the first noun phrase of its part ("большая модель", "a bigger model")."""
+    names = []
+    for part in (x, y):
+        name, noun = _name(part, lang, near_end=False)
+        if not noun:
+            return None
+        names.append(name)
+    if names[0].casefold() == names[1].casefold():
+        return None
+    return Axis(names[0], names[1], cue, sent)
+
+
+def _defined(first: str, second: str, lang: str) -> Axis | None:
+    """"Архив — это склад. А память — это русло.": the two defined things (noun phrases before the dashes)."""
+    a, b = _DEFINED.match(first), _DEFINED_AGAINST.match(second)
+    if not a or not b:
+        return None
+    return _defined_names(a.group("x"), b.group("y"), first, lang)
+
+
+def _defined_names(x: str, y: str, sent: str, lang: str) -> Axis | None:
+    names = []
+    for part in (x, y):
+        name, noun = _name(part, lang, near_end=True)
+        if not noun:
+            return None
+        names.append(name)
+    if names[0].casefold() == names[1].casefold():
+        return None
+    return Axis(names[0], names[1], "defined", sent)
+
+
 def _preposition_before(span: str, start: int) -> bool:
     before = _words(span[:start])
     while before and _determiner(before[-1].group()) or before and _adjective(before[-1].group()):
@@ -365,7 +414,12 @@ def axes(text: str, lang: str = "ru") -> list[Axis]:
     for i, sent in enumerate(sents):
         out.extend(_sentence_axes(sent, lang))
         if i + 1 < len(sents):
-            out.extend(a for a in [_voices(sent, sents[i + 1], lang)] if a)
+            out.extend(a for a in [_voices(sent, sents[i + 1], lang), _defined(sent, sents[i + 1], lang)] if a)
+        two = f"{sent} {sents[i + 1]}" if i + 1 < len(sents) else sent
+        for rx, cue in ((_HANDS, "hands"), (_OPTIONS, "options")):
+            m = rx.search(two)
+            if m and m.start() < len(sent):
+                out.extend(a for a in [_subjects(m.group("x"), m.group("y"), cue, sent, lang)] if a)
     seen, uniq = set(), []
     for a in out:
         key = frozenset((a.left.casefold(), a.right.casefold()))
@@ -399,6 +453,9 @@ def _sentence_axes(sent: str, lang: str) -> list[Axis]:
         add(_pair(sent, _left_span(sent, m.start()), _right_span(sent, m.start("y")), "compared", lang,
                   need_nouns=True), m.span())
     add(*_lead(sent, lang))
+    m = _DEFINED_PAIR.match(sent)
+    if m:
+        add(_defined_names(m.group("x"), m.group("y"), sent, lang), m.span())
     for rx, cue in ((_VS, "vs"), (_OR, "or")):
         for m in rx.finditer(sent):
             if cue == "or" and _OR_IDIOMS.search(sent[max(0, m.start() - 12) : m.end() + 14]):
