@@ -407,7 +407,14 @@ def test_merge_unites_lists_and_takes_the_layers_from_the_richest_chunk():
     b = Draft(title="B", phrase="second", concepts=["Y", "z"], meta_move="inversion", quotes=["q2", "q1"])
     m = merge([(a, 10), (b, 50)])
     assert (m.title, m.phrase, m.meta_move) == ("B", "second", "inversion")
-    assert m.concepts == ["x", "y", "z"] and m.quotes == ["q1", "q2"]
+    assert m.concepts == ["y", "x", "z"] and m.quotes == ["q1", "q2"]  # "y": named by both chunks
+
+
+def test_merge_gives_a_later_chunks_best_concepts_room_under_the_cap():
+    a = Draft(title="A", phrase="first", concepts=[f"a{i}" for i in range(12)], meta_move="analogy", quotes=[])
+    b = Draft(title="B", phrase="second", concepts=["b0", "b1"], meta_move="analogy", quotes=[])
+    m = merge([(a, 50), (b, 10)])
+    assert m.concepts[:4] == ["a0", "b0", "a1", "b1"]
 
 
 def test_quotes_map_to_the_message_they_come_from():
