@@ -38,6 +38,11 @@ EN_EMPTY_NOUNS = frozenset(
 RU_QUANTITY = frozenset(
     ["тысяча", "миллион", "миллиард", "триллион", "сотня", "десяток", "пара", "штука", "процент", "байт", "кб", "мб", "гб", "тб", "килобайт", "мегабайт", "гигабайт", "терабайт", "токен", "час", "минута", "секунда", "день", "неделя", "месяц", "страница", "строка"]
 ) - {"токен", "страница", "строка"}
+# Units of measure: alone ("2 ГБ", "ten minutes") a quantity, not a concept.
+RU_UNITS = frozenset(["байт", "кб", "мб", "гб", "тб", "килобайт", "мегабайт", "гигабайт", "терабайт", "процент",
+                      "час", "минута", "секунда", "мс", "миллисекунда"])
+EN_UNITS = frozenset(["byte", "kb", "mb", "gb", "tb", "kilobyte", "megabyte", "gigabyte", "terabyte", "percent",
+                      "hour", "minute", "second", "ms", "millisecond", "sec"])
 # Terms pymorphy3 reads as other words ("лора" as a form of "лор", the ENT doctor).
 RU_TERMS = {"лора": "lora", "лору": "lora", "лоры": "lora", "лорой": "lora", "лоре": "lora", "квен": "qwen",
             "квена": "qwen", "квену": "qwen", "квеном": "qwen", "гпт": "gpt"}
@@ -212,8 +217,10 @@ def _ru_phrase(toks: list[_Tok], i: int, text: str):
     lemma = _noun_lemma(head, head_tok.surface)
     if lemma in RU_STOP or lemma in ADDRESS or lemma in RU_EMPTY_NOUNS and not adjs:
         return None
-    if lemma in RU_QUANTITY and not adjs and (lemma in RU_EMPTY_NOUNS or _genitive_follows(toks, j + 1)):
+    if lemma.lower() in RU_QUANTITY and not adjs and (lemma in RU_EMPTY_NOUNS or _genitive_follows(toks, j + 1)):
         return None  # the genitive after it is the phrase ("пара примеров"): scanning resumes there
+    if lemma.lower() in RU_UNITS and not adjs:
+        return None
     start_k = adjs[0] if adjs else j
     adj_lemmas = [next(a for a in _ru_adj(toks[k]) if _agree(a, head)).normal_form for k in adjs]
     adj_words = [_nominative_adj(next(a for a in _ru_adj(toks[k]) if _agree(a, head)), head) for k in adjs]
@@ -229,7 +236,7 @@ def _ru_phrase(toks: list[_Tok], i: int, text: str):
     s, e = toks[start_k].start, head_tok.end
     if lemma not in RU_EMPTY_NOUNS or adjs:
         out.append(Phrase(" ".join(core_words), lemma, tuple(core_lemmas), s, e, text[s:e]))
-    if adjs and lemma not in RU_EMPTY_NOUNS:
+    if adjs and lemma not in RU_EMPTY_NOUNS and lemma.lower() not in RU_UNITS:
         out.append(Phrase(lemma, lemma, (lemma,), head_tok.start, head_tok.end, head_tok.surface))
     # a genitive tail is a phrase of its own too ("имитация АГИ" → "АГИ"): scanning resumes inside it
     return (out, end) if out else None
@@ -391,7 +398,8 @@ def _en_phrase(toks: list[_Tok], i: int, text: str, russian_context: bool = Fals
         return None  # "P(C)": a symbol
     words = [toks[k].surface for k in [*adjs, *nouns]][-4:]
     last = en_noun_lemma(words[-1])
-    if last in EN_STOP or (last in ADDRESS and not nouns[:-1]) or (last in EN_EMPTY_NOUNS and len(words) == 1):
+    if last in EN_STOP or (last in ADDRESS and not nouns[:-1]) or (last in EN_EMPTY_NOUNS and len(words) == 1) \
+            or (last in EN_UNITS and len(words) == 1):
         return None
     lemmas = (*(w.lower() for w in words[:-1]), last)
     s, e = toks[i + len(kinds) - len(words)].start, toks[i + len(kinds) - 1].end
