@@ -538,6 +538,40 @@ def _comparative_before(sent: str, than: int, lang: str) -> tuple[int, int] | No
     return None
 
 
+# A sentence that sets one thing against another without a fixed pattern: "сохраняю воду, а надо бы русло",
+# "the prose is fine, but the thinking part is slow". Its two sides are read for the text's salient things.
+_CONTRAST = re.compile(r"(?:,|—|–)\s*(?:а|но|однако|but|whereas|yet)\s+|\s(?:whereas|однако)\s+", _I)
+
+
+def contrasts(text: str, things: list[tuple[str, list[str]]]) -> list[Axis]:
+    """Axes between the text's salient things (`things`: best first, each its name and the forms it is written
+    in) where a sentence names one before a contrast ("…, а …", "…, but …") and another after it: the best
+    named on each side."""
+    out = []
+    for sent in sentences(text):
+        m = _CONTRAST.search(sent)
+        if not m:
+            continue
+        before, after = sent[: m.start()].casefold(), sent[m.end() :].casefold()
+        left = next((n for n, forms in things if any(_at(before, f) is not None for f in forms)), None)
+        # the thing set against it opens the other side ("а надо бы русло"), it is not somewhere down the clause
+        head = " ".join(after.split()[:CONTRAST_WINDOW])
+        placed = [(min(p for f in forms if (p := _at(head, f)) is not None), n) for n, forms in things
+                  if n != left and any(_at(head, f) is not None for f in forms)
+                  and not any(_at(before, f) is not None for f in forms)]
+        if left and placed:
+            out.append(Axis(left, min(placed)[1], "contrast", sent))
+    return out
+
+
+CONTRAST_WINDOW = 4  # words after the contrast word where the other thing must stand
+
+
+def _at(text: str, form: str) -> int | None:
+    m = re.search(r"(?<![\w-])" + re.escape(form.casefold()) + r"(?![\w-])", text)
+    return m.start() if m else None
+
+
 # --- inversions, hypotheses, transition rules ------------------------------------------------------------
 
 INVERSION = re.compile(

@@ -17,6 +17,7 @@ from .moves import classify
 MAX_ITEMS = 3
 QUOTES = 3
 MIN_QUOTE_CHARS = 10  # assemble's floor: a shorter sentence ("т.е.") says nothing as a quote
+CONTRAST_THINGS = 8  # the salient concepts a contrast sentence is read for (cues.contrasts)
 CUE_BONUS = 0.25  # a sentence that states a hypothesis or weighs two options is likelier the central one
 
 
@@ -40,6 +41,9 @@ def candidates(text: str, lang: str, echo: str = "") -> Candidates:
     spans = cues.sentence_spans(text)
     top = concepts(text, lang, echo=echo)
     axes = cues.axes(text, lang)
+    named = {frozenset((a.left.casefold(), a.right.casefold())) for a in axes}
+    axes += [a for a in cues.contrasts(text, [(c.text, c.surfaces) for c in top[:CONTRAST_THINGS]])
+             if frozenset((a.left.casefold(), a.right.casefold())) not in named]
     hyps = cues.hypotheses(text)
     weighed = {a.sentence for a in axes} | set(hyps)
     bonus = {s: CUE_BONUS for s, e in spans if text[s:e] in weighed}
