@@ -540,6 +540,7 @@ def _comparative_before(sent: str, than: int, lang: str) -> tuple[int, int] | No
 
 # A sentence that sets one thing against another without a fixed pattern: "сохраняю воду, а надо бы русло",
 # "the prose is fine, but the thinking part is slow". Its two sides are read for the text's salient things.
+_CONTRAST_LEAD = re.compile(r"^\W*(?:а|но|однако|but|whereas)\s+", _I)
 _CONTRAST = re.compile(r"(?:,|—|–)\s*(?:а|но|однако|but|whereas|yet)\s+|\s(?:whereas|однако)\s+", _I)
 
 
@@ -548,14 +549,24 @@ def contrasts(text: str, things: list[tuple[str, list[str]]]) -> list[Axis]:
     in) where a sentence names one before a contrast ("…, а …", "…, but …") and another after it: the best
     named on each side."""
     out = []
-    for sent in sentences(text):
+    sents = sentences(text)
+    for i, sent in enumerate(sents):
         m = _CONTRAST.search(sent)
-        if not m:
+        lead = _CONTRAST_LEAD.match(sent)
+        if m:
+            before, after = sent[: m.start()].casefold(), sent[m.end() :].casefold()
+            window = CONTRAST_WINDOW
+        elif lead and i > 0:  # "Архив — это склад. А память — русло.": the sentence before is the other side,
+            before, after = sents[i - 1].casefold(), sent[lead.end() :].casefold()
+            window = 1  # and the thing is the sentence's first word ("Но это плохой выбор" sets nothing against)
+        else:
             continue
-        before, after = sent[: m.start()].casefold(), sent[m.end() :].casefold()
         left = next((n for n, forms in things if any(_at(before, f) is not None for f in forms)), None)
         # the thing set against it opens the other side ("а надо бы русло"), it is not somewhere down the clause
-        head = " ".join(after.split()[:CONTRAST_WINDOW])
+        words = after.split()
+        while words and words[0] in _ARTICLES:
+            words.pop(0)
+        head = " ".join(words[:window])
         placed = [(min(p for f in forms if (p := _at(head, f)) is not None), n) for n, forms in things
                   if n != left and any(_at(head, f) is not None for f in forms)
                   and not any(_at(before, f) is not None for f in forms)]
@@ -565,6 +576,7 @@ def contrasts(text: str, things: list[tuple[str, list[str]]]) -> list[Axis]:
 
 
 CONTRAST_WINDOW = 4  # words after the contrast word where the other thing must stand
+_ARTICLES = frozenset(["the", "a", "an", "my", "our", "your", "this", "that"])
 
 
 def _at(text: str, form: str) -> int | None:

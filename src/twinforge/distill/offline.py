@@ -41,11 +41,14 @@ def candidates(text: str, lang: str, echo: str = "") -> Candidates:
     spans = cues.sentence_spans(text)
     top = concepts(text, lang, echo=echo)
     axes = cues.axes(text, lang)
-    named = {frozenset((a.left.casefold(), a.right.casefold())) for a in axes}
-    axes += [a for a in cues.contrasts(text, [(c.text, c.surfaces) for c in top[:CONTRAST_THINGS]])
-             if frozenset((a.left.casefold(), a.right.casefold())) not in named]
     hyps = cues.hypotheses(text)
     weighed = {a.sentence for a in axes} | set(hyps)
+    named = {frozenset((a.left.casefold(), a.right.casefold())) for a in axes}
+    for a in cues.contrasts(text, [(c.text, c.surfaces) for c in top[:CONTRAST_THINGS]]):
+        key = frozenset((a.left.casefold(), a.right.casefold()))
+        if key not in named:  # the patterns' axes first: they name their poles from the sentence itself
+            named.add(key)
+            axes.append(a)
     bonus = {s: CUE_BONUS for s, e in spans if text[s:e] in weighed}
     ranked = rank_sentences(spans, text, lang, top, bonus)
     questions = [text[s:e] for s, e in spans if text[s:e].rstrip().endswith("?")]
