@@ -25,7 +25,7 @@ from .render import Chunk, Dialog
 from .repair import Draft, RepairError, loads, validate_draft
 from .taxonomy import moves
 
-DECOMPOSED_VERSION = "decomposed.v1"
+DECOMPOSED_VERSION = "decomposed.v2"  # v2: the offline candidates of extractive.v4
 TEXT_CHARS = 1500  # of the person's text shown per call: the small model's context stays short and fast
 CONCEPT_CANDIDATES = 12
 CONCEPTS = 5
