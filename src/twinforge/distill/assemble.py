@@ -127,9 +127,9 @@ def meta_move_outcome(module: Module) -> str | None:
 
 
 def _merge_ranked(lists: list[list[str]]) -> list[str]:
-    """Ranked lists (each chunk's concepts, best first) as one: what more chunks name first, then by the best
-    place it had, then by first mention. Taking the first chunk's list whole would leave a long dialog's later
-    chunks almost no room under the cap (MAX_ITEMS)."""
+    """Ranked lists (each chunk's concepts, best first) as one, by rank fusion: each list gives an item
+    1 / (RANK_FUSION_K + its place), summed (ties: first mention first). What several chunks name rises; taking
+    the first chunk's list whole would leave a long dialog's later chunks almost no room under the cap."""
     score: dict[str, float] = {}
     text: dict[str, str] = {}
     for ranked in lists:
