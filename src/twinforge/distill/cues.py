@@ -91,7 +91,7 @@ _COMPARED = re.compile(r"(?<![\w-])(?:compared (?:to|with)|in comparison (?:to|w
                        r"по сравнению с|в сравнении с|в отличие от)\s+(?P<y>[^,;:.!?—]{2,80})", _I)
 # At the sentence's start: "Unlike X, Y …", "Instead of X, Y …", "Вместо X я бы Y …", "В отличие от X, Y …"
 _LEAD = re.compile(r"^\W*(?:unlike|instead of|rather than|compared (?:to|with)|as opposed to|вместо|"
-                   r"в отличие от|по сравнению с|в сравнении с)\s+(?P<x>[^,;:.!?—]{2,80}?)(?=[,;:—]|\s+\w)", _I)
+                   r"в отличие от|по сравнению с|в сравнении с)\s+", _I)
 # Two options named in two parts, in one sentence or two: "с одной стороны X, с другой — Y", "on one hand X; on
 # the other, Y", "первый вариант — X, второй — Y", "option A is X; option B is Y"
 _HANDS = re.compile(r"(?:с одной стороны|on (?:the )?one hand)\s*,?\s*(?P<x>[^;:.!?—]{2,100}?)\s*[,;.—–]*\s*"
@@ -480,21 +480,26 @@ def _sentence_axes(sent: str, lang: str) -> list[Axis]:
 
 
 def _lead(sent: str, lang: str) -> tuple[Axis | None, tuple[int, int]]:
-    """"Unlike a summary, a hyperphrase …", "Вместо дообучения я бы начал с поиска": the option set aside right
-    after the cue, the one taken the first noun phrase after it."""
+    """"Unlike a summary, a hyperphrase …", "Вместо большой модели я бы взял чистый датасет": the option set aside
+    is the noun phrase right after the cue, the one taken the first noun phrase after it (after the comma, if the
+    clause has one)."""
     m = _LEAD.match(sent)
     if not m:
         return None, (0, 0)
-    x = noun_phrases(sent[m.start("x") : m.end("x")], lang)
-    rest = sent[m.end("x") :]
-    y = [p for p in noun_phrases(rest, lang) if not _preposition_before(rest, p.start) or len(p.lemmas) > 0]
-    if not x or not y:
+    rest = sent[m.end() :]
+    found = noun_phrases(rest, lang)
+    first = [p for p in found if not _trim(rest[: p.start])]  # nothing but articles and the like before it
+    if not first:
         return None, (0, 0)
-    left = min(x, key=lambda p: (p.start, -p.end))
-    right = min(y, key=lambda p: (p.start, -p.end))
+    left = min(first, key=lambda p: (p.start, -p.end))
+    comma = rest.find(",", left.end)
+    after = [p for p in found if p.start >= (comma if comma >= 0 else left.end)]
+    if not after:
+        return None, (0, 0)
+    right = min(after, key=lambda p: (p.start, -p.end))
     if left.text.casefold() == right.text.casefold():
         return None, (0, 0)
-    return Axis(left.text, right.text, "lead", sent), (m.start(), m.end("x") + right.end)
+    return Axis(left.text, right.text, "lead", sent), (m.start(), m.end() + right.end)
 
 
 def _comparative_genitives(sent: str) -> list[tuple[int, int, int]]:
