@@ -5,11 +5,12 @@
 
 Each labelled dialog (tests/data/modules/dialogs, the split asked) is distilled in memory through the same
 strategy, chunking, merge and assembly as `twinforge distill` (no store, no cache: every call is made, so the
-time is real), then scored against its labels: concept recall by lemma (a gold concept is found when its lemma set
-and a predicted one's contain one another), meta-move accuracy, axis recall (both poles matched that way), the
-share of concepts that are function words, and phrases or quotes that are not the person's verbatim words.
-Results go to bench/out/distill-paths.json. A benchmark, not a test: `twinforge modules score --gold` is the
-product's scorer.
+time is real), then scored against its labels by the product's scorer (distill/quality.py `score_gold`, the one
+`twinforge modules score --gold` uses): concept recall and precision by lemma, meta-move accuracy, axis recall;
+and by its per-module checks: the share of concepts that are function words, and phrases or quotes that are not
+the person's.
+Results go to bench/out/distill-paths.json. A benchmark, not a test: unlike `twinforge modules score --gold` it
+keeps no workspace and no cache, and it times each module.
 """
 
 from __future__ import annotations
@@ -23,11 +24,11 @@ import yaml
 
 from twinforge.backends import get_backend
 from twinforge.config import BackendConfig, DistillConfig
+from twinforge.distill import quality
 from twinforge.distill.assemble import build_module, merge
 from twinforge.distill.render import Dialog, Turn, chunk_dialog
 from twinforge.distill.repair import DraftError
 from twinforge.distill.run import strategy_for
-from twinforge.text.lemmas import analyze
 
 ROOT = Path(__file__).resolve().parent.parent
 OUT = ROOT / "bench" / "out"
@@ -49,20 +50,6 @@ class Direct:
             self.calls += 1
             out.append(Answer("", None, r) if isinstance(r, BackendError) else Answer("", r.text))
         return out
-
-
-def key(text: str, lang: str) -> frozenset[str]:
-    toks = analyze(text, lang)
-    return frozenset(t.lemma for t in toks if t.pos != "FUNC") or frozenset(t.lemma for t in toks)
-
-
-def match(a: frozenset, b: frozenset) -> bool:
-    return bool(a) and bool(b) and (a <= b or b <= a)
-
-
-def own(text: str, turns: list[Turn]) -> bool:
-    flat = " ".join(text.split())
-    return any(flat and flat in " ".join(t.text.split()) for t in turns)
 
 
 def run(dialogs, backend_name: str, mode: str) -> dict:
@@ -87,49 +74,40 @@ def run(dialogs, backend_name: str, mode: str) -> dict:
         module = build_module(d, merge(drafts), backend_name, strategy.version)[0] if drafts else None
         seconds = time.perf_counter() - t0
         rows.append(score(d, labels, module, seconds, errors))
-        print(json.dumps({k: v for k, v in rows[-1].items() if k != "missed"}, ensure_ascii=False), flush=True)
+        print(json.dumps({k: v for k, v in rows[-1].items() if k != "counts"}, ensure_ascii=False), flush=True)
     return summarize(rows)
 
 
 def score(d: Dialog, labels: dict, module, seconds: float, errors: list[str]) -> dict:
-    lang = d.language
-    pred = [key(c, lang) for c in (module.concepts if module else [])]
-    gold = [key(c, lang) for c in labels.get("concepts") or []]
-    found = sum(any(match(g, p) for p in pred) for g in gold)
-    poles = []
-    for a in module.axes if module else []:
-        if "↔" in a:
-            x, y = a.split("↔", 1)
-            poles.append((key(x, lang), key(y, lang)))
-    axes_found = sum(any((match(key(a, lang), p) and match(key(b, lang), q)) or
-                         (match(key(a, lang), q) and match(key(b, lang), p)) for p, q in poles)
-                     for a, b in labels.get("axes") or [])
-    function = sum(1 for c in (module.concepts if module else [])
-                   if all(t.pos == "FUNC" for t in analyze(c, lang)))
-    user = d.user_turns
-    invented = (0 if module is None or own(module.phrase, user) else 1) + \
-        sum(not own(q.text, user) for q in (module.quotes if module else []))
+    """One module against its labels, by the product's scorer (quality.score_gold, quality.check_module)."""
+    counts = quality.score_gold(module, labels, d.language)
+    function = invented = 0
+    if module is not None:
+        turns = [(t.id, t.role, t.text) for t in d.turns]
+        check = quality.check_module(module, *quality.sides(turns, d.language))
+        function = len(check.function_concepts)
+        invented = int(check.phrase in ("assistant", "not-own", "empty")) + sum(q != "ok" for q in check.quotes)
     return {"id": d.conversation_id, "seconds": round(seconds, 2), "module": module is not None,
-            "concepts_found": found, "concepts_gold": len(gold), "concepts": len(pred), "function_words": function,
-            "meta_move": module.meta_move if module else None, "gold_meta_move": labels.get("meta_move"),
-            "axes_found": axes_found, "axes_gold": len(labels.get("axes") or []), "invented": invented,
-            "axes": module.axes if module else [], "errors": errors}
+            "counts": counts, **counts.figures(), "concepts": len(module.concepts) if module else 0,
+            "function_words": function, "meta_move": module.meta_move if module else None,
+            "gold_meta_move": labels.get("meta_move"), "invented": invented,
+            "predicted_axes": module.axes if module else [], "errors": errors}
 
 
 def summarize(rows: list[dict]) -> dict:
-    def ratio(a, b):
-        return round(a / b, 3) if b else None
-
+    total = quality.GoldCounts(dialogs=0)
+    for r in rows:
+        total.add(r["counts"])
+    figures = total.figures()
+    concepts = sum(r["concepts"] for r in rows)
     n = len(rows)
     return {
-        "dialogs": n,
-        "concept_recall": ratio(sum(r["concepts_found"] for r in rows), sum(r["concepts_gold"] for r in rows)),
-        "meta_move_accuracy": ratio(sum(r["meta_move"] == r["gold_meta_move"] for r in rows), n),
-        "axis_recall": ratio(sum(r["axes_found"] for r in rows), sum(r["axes_gold"] for r in rows)),
-        "function_word_share": ratio(sum(r["function_words"] for r in rows), sum(r["concepts"] for r in rows)),
+        **{k: figures[k] for k in ("dialogs", "concept_recall", "concept_precision", "meta_move_accuracy",
+                                   "axis_recall", "axes")},
+        "function_word_share": round(sum(r["function_words"] for r in rows) / concepts, 3) if concepts else None,
         "invented_phrases_or_quotes": sum(r["invented"] for r in rows),
         "failed": sum(not r["module"] for r in rows),
-        "seconds_per_module": ratio(sum(r["seconds"] for r in rows), n),
+        "seconds_per_module": round(sum(r["seconds"] for r in rows) / n, 3) if n else None,
     }
 
 

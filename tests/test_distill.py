@@ -186,8 +186,9 @@ def test_dry_run_renders_estimates_and_writes_nothing(cleaned, tf):
     assert "answer tokens/s" in r.output and "set distill.tokens_per_second" in r.output
     assert est["chunks"] >= est["pending"] == est["eligible"]
     system, user = est["sample"]
-    assert system["role"] == "system" and "модуль мышления" in system["content"]  # the first dialog is Russian
-    assert "[user " in user["content"]
+    # auto gives the embedded model the decomposed mode: its first request is the narrow meta-move choice
+    assert system["role"] == "system" and "one narrow choice" in system["content"]
+    assert "The person wrote" in user["content"] and "meta_move" in user["content"]
     assert count(cleaned, "modules") == 0 and count(cleaned, "llm_calls") == 0
     assert not rows(cleaned, "SELECT 1 FROM runs WHERE stage = 'distill'")
     assert not (cleaned / "modules").exists()
@@ -407,7 +408,14 @@ def test_merge_unites_lists_and_takes_the_layers_from_the_richest_chunk():
     b = Draft(title="B", phrase="second", concepts=["Y", "z"], meta_move="inversion", quotes=["q2", "q1"])
     m = merge([(a, 10), (b, 50)])
     assert (m.title, m.phrase, m.meta_move) == ("B", "second", "inversion")
-    assert m.concepts == ["x", "y", "z"] and m.quotes == ["q1", "q2"]
+    assert m.concepts == ["y", "x", "z"] and m.quotes == ["q1", "q2"]  # "y": named by both chunks
+
+
+def test_merge_gives_a_later_chunks_best_concepts_room_under_the_cap():
+    a = Draft(title="A", phrase="first", concepts=[f"a{i}" for i in range(12)], meta_move="analogy", quotes=[])
+    b = Draft(title="B", phrase="second", concepts=["b0", "b1"], meta_move="analogy", quotes=[])
+    m = merge([(a, 50), (b, 10)])
+    assert m.concepts[:4] == ["a0", "b0", "a1", "b1"]
 
 
 def test_quotes_map_to_the_message_they_come_from():

@@ -65,3 +65,13 @@ def test_sentence_spans_are_verbatim_slices():
     text = "Первое предложение. Второе?\n\n- Третье, в списке.\nЧетвёртое"
     spans = cues.sentence_spans(text)
     assert [text[s:e] for s, e in spans] == ["Первое предложение.", "Второе?", "Третье, в списке.", "Четвёртое"]
+
+
+def test_contrasts_set_the_salient_thing_before_against_the_one_that_opens_the_other_side():
+    things = [("вода", ["воду", "вода"]), ("русло", ["русло", "русла"]), ("текст", ["тексты"]),
+              ("месяц", ["месяца"])]
+    text = ("Я всё время сохраняю воду, то есть тексты, а надо бы русло. "
+            "Вода нужна сейчас, а не когда-нибудь через три долгих месяца. Вода утекла.")
+    found = cues.contrasts(text, things)
+    assert [(a.left, a.right, a.cue) for a in found] == [("вода", "русло", "contrast")]  # "месяц" is too far in
+    assert cues.contrasts("Start with the hard ones while the water is high.", [("water", ["water"])]) == []

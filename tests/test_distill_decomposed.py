@@ -66,4 +66,6 @@ def test_without_a_model_answer_the_offline_choice_stays():
 def test_mode_picks_the_strategy():
     assert strategy_for("llamacpp", "decomposed").version.startswith("decomposed")
     assert strategy_for("openai", "auto").version.startswith("module")
+    assert strategy_for("llamacpp", "auto").version.startswith("decomposed")  # the embedded model, measured
+    assert strategy_for("llamacpp", "auto", embedded=False).version.startswith("module")
     assert strategy_for("extractive", "decomposed").version.startswith("extractive")

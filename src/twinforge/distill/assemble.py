@@ -17,6 +17,7 @@ MIN_QUOTES = 2  # fewer surviving quotes are topped up with the person's own clo
 PHRASE_OWN_WORDS = 0.5  # a phrase sharing less of its words with the person's text is not in their words
 MAX_ITEMS = {"concepts": 12}  # after merging chunks
 MAX_OTHER_ITEMS = 8
+RANK_FUSION_K = 5  # a concept's weight from one chunk's list: 1 / (K + its place there), summed over chunks
 LIST_FIELDS = ("concepts", "axes", "inversions", "hypotheses", "transition_rules", "open_questions")
 _WRAP = " \t\n\"'«»“”„`…"
 
@@ -125,16 +126,33 @@ def meta_move_outcome(module: Module) -> str | None:
     return "mapped" if taxonomy.map_meta_move(module.meta_move_raw)[0] is not None else "rejected"
 
 
+def _merge_ranked(lists: list[list[str]]) -> list[str]:
+    """Ranked lists (each chunk's concepts, best first) as one, by rank fusion: each list gives an item
+    1 / (RANK_FUSION_K + its place), summed (ties: first mention first). What several chunks name rises; taking
+    the first chunk's list whole would leave a long dialog's later chunks almost no room under the cap."""
+    score: dict[str, float] = {}
+    text: dict[str, str] = {}
+    for ranked in lists:
+        for place, x in enumerate(ranked):
+            key = x.casefold()
+            text.setdefault(key, x)
+            score[key] = score.get(key, 0.0) + 1.0 / (RANK_FUSION_K + place)
+    return [text[k] for k in sorted(score, key=lambda k: -score[k])]
+
+
 def merge(drafts: list[tuple[Draft, int]]) -> Draft:
     """One draft from the chunks' drafts: title, phrase and meta-move from the chunk with the most of the
-    person's text (the first on a tie); lists united, first mention first, without repeats."""
+    person's text (the first on a tie); lists united, first mention first, without repeats; concepts by how many
+    chunks name them and how high."""
     main = max(drafts, key=lambda d: d[1])[0] if drafts else None
     if main is None:
         raise ValueError("nothing to merge")
     if len(drafts) == 1:
         return main
-    fields = {}
+    fields = {"concepts": _merge_ranked([d.concepts for d, _ in drafts])}
     for name in (*LIST_FIELDS, "quotes"):
+        if name == "concepts":
+            continue
         seen: set[str] = set()
         items: list[str] = []
         for d, _ in drafts:

@@ -28,8 +28,8 @@ class DistillConfig(Strict):
     output_tokens: int = Field(400, ge=1, description="expected answer length per call, for the estimate")
     mode: Literal["auto", "one-shot", "decomposed"] = Field(
         "auto", description="how a model backend distills: one-shot (the whole module in one answer), decomposed "
-        "(the offline distiller proposes, the model makes narrow grammar-constrained choices), or auto (one-shot "
-        "for now; see distill/run.py EMBEDDED_AUTO_MODE)")
+        "(the offline distiller proposes, the model makes narrow grammar-constrained choices), or auto (decomposed "
+        "for the embedded model, one-shot for others; see distill/run.py EMBEDDED_AUTO_MODE)")
     quality_threshold: float = Field(0.5, ge=0, le=1, description="a module scoring below this (0-1, see "
                                      "`twinforge modules score`) is flagged: listed by `twinforge rejects`, left out "
                                      "by expand where expand.skip_flagged is on")

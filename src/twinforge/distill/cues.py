@@ -73,13 +73,46 @@ _OR = re.compile(r"(?<![\w-])(?:или же|или|либо|or)(?![\w-])", _I)
 _VS = re.compile(r"(?<![\w-])(?:vs\.?|versus|против|↔|<->)(?![\w-])", _I)
 # "не X, который …, а Y": the first option may carry a relative clause, set off by commas
 _RELATIVE = r"(?:\s*,\s*(?:котор\w+|где|that|which|who)\b[^;:.!?—]{0,120}?)?"
-_NOT_BUT = re.compile(r"(?<![\w-])(?:не|not)\s+(?P<x>[^,;:.!?—]{2,80}?)" + _RELATIVE
+_NOT_BUT = re.compile(r"(?:(?<![\w-])(?:не|not)|n[’']t)\s+(?P<x>[^,;:.!?—]{2,80}?)" + _RELATIVE
                       + r"\s*,?\s+(?:а|но|but)\s+(?P<y>[^,;:.!?—]{2,80})", _I)
 _BUT_NOT = re.compile(r"(?P<x>[^,;:.!?—]{2,80}?)\s*,\s*(?:а не|but not|not|and not)\s+(?P<y>[^,;:.!?—]{2,80})", _I)
 _BETWEEN = re.compile(r"(?<![\w-])(?:между|between)\s+(?P<x>[^,;:.!?—]{2,60}?)\s+(?:и|and)\s+(?P<y>[^,;:.!?—]{2,60})",
                       _I)
 _RATHER = re.compile(r"(?P<x>[^,;:.!?—]{2,80}?)\s+(?:rather than|instead of|вместо)\s+(?P<y>[^,;:.!?—]{2,80})", _I)
+# "prefer speed over accuracy": a verb of choosing, then the two options
+_OVER = re.compile(r"(?<![\w-])(?:prefer\w*|choos\w*|chose|pick\w*|favou?r\w*|prioriti[sz]\w*|valu\w*|put|take)\s+"
+                   r"(?P<x>[^,;:.!?—]{2,60}?)\s+over\s+(?P<y>[^,;:.!?—]{2,60})", _I)
+# "не столько X, сколько Y", "not so much X as Y", "то ли X, то ли Y"
+_SO_MUCH = re.compile(r"(?<![\w-])(?:не столько|not so much|not as much)\s+(?P<x>[^;:.!?—]{2,80}?)\s*,?\s+"
+                      r"(?:сколько|as)\s+(?P<y>[^,;:.!?—]{2,80})", _I)
+_EITHER_RU = re.compile(r"(?<![\w-])то ли\s+(?P<x>[^,;:.!?—]{2,60}?)\s*,\s*то ли\s+(?P<y>[^,;:.!?—]{2,60})", _I)
+# "X compared to Y", "X, as opposed to Y", "X по сравнению с Y", "X в отличие от Y" (set against each other)
+_COMPARED = re.compile(r"(?<![\w-])(?:compared (?:to|with)|in comparison (?:to|with)|as opposed to|"
+                       r"по сравнению с|в сравнении с|в отличие от)\s+(?P<y>[^,;:.!?—]{2,80})", _I)
+# At the sentence's start: "Unlike X, Y …", "Instead of X, Y …", "Вместо X я бы Y …", "В отличие от X, Y …"
+_LEAD = re.compile(r"^\W*(?:unlike|instead of|rather than|compared (?:to|with)|as opposed to|вместо|"
+                   r"в отличие от|по сравнению с|в сравнении с)\s+", _I)
+# Two options named in two parts, in one sentence or two: "с одной стороны X, с другой — Y", "on one hand X; on
+# the other, Y", "первый вариант — X, второй — Y", "option A is X; option B is Y"
+_HANDS = re.compile(r"(?:с одной стороны|on (?:the )?one hand)\s*,?\s*(?P<x>[^;:.!?—]{2,100}?)\s*[,;.—–]*\s*"
+                    r"(?:(?:а|но|and|but)\s+)?(?:с другой(?: стороны)?|on the other(?: hand)?)\s*[,—–:]?\s*"
+                    r"(?P<y>[^,;:.!?—]{2,100})", _I)
+_FIRST = r"(?:первый вариант|вариант (?:а|1|один)|option (?:a|1|one)|(?:the )?first option)"
+_SECOND = r"(?:второй(?: вариант)?|вариант (?:б|2|два)|option (?:b|2|two)|(?:the )?second(?: option)?)"
+_OPTIONS = re.compile(_FIRST + r"\s*(?:[—–:-]\s*(?:это\s+)?|is\s+|это\s+)(?P<x>[^;:.!?—]{2,100}?)\s*[,;.]\s*"
+                      r"(?:(?:а|and|but)\s+)?" + _SECOND + r"\s*(?:[—–:-]\s*(?:это\s+)?|is\s+|это\s+)?"
+                      r"(?P<y>[^,;:.!?—]{2,100})", _I)
+# Two things defined side by side, the second set against the first by "а": "Архив — это склад. А память — это
+# русло.", "Архив — склад, а память — русло."
+_DEFINED = re.compile(r"^\W*(?P<x>[^—–:;,.!?]{2,50}?)\s+[—–]\s+")
+_DEFINED_AGAINST = re.compile(r"^\W*а\s+(?P<y>[^—–:;,.!?]{2,50}?)\s+[—–]\s+", _I)
+_DEFINED_PAIR = re.compile(r"^\W*(?P<x>[^—–:;,.!?]{2,50}?)\s+[—–]\s+[^—–;.!?]{2,120}?,\s+а\s+"
+                           r"(?P<y>[^—–:;,.!?]{2,50}?)\s+[—–]\s+", _I)
 _THAN = re.compile(r"(?<![\w-])(?:чем|than)(?![\w-])", _I)
+# Comparatives that count rather than weigh ("больше данных"): no axis with a bare genitive after them.
+_QUANTITY_COMP = frozenset(["больше", "меньше", "более", "менее", "побольше", "поменьше", "раньше", "позже", "позднее",
+                            "дальше", "ближе", "дольше", "чаще", "реже", "старше", "младше", "выше", "ниже",
+                            "дороже", "дешевле"])
 _EN_COMP = re.compile(r"(?<![\w-])(?:better|worse|more|less|cheaper|faster|slower|simpler|easier|harder|"
                       r"\w+er)(?![\w-])", _I)
 
@@ -334,6 +367,39 @@ def _voices(first: str, second: str, lang: str) -> Axis | None:
     return Axis(names[0], names[1], "voices", first)
 
 
+def _subjects(x: str, y: str, cue: str, sent: str, lang: str) -> Axis | None:
+    """Two options each named by the first noun phrase of its part ("большая модель", "a bigger model")."""
+    names = []
+    for part in (x, y):
+        name, noun = _name(part, lang, near_end=False)
+        if not noun:
+            return None
+        names.append(name)
+    if names[0].casefold() == names[1].casefold():
+        return None
+    return Axis(names[0], names[1], cue, sent)
+
+
+def _defined(first: str, second: str, lang: str) -> Axis | None:
+    """"Архив — это склад. А память — это русло.": the two defined things (noun phrases before the dashes)."""
+    a, b = _DEFINED.match(first), _DEFINED_AGAINST.match(second)
+    if not a or not b:
+        return None
+    return _defined_names(a.group("x"), b.group("y"), first, lang)
+
+
+def _defined_names(x: str, y: str, sent: str, lang: str) -> Axis | None:
+    names = []
+    for part in (x, y):
+        name, noun = _name(part, lang, near_end=True)
+        if not noun:
+            return None
+        names.append(name)
+    if names[0].casefold() == names[1].casefold():
+        return None
+    return Axis(names[0], names[1], "defined", sent)
+
+
 def _preposition_before(span: str, start: int) -> bool:
     before = _words(span[:start])
     while before and _determiner(before[-1].group()) or before and _adjective(before[-1].group()):
@@ -348,7 +414,12 @@ def axes(text: str, lang: str = "ru") -> list[Axis]:
     for i, sent in enumerate(sents):
         out.extend(_sentence_axes(sent, lang))
         if i + 1 < len(sents):
-            out.extend(a for a in [_voices(sent, sents[i + 1], lang)] if a)
+            out.extend(a for a in [_voices(sent, sents[i + 1], lang), _defined(sent, sents[i + 1], lang)] if a)
+        two = f"{sent} {sents[i + 1]}" if i + 1 < len(sents) else sent
+        for rx, cue in ((_HANDS, "hands"), (_OPTIONS, "options")):
+            m = rx.search(two)
+            if m and m.start() < len(sent):
+                out.extend(a for a in [_subjects(m.group("x"), m.group("y"), cue, sent, lang)] if a)
     seen, uniq = set(), []
     for a in out:
         key = frozenset((a.left.casefold(), a.right.casefold()))
@@ -374,11 +445,25 @@ def _sentence_axes(sent: str, lang: str) -> list[Axis]:
                 x = _left_span(sent, x[1])
             y = _right_span(sent, y[0])
             add(_pair(sent, x, y, cue, lang, need_nouns=cue == "but-not"), m.span())
+    for rx, cue in ((_OVER, "over"), (_SO_MUCH, "so-much"), (_EITHER_RU, "either")):
+        for m in rx.finditer(sent):
+            add(_pair(sent, m.span("x"), _right_span(sent, m.start("y")), cue, lang, need_nouns=cue == "over"),
+                m.span())
+    for m in _COMPARED.finditer(sent):
+        add(_pair(sent, _left_span(sent, m.start()), _right_span(sent, m.start("y")), "compared", lang,
+                  need_nouns=True), m.span())
+    add(*_lead(sent, lang))
+    m = _DEFINED_PAIR.match(sent)
+    if m:
+        add(_defined_names(m.group("x"), m.group("y"), sent, lang), m.span())
     for rx, cue in ((_VS, "vs"), (_OR, "or")):
         for m in rx.finditer(sent):
             if cue == "or" and _OR_IDIOMS.search(sent[max(0, m.start() - 12) : m.end() + 14]):
                 continue
             add(_pair(sent, _left_span(sent, m.start()), _right_span(sent, m.end()), cue, lang), m.span())
+    for span in _comparative_genitives(sent):
+        add(_pair(sent, _left_span(sent, span[0]), (span[1], span[2]), "comparative", lang, need_nouns=True),
+            (span[0], span[2]))
     for m in _THAN.finditer(sent):
         comp = _comparative_before(sent, m.start(), lang)
         if comp is None:
@@ -394,6 +479,55 @@ def _sentence_axes(sent: str, lang: str) -> list[Axis]:
     return found
 
 
+def _lead(sent: str, lang: str) -> tuple[Axis | None, tuple[int, int]]:
+    """"Unlike a summary, a hyperphrase …", "Вместо большой модели я бы взял чистый датасет": the option set aside
+    is the noun phrase right after the cue, the one taken the first noun phrase after it (after the comma, if the
+    clause has one)."""
+    m = _LEAD.match(sent)
+    if not m:
+        return None, (0, 0)
+    rest = sent[m.end() :]
+    found = noun_phrases(rest, lang)
+    first = [p for p in found if not _trim(rest[: p.start])]  # nothing but articles and the like before it
+    if not first:
+        return None, (0, 0)
+    left = min(first, key=lambda p: (p.start, -p.end))
+    comma = rest.find(",", left.end)
+    after = [p for p in found if p.start >= (comma if comma >= 0 else left.end)]
+    if not after:
+        return None, (0, 0)
+    right = min(after, key=lambda p: (p.start, -p.end))
+    if left.text.casefold() == right.text.casefold():
+        return None, (0, 0)
+    return Axis(left.text, right.text, "lead", sent), (m.start(), m.end() + right.end)
+
+
+def _comparative_genitives(sent: str) -> list[tuple[int, int, int]]:
+    """"Память важнее фактов": a Russian comparative followed by a genitive noun phrase (what it is compared
+    with), not by "чем". (comparative start, genitive phrase start, its end) for each."""
+    out = []
+    words = _words(sent)
+    for i, m in enumerate(words[:-1]):
+        w = m.group().lower()
+        if not re.search(r"[а-яё]", w) or w in _QUANTITY_COMP:
+            continue
+        if not any("COMP" in p.tag for p in _morph().parse(w)[:2]):
+            continue
+        nxt = words[i + 1]
+        if _SPAN_BREAK.search(sent, m.end(), nxt.start()):
+            continue
+        k = i + 1
+        while k < len(words) and _adjective(words[k].group()) and not _noun(words[k].group()):
+            k += 1
+        if k >= len(words) or _SPAN_BREAK.search(sent, m.end(), words[k].start()):
+            continue
+        head = _morph().parse(words[k].group().lower())
+        if not any(p.tag.POS == "NOUN" and p.tag.case == "gent" for p in head[:3]):
+            continue
+        out.append((m.start(), nxt.start(), words[k].end()))
+    return out
+
+
 def _comparative_before(sent: str, than: int, lang: str) -> tuple[int, int] | None:
     """The comparative ("информативнее", "важнее", "better", "more …") the "чем/than" at `than` answers to."""
     piece = sent[:than]
@@ -407,6 +541,52 @@ def _comparative_before(sent: str, than: int, lang: str) -> tuple[int, int] | No
                                                  "over", "under", "number", "user", "layer", "paper", "order"):
             return brk + m.start(), brk + m.end()
     return None
+
+
+# A sentence that sets one thing against another without a fixed pattern: "сохраняю воду, а надо бы русло",
+# "the prose is fine, but the thinking part is slow". Its two sides are read for the text's salient things.
+_CONTRAST_LEAD = re.compile(r"^\W*(?:а|но|однако|but|whereas)\s+", _I)
+_CONTRAST = re.compile(r"(?:,|—|–)\s*(?:а|но|однако|but|whereas|yet)\s+|\s(?:whereas|однако)\s+", _I)
+
+
+def contrasts(text: str, things: list[tuple[str, list[str]]]) -> list[Axis]:
+    """Axes between the text's salient things (`things`: best first, each its name and the forms it is written
+    in) where a sentence names one before a contrast ("…, а …", "…, but …") and another after it: the best
+    named on each side."""
+    out = []
+    sents = sentences(text)
+    for i, sent in enumerate(sents):
+        m = _CONTRAST.search(sent)
+        lead = _CONTRAST_LEAD.match(sent)
+        if m:
+            before, after = sent[: m.start()].casefold(), sent[m.end() :].casefold()
+            window = CONTRAST_WINDOW
+        elif lead and i > 0:  # "Архив — это склад. А память — русло.": the sentence before is the other side,
+            before, after = sents[i - 1].casefold(), sent[lead.end() :].casefold()
+            window = 1  # and the thing is the sentence's first word ("Но это плохой выбор" sets nothing against)
+        else:
+            continue
+        left = next((n for n, forms in things if any(_at(before, f) is not None for f in forms)), None)
+        # the thing set against it opens the other side ("а надо бы русло"), it is not somewhere down the clause
+        words = after.split()
+        while words and words[0] in _ARTICLES:
+            words.pop(0)
+        head = " ".join(words[:window])
+        placed = [(min(p for f in forms if (p := _at(head, f)) is not None), n) for n, forms in things
+                  if n != left and any(_at(head, f) is not None for f in forms)
+                  and not any(_at(before, f) is not None for f in forms)]
+        if left and placed:
+            out.append(Axis(left, min(placed)[1], "contrast", sent))
+    return out
+
+
+CONTRAST_WINDOW = 4  # words after the contrast word where the other thing must stand
+_ARTICLES = frozenset(["the", "a", "an", "my", "our", "your", "this", "that"])
+
+
+def _at(text: str, form: str) -> int | None:
+    m = re.search(r"(?<![\w-])" + re.escape(form.casefold()) + r"(?![\w-])", text)
+    return m.start() if m else None
 
 
 # --- inversions, hypotheses, transition rules ------------------------------------------------------------

@@ -25,7 +25,7 @@ from .render import Chunk, Dialog
 from .repair import Draft, RepairError, loads, validate_draft
 from .taxonomy import moves
 
-DECOMPOSED_VERSION = "decomposed.v1"
+DECOMPOSED_VERSION = "decomposed.v2"  # v2: the offline candidates of extractive.v4
 TEXT_CHARS = 1500  # of the person's text shown per call: the small model's context stays short and fast
 CONCEPT_CANDIDATES = 12
 CONCEPTS = 5
@@ -132,7 +132,7 @@ class DecomposedStrategy:
 
     def draft(self, answer: str, dialog: Dialog, chunk: Chunk) -> Draft:
         lang = dialog.language
-        c = offline.candidates(chunk.user_text, lang)
+        c = offline.candidates(chunk.user_text, lang, chunk.assistant_text)
         fields = offline.draft_fields(chunk.user_text, lang, dialog.title, c)
         move = _field(answer, "meta_move")
         if move in moves():

@@ -17,6 +17,7 @@ from .moves import classify
 MAX_ITEMS = 3
 QUOTES = 3
 MIN_QUOTE_CHARS = 10  # assemble's floor: a shorter sentence ("т.е.") says nothing as a quote
+CONTRAST_THINGS = 8  # the salient concepts a contrast sentence is read for (cues.contrasts)
 CUE_BONUS = 0.25  # a sentence that states a hypothesis or weighs two options is likelier the central one
 
 
@@ -34,21 +35,30 @@ class Candidates:
     open_questions: list[str]
 
 
-def candidates(text: str, lang: str) -> Candidates:
+def candidates(text: str, lang: str, echo: str = "") -> Candidates:
+    """What the person's `text` offers; `echo`: the assistant's side of the same chunk, which only weighs the
+    person's phrases (text/salience.py)."""
     spans = cues.sentence_spans(text)
-    top = concepts(text, lang)
+    top = concepts(text, lang, echo=echo)
     axes = cues.axes(text, lang)
     hyps = cues.hypotheses(text)
     weighed = {a.sentence for a in axes} | set(hyps)
+    named = {frozenset((a.left.casefold(), a.right.casefold())) for a in axes}
+    for a in cues.contrasts(text, [(c.text, c.surfaces) for c in top[:CONTRAST_THINGS]]):
+        key = frozenset((a.left.casefold(), a.right.casefold()))
+        if key not in named:  # the patterns' axes first: they name their poles from the sentence itself
+            named.add(key)
+            axes.append(a)
     bonus = {s: CUE_BONUS for s, e in spans if text[s:e] in weighed}
     ranked = rank_sentences(spans, text, lang, top, bonus)
     questions = [text[s:e] for s, e in spans if text[s:e].rstrip().endswith("?")]
     return Candidates(top, axes, ranked, cues.inversions(text), hyps, cues.transition_rules(text), questions)
 
 
-def draft_fields(text: str, lang: str, title: str, found: Candidates | None = None) -> dict:
-    """The draft's fields (repair.Draft's names) for the person's text (`found`: its candidates, if at hand)."""
-    c = found or candidates(text, lang)
+def draft_fields(text: str, lang: str, title: str, found: Candidates | None = None, echo: str = "") -> dict:
+    """The draft's fields (repair.Draft's names) for the person's text (`found`: its candidates, if at hand;
+    `echo`: the assistant's side, see `candidates`)."""
+    c = found or candidates(text, lang, echo)
     phrase = c.sentences[0].text if c.sentences else text.strip()[:300]
     return {
         "title": title,

@@ -72,6 +72,10 @@ class Chunk:
     def user_text(self) -> str:
         return "\n\n".join(t.text for t in self.turns if t.role == "user")
 
+    @property
+    def assistant_text(self) -> str:
+        return "\n\n".join(t.text for t in self.turns if t.role != "user")
+
 
 # --- chunking --------------------------------------------------------------------------------------------
 

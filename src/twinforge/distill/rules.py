@@ -15,7 +15,7 @@ from .offline import draft_fields
 from .render import Chunk, Dialog
 from .repair import Draft, object_of, validate_draft
 
-EXTRACTIVE_VERSION = "extractive.v3"  # v3: distinct concepts, rarity floor, more axis patterns (issue 13)
+EXTRACTIVE_VERSION = "extractive.v4"  # v4: the assistant's echo weighs concepts, contrast and more axis patterns (issue 13)
 MAX_RULE_ITEMS = 3
 
 _I = re.IGNORECASE
@@ -86,7 +86,8 @@ class ExtractiveStrategy:
 
     def draft(self, answer: str, dialog: Dialog, chunk: Chunk) -> Draft:
         object_of(answer)  # a broken cached answer is still reported as one
-        return validate_draft(draft_fields(chunk.user_text, dialog.language, dialog.title))
+        return validate_draft(draft_fields(chunk.user_text, dialog.language, dialog.title,
+                                           echo=chunk.assistant_text))
 
     def retry(self, request: Request, answer: str, error: str, dialog: Dialog) -> Request | None:
         return None

@@ -80,10 +80,11 @@ class DistillReport:
         return {k: v for k, v in self.__dict__.items() if k != "modules"} | {"modules": len(self.modules)}
 
 
-# What `distill.mode: auto` gives the embedded llamacpp model. Decomposed is meant to take over once it measures
-# better than one-shot on the held-out labelled set (bench/distill_paths.py); its first measurement on 2 shared
-# cores did not finish (~10 min a module), so one-shot stays until then.
-EMBEDDED_AUTO_MODE = "one-shot"
+# What `distill.mode: auto` gives the embedded llamacpp model (bench/distill_paths.py --backend llamacpp, held-out
+# part, on the shared 2-core machine): on the dialog both finished, one-shot named 3 concepts, none of the 6 gold
+# ones, the prompt example's meta-move, and a phrase or quote not the person's, in an hour; decomposed 5 of 6 gold
+# concepts, nothing invented, in 8 minutes (over its first 3 dialogs: concept recall 0.79, meta-move 0 of 3).
+EMBEDDED_AUTO_MODE = "decomposed"
 
 
 def strategy_for(backend_name: str, mode: str = "auto", embedded: bool = True):
@@ -317,7 +318,7 @@ def distill_dialogs(cache_store: Store, dialogs: list[Dialog], cfg: DistillConfi
     """Modules for dialogs that live outside the store (the labelled set), through the backend's strategy and
     `cache_store`'s call cache, so a re-run asks no model. Nothing but the cache is written. Returns each dialog
     with its module (None when every chunk failed) and the errors of its failed chunks, and the counts."""
-    strategy = strategy_for(backend.name)
+    strategy = strategy_for(backend.name, cfg.mode, not cfg.backend.model)
     report = DistillReport(backend=backend.name, model=backend.model, prompt_version=strategy.version,
                            eligible=len(dialogs), pending=len(dialogs))
     cached = CachedBackend(cache_store, backend, strategy.version)

@@ -79,7 +79,8 @@ def lemma_ru(word: str) -> tuple[str, str]:
         mass: dict[str, float] = {}
         for q in parses:
             mass[q.normal_form] = mass.get(q.normal_form, 0.0) + q.score
-        p = min(tied, key=lambda q: (-mass[q.normal_form], len(q.normal_form), q.normal_form))
+        # … and a noun beats a participle it ties with: "данные" is the data, not "given"
+        p = min(tied, key=lambda q: (q.tag.POS != "NOUN", -mass[q.normal_form], len(q.normal_form), q.normal_form))
     pos = _RU_POS.get(p.tag.POS or "", "FUNC")
     if "Apro" in p.tag:
         pos = "FUNC"  # pronominal adjectives: твой, наш, этот, какой

@@ -38,6 +38,11 @@ EN_EMPTY_NOUNS = frozenset(
 RU_QUANTITY = frozenset(
     ["тысяча", "миллион", "миллиард", "триллион", "сотня", "десяток", "пара", "штука", "процент", "байт", "кб", "мб", "гб", "тб", "килобайт", "мегабайт", "гигабайт", "терабайт", "токен", "час", "минута", "секунда", "день", "неделя", "месяц", "страница", "строка"]
 ) - {"токен", "страница", "строка"}
+# Units of measure: alone ("2 ГБ", "ten minutes") a quantity, not a concept.
+RU_UNITS = frozenset(["байт", "кб", "мб", "гб", "тб", "килобайт", "мегабайт", "гигабайт", "терабайт", "процент",
+                      "час", "минута", "секунда", "мс", "миллисекунда"])
+EN_UNITS = frozenset(["byte", "kb", "mb", "gb", "tb", "kilobyte", "megabyte", "gigabyte", "terabyte", "percent",
+                      "hour", "minute", "second", "ms", "millisecond", "sec"])
 # Terms pymorphy3 reads as other words ("лора" as a form of "лор", the ENT doctor).
 RU_TERMS = {"лора": "lora", "лору": "lora", "лоры": "lora", "лорой": "lora", "лоре": "lora", "квен": "qwen",
             "квена": "qwen", "квену": "qwen", "квеном": "qwen", "гпт": "gpt"}
@@ -126,7 +131,10 @@ def _parses(word: str) -> tuple:
 
 
 def _best_pos(word: str) -> str | None:
-    p = _parses(word)[0]
+    ps = _parses(word)
+    p = ps[0]
+    if p.tag.POS == "PRTF" and any(q.tag.POS == "NOUN" and q.score >= p.score - 1e-9 for q in ps):
+        return "NOUN"  # "данные": a noun that ties with a participle is the noun (as text/lemmas.py reads it)
     if p.tag.POS is None and "UNKN" in p.tag:
         return "NOUN"
     if "Apro" in p.tag or "Anum" in p.tag and p.normal_form in ("один",):
@@ -209,8 +217,10 @@ def _ru_phrase(toks: list[_Tok], i: int, text: str):
     lemma = _noun_lemma(head, head_tok.surface)
     if lemma in RU_STOP or lemma in ADDRESS or lemma in RU_EMPTY_NOUNS and not adjs:
         return None
-    if lemma in RU_QUANTITY and not adjs and (lemma in RU_EMPTY_NOUNS or _genitive_follows(toks, j + 1)):
+    if lemma.lower() in RU_QUANTITY and not adjs and (lemma in RU_EMPTY_NOUNS or _genitive_follows(toks, j + 1)):
         return None  # the genitive after it is the phrase ("пара примеров"): scanning resumes there
+    if lemma.lower() in RU_UNITS and not adjs:
+        return None
     start_k = adjs[0] if adjs else j
     adj_lemmas = [next(a for a in _ru_adj(toks[k]) if _agree(a, head)).normal_form for k in adjs]
     adj_words = [_nominative_adj(next(a for a in _ru_adj(toks[k]) if _agree(a, head)), head) for k in adjs]
@@ -226,7 +236,7 @@ def _ru_phrase(toks: list[_Tok], i: int, text: str):
     s, e = toks[start_k].start, head_tok.end
     if lemma not in RU_EMPTY_NOUNS or adjs:
         out.append(Phrase(" ".join(core_words), lemma, tuple(core_lemmas), s, e, text[s:e]))
-    if adjs and lemma not in RU_EMPTY_NOUNS:
+    if adjs and lemma not in RU_EMPTY_NOUNS and lemma.lower() not in RU_UNITS:
         out.append(Phrase(lemma, lemma, (lemma,), head_tok.start, head_tok.end, head_tok.surface))
     # a genitive tail is a phrase of its own too ("имитация АГИ" → "АГИ"): scanning resumes inside it
     return (out, end) if out else None
@@ -297,6 +307,8 @@ def en_pos(word: str) -> frozenset[str]:
     return frozenset(tags)
 
 
+# Endings of nouns that the dictionary also lists as adjectives ("precision tool"): alone, such a word is the noun.
+_EN_NOUN_SUFFIXES = ("tion", "sion", "ment", "ness", "ity", "ance", "ence", "ism", "ure")
 # Productive English suffixes: an unseen word built from a known one with them ("tokenizer", "resumability",
 # "embedder") is a coinage of the field, not a typo.
 _EN_SUFFIXES = ("ability", "ibility", "ization", "isation", "izer", "iser", "ness", "ment", "able", "ity", "er")
@@ -370,10 +382,10 @@ def _en_phrase(toks: list[_Tok], i: int, text: str, russian_context: bool = Fals
         j += 1
     while kinds and kinds[-1] != "N":  # a phrase ends on a noun
         kinds.pop()
-    if len(kinds) == 1 and "ADJ" in en_pos(toks[i].surface) and not (
-            prev in _EN_DETERMINERS and i + 1 < len(toks) and toks[i + 1].brk):
+    if len(kinds) == 1 and "ADJ" in en_pos(toks[i].surface) and not toks[i].surface.lower().endswith(
+            _EN_NOUN_SUFFIXES) and not (prev in _EN_DETERMINERS and (i + 1 >= len(toks) or toks[i + 1].brk)):
         return None  # "small", "better" alone: an adjective that the dictionary also lists as a noun, unless a
-        # determiner makes it one and the clause ends there ("it's a signal:")
+        # determiner makes it one and the clause (or the text) ends there ("it's a signal:")
     if not kinds:
         return None
     first = 0
@@ -386,7 +398,8 @@ def _en_phrase(toks: list[_Tok], i: int, text: str, russian_context: bool = Fals
         return None  # "P(C)": a symbol
     words = [toks[k].surface for k in [*adjs, *nouns]][-4:]
     last = en_noun_lemma(words[-1])
-    if last in EN_STOP or (last in ADDRESS and not nouns[:-1]) or (last in EN_EMPTY_NOUNS and len(words) == 1):
+    if last in EN_STOP or (last in ADDRESS and not nouns[:-1]) or (last in EN_EMPTY_NOUNS and len(words) == 1) \
+            or (last in EN_UNITS and len(words) == 1):
         return None
     lemmas = (*(w.lower() for w in words[:-1]), last)
     s, e = toks[i + len(kinds) - len(words)].start, toks[i + len(kinds) - 1].end

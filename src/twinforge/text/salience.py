@@ -3,7 +3,9 @@ a claim or question they are.
 
 A phrase is salient when the person uses it (often, early, its head noun in several phrases), when its words are
 rarer in the language at large than in this text (background frequency: wordfreq's Zipf scale, Russian and
-English, offline) and when it sits near the meaning of the whole text (embedding centrality, USE). A sentence is
+English, offline), when it sits near the meaning of the whole text (embedding centrality, USE) and when the other
+side of the dialog takes it up (the assistant's answers repeat what the question turns on; they only weigh the
+person's phrases, never add one). A sentence is
 central when it carries the salient phrases and the text's meaning, is a statement or question of the person's
 own (not an instruction to the assistant such as "покажи расчёт"), and is neither a fragment nor a ramble.
 """
@@ -12,7 +14,7 @@ from __future__ import annotations
 
 import math
 import re
-from collections import defaultdict
+from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from functools import lru_cache
 
@@ -28,6 +30,9 @@ TOP_CONCEPTS = 10
 # phrases, an early first mention; rarity's floor keeps a common word the person thinks with ("release",
 # "storage") in reach of a rare one; centrality's floor keeps an off-centre term from vanishing.
 USE_W, HEAD_W, EARLY_W, RARITY_FLOOR, CENTRAL_FLOOR = 1.0, 0.5, 0.3, 0.5, 0.5
+# Echo: the phrase's words in the other side's text, log-weighted (tuning split: concept recall 0.67 → 0.71). It
+# lifts the common words a person thinks with ("data", "release", "память"), which rarity holds down.
+ECHO_W = 0.5
 _CYR = re.compile(r"[а-яё]", re.IGNORECASE)
 _MAX_ZIPF = 7.0  # the commonest words ("и", "the") sit near 7 on the Zipf scale
 _TERM_ZIPF = 1.5  # a word the background list lacks, written as a term (RAG, LoRA, Qwen): rare and specific
@@ -71,11 +76,12 @@ class Concept:
     surfaces: list[str] = field(default_factory=list)
 
 
-def concepts(text: str, lang: str, k: int = TOP_CONCEPTS) -> list[Concept]:
+def concepts(text: str, lang: str, k: int = TOP_CONCEPTS, echo: str = "") -> list[Concept]:
     """The k most salient noun phrases of `text` (the person's words), best first; a phrase whose words are all
     in a better one already chosen is left out ("модель" after "большая модель"), and so is one that only adds
-    words to a better one ("хорошая работа" after "работа"): the slot goes to another thought."""
-    ranked = rank_concepts(text, lang)
+    words to a better one ("хорошая работа" after "работа"): the slot goes to another thought. `echo`: the other
+    side's text of the dialog (the assistant's), which weighs the phrases it takes up."""
+    ranked = rank_concepts(text, lang, echo)
     out: list[Concept] = []
     for c in ranked:
         words = set(c.lemmas)
@@ -87,7 +93,13 @@ def concepts(text: str, lang: str, k: int = TOP_CONCEPTS) -> list[Concept]:
     return out
 
 
-def rank_concepts(text: str, lang: str) -> list[Concept]:
+def _echoes(c: Concept, heard: Counter) -> int:
+    """How often the other side says the phrase: its rarest word's count there (one-letter words aside)."""
+    words = [w for w in c.lemmas if len(w) > 1]
+    return min((heard.get(w.lower(), 0) for w in words), default=0)
+
+
+def rank_concepts(text: str, lang: str, echo: str = "") -> list[Concept]:
     phrases: list[Phrase] = noun_phrases(text, lang)
     if not phrases:
         return []
@@ -103,10 +115,12 @@ def rank_concepts(text: str, lang: str) -> list[Concept]:
         if len(p.lemmas) == 1:
             heads[p.head] += 1
     n = max(len(text), 1)
+    heard = Counter(t.lemma.lower() for t in analyze(echo, lang)) if echo.strip() else Counter()
     for c in by_text.values():
         use = 1.0 + USE_W * math.log(c.count) + HEAD_W * math.log1p(max(0, heads[c.head] - c.count))
         early = 1.0 + EARLY_W * (1.0 - c.first / n)
         c.score = use * early * (RARITY_FLOOR + rarity(c.lemmas, _terms(c.surfaces)))
+        c.score *= 1.0 + ECHO_W * math.log1p(_echoes(c, heard))
     ranked = sorted(by_text.values(), key=lambda c: (-c.score, c.first))
     top = ranked[:MAX_CANDIDATES]
     vecs = embed([text[:2000], *(c.text for c in top)])
