@@ -286,6 +286,19 @@ def test_a_met_plan_sets_the_requests_per_module_generated_run_asks():
         apply(ExpandConfig(), planner.plan(1e9, "pages", 2, 1.0, [gen("paraphrase")], None))
 
 
+def test_a_plan_the_template_views_meet_leaves_the_recipes_generated_views():
+    """Emptying them would make generated_run delete examples a model already wrote."""
+    from twinforge.cli.expand_plan import apply
+    from twinforge.expand.config import ExpandConfig
+
+    p = planner.plan(1, "pages", 200, 1.0, [gen("paraphrase")], None)
+    assert not any(v.requests_per_module for v in p.views)
+    cfg = ExpandConfig()
+    cfg.generated.views, cfg.generated.counts = ["depth"], {"depth": 2}
+    apply(cfg, p)
+    assert cfg.generated.views == ["depth"] and cfg.generated.counts == {"depth": 2}
+
+
 def test_view_yields_know_what_one_request_gives(store):  # noqa: F811
     put(store, rich_ru(store))
     expand(store)

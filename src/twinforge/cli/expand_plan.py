@@ -83,13 +83,15 @@ def make_plan(store, cfg: ExpandConfig, target_pages: float | None, target_lines
 
 
 def apply(cfg: ExpandConfig, p: planner.Plan) -> None:
-    """Set the recipe's generated views to those the plan asks of, each with its requests per module in
+    """Set the recipe's generated views to those the plan asks of (none asked: left as they are), each with its requests per module in
     expand.generated.counts (what generated_run asks per view per module); a plan that cannot be met fails."""
     if not p.reachable:
         raise TwinforgeError(f"the target of {p.target:,.0f} {'unique ' if p.unique else ''}{p.unit} is not "
                              f"reachable with {p.modules:,} modules (at most {p.most:,.0f})",
                              "lower the target, raise --max-per-module, or add modules; --dry-run shows the plan")
     wanted = {v.view: v.requests_per_module for v in p.views if v.requests_per_module}
+    if not wanted:  # the template views meet it: the recipe's generated views stay (emptying them would delete
+        return      # examples a model already wrote)
     cfg.generated.views = list(wanted)
     cfg.generated.counts = wanted
 
