@@ -20,7 +20,7 @@ def _started(stage: str) -> None:
 
 
 def _finished(r: StageResult, allowed: bool = False) -> None:
-    summary = ", ".join(f"{k} {v}" for k, v in r.summary.items() if v not in (None, "", 0, False))
+    summary = ", ".join(f"{k} {_value(v)}" for k, v in r.summary.items() if v not in (None, "", 0, False))
     state = "ok" if r.ok else "FAILED (allowed by the recipe)" if allowed else "FAILED"
     took = f" ({_duration(r.seconds)}, {r.cpu_seconds:.0f} CPU-s)" if r.seconds is not None else ""
     click.echo(f"[{r.stage}] {state}: {summary or 'nothing to do'}{took}")
@@ -28,6 +28,15 @@ def _finished(r: StageResult, allowed: bool = False) -> None:
         click.echo(f"  error: {p}", err=True)
     for n in r.notes:
         click.echo(f"  note: {n}")
+
+
+def _value(v) -> str:
+    """A nested count ({view: n}) as one token, so the line stays `key value, key value`."""
+    if isinstance(v, dict):
+        return "/".join(f"{k}={_value(x)}" for k, x in v.items()) or "-"
+    if isinstance(v, list | tuple):
+        return "/".join(_value(x) for x in v) or "-"
+    return str(v).replace(", ", ",")
 
 
 def _duration(seconds: float) -> str:
