@@ -7,6 +7,7 @@ import json
 from twinforge.backends.base import Request
 from twinforge.backends.cache import Answer
 from twinforge.distill.decomposed import DecomposedStrategy
+from twinforge.distill.moves import classify
 from twinforge.distill.render import Chunk, Dialog, Turn
 from twinforge.distill.run import strategy_for
 from twinforge.distill.taxonomy import names
@@ -38,7 +39,6 @@ class Chooser:
             out.append(Answer("k", json.dumps(answer, ensure_ascii=False)))
         return out
 
-
 def test_the_model_chooses_among_candidates_only():
     dialog = Dialog("c", "t", "ru", [Turn("u1", "user", TEXT)])
     chunk = Chunk(0, dialog.turns)
@@ -49,7 +49,8 @@ def test_the_model_chooses_among_candidates_only():
     assert first.json_schema["properties"]["meta_move"]["enum"] == list(names())
     answer = model.complete_many([first])[0].text
     draft = s.draft(answer, dialog, chunk)
-    assert draft.meta_move == list(names())[-1]
+    # the offline classifier's move stands over the model's (measured better on held-out gold dialogs)
+    assert draft.meta_move == classify(chunk.user_text) != list(names())[-1]
     concepts_call = next(r for r in model.requests if "concepts" in r.json_schema["properties"])
     options = concepts_call.json_schema["properties"]["concepts"]["items"]["enum"]
     assert draft.concepts[0] == options[-1] and set(draft.concepts) <= set(options)

@@ -4,7 +4,8 @@ A 0.5B model fails at filling a whole module schema in one answer; it does bette
 grammar. Per chunk, four short calls, each constrained by a JSON schema with an `enum` (llama.cpp turns it into a
 grammar, so the answer is always one of the options):
 
-  1. the meta-move, among the taxonomy's names (with their definitions);
+  1. the meta-move, among the taxonomy's names (with their definitions) — kept only where the offline classifier
+     has none (see `draft`);
   2. five concepts, among the offline candidates (salient noun phrases of the person's words);
   3. the axis, among the candidate contrasts the cue patterns found (or none), and each pole's name among the
      noun phrases of its side;
@@ -25,7 +26,7 @@ from .render import Chunk, Dialog
 from .repair import Draft, RepairError, loads, validate_draft
 from .taxonomy import moves
 
-DECOMPOSED_VERSION = "decomposed.v2"  # v2: the offline candidates of extractive.v4
+DECOMPOSED_VERSION = "decomposed.v3"  # v3: the offline meta-move stands; v2: the offline candidates of extractive.v4
 TEXT_CHARS = 1500  # of the person's text shown per call: the small model's context stays short and fast
 CONCEPT_CANDIDATES = 12
 CONCEPTS = 5
@@ -134,8 +135,11 @@ class DecomposedStrategy:
         lang = dialog.language
         c = offline.candidates(chunk.user_text, lang, chunk.assistant_text)
         fields = offline.draft_fields(chunk.user_text, lang, dialog.title, c)
+        # The offline classifier's move stands: on held-out gold dialogs it was right 3 of 3 where the 0.5B
+        # model's choice was right 0 of 3, and in the demo the model named one move for most modules. The model's
+        # move fills in only where the offline one is not a taxonomy name.
         move = _field(answer, "meta_move")
-        if move in moves():
+        if fields.get("meta_move") not in moves() and move in moves():
             fields["meta_move"] = move
         options = [x.text for x in c.concepts][:CONCEPT_CANDIDATES]
         if len(options) > CONCEPTS:
