@@ -43,38 +43,9 @@ SAMPLE = ROOT / "examples" / "sample-archive"
 
 sys.path.insert(0, str(HERE))
 from child import run_child  # bench/child.py: a measured child process
-
-
-def free_port() -> int:
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def start_server(ctx: int, log: Path) -> tuple[subprocess.Popen, str]:
-    from twinforge.models.embedded import embedded_generator
-
-    port = free_port()
-    cmd = [sys.executable, "-m", "llama_cpp.server", "--model", str(embedded_generator()), "--host", "127.0.0.1",
-           "--port", str(port), "--n_ctx", str(ctx), "--n_threads", "1", "--n_threads_batch", "1"]
-    out = open(log, "wb")  # noqa: SIM115  (open for the server's lifetime)
-    proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}/v1"
-    deadline = time.monotonic() + 180
-    while True:
-        if proc.poll() is not None:
-            raise SystemExit(f"llama_cpp.server exited ({proc.returncode}):\n{log.read_text()[-3000:]}")
-        try:
-            if httpx.get(f"{url}/models", timeout=2).status_code == 200:
-                return proc, url
-        except httpx.HTTPError:
-            pass
-        if time.monotonic() > deadline:
-            proc.kill()
-            raise SystemExit(f"llama_cpp.server did not answer in 180 s:\n{log.read_text()[-3000:]}")
-        time.sleep(0.3)
+from llama_server import (
+    start_server,  # bench/llama_server.py: the embedded model served
+)
 
 
 def start_fake(delay: float, tokens: int) -> tuple[object, str]:
@@ -168,7 +139,7 @@ def main() -> None:  # noqa: PLR0915  (a benchmark script reads top to bottom)
             urls = [u for _, u in fakes]
             results["servers"] = {"base_urls": urls, "kind": f"in-process stand-ins, {args.fake_delay} s a request"}
         else:
-            started = [start_server(args.ctx, OUT / f"expand-server{i}.log") for i in range(args.servers)]
+            started = [start_server(args.ctx, OUT / f"expand-server{i}.log", threads=1) for i in range(args.servers)]
             procs = [p for p, _ in started]
             urls = [u for _, u in started]
             results["servers"] = {"base_urls": urls, "kind": "llama_cpp.server (llama-cpp-python), 1 thread, 1 slot "
