@@ -249,7 +249,7 @@ def test_a_models_move_outside_the_taxonomy_is_mapped_or_rejected_and_counted(cl
 def test_the_prompts_list_the_taxonomy():
     for lang in ("ru", "en"):
         t = load_template(lang)
-        assert t.version == "module.v2" and "{meta_moves}" in t.system
+        assert t.version == "module.v3" and "{meta_moves}" in t.system
     req = PromptStrategy().request(*_tiny_dialog())
     system = req.messages[0]["content"]
     for move in taxonomy.moves().values():

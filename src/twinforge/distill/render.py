@@ -20,7 +20,7 @@ from . import taxonomy
 from .repair import Draft, DraftError, parse_draft
 from .schema import output_schema
 
-PROMPT_VERSION = "module.v2"  # v2: the meta-move taxonomy listed from taxonomy.yaml
+PROMPT_VERSION = "module.v3"  # v3: the JSON example names no move (a small model copied "inversion" from it); v2: the taxonomy listed
 PROMPTS = Path(__file__).with_name("prompts")
 FALLBACK_LANGUAGE = "en"
 RETRY_ANSWER_CHARS = 1500  # of the failed answer, shown back in the retry: enough to see the slip, small context
