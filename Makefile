@@ -19,6 +19,7 @@ endif
 LLAMA_REQ = $(shell grep -o 'llama-cpp-python\[server\]==[0-9.]*' pyproject.toml)
 # The compiled wheel is kept per version and build flags (pip's own cache would hand back a wheel built with other
 # CMAKE_ARGS), so another clone on this machine installs it in seconds instead of compiling for ~10 CPU-minutes.
+# Where the home folder cannot be written, the wheel goes to build/wheels.
 LLAMA_WHEELS ?= $(HOME)/.cache/twinforge/wheels/$(shell printf '%s %s' "$(LLAMA_REQ)" "$(CMAKE_ARGS)" | sha1sum | cut -c1-12)
 export CMAKE_ARGS
 
@@ -28,9 +29,10 @@ $(STAMP): pyproject.toml
 	$(PY) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
 	$(BIN)/pip install -q torch==2.13.0
-	ls $(LLAMA_WHEELS)/llama_cpp_python-*.whl >/dev/null 2>&1 || CMAKE_BUILD_PARALLEL_LEVEL=$$(nproc) \
-	  $(BIN)/pip wheel -q --no-cache-dir --no-deps -w $(LLAMA_WHEELS) '$(LLAMA_REQ)'
-	$(BIN)/pip install -q --no-cache-dir --find-links $(LLAMA_WHEELS) '$(LLAMA_REQ)'
+	W='$(LLAMA_WHEELS)'; { mkdir -p "$$W" 2>/dev/null && [ -w "$$W" ]; } || W=build/wheels; \
+	{ ls "$$W"/llama_cpp_python-*.whl >/dev/null 2>&1 || CMAKE_BUILD_PARALLEL_LEVEL=$$(nproc) \
+	  $(BIN)/pip wheel -q --no-cache-dir --no-deps -w "$$W" '$(LLAMA_REQ)'; } && \
+	$(BIN)/pip install -q --no-cache-dir --find-links "$$W" '$(LLAMA_REQ)'
 	$(BIN)/pip install -q -e '.[test,bench]'
 	touch $(STAMP)
 
