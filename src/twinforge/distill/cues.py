@@ -388,12 +388,30 @@ def _defined(first: str, second: str, lang: str) -> Axis | None:
     return _defined_names(a.group("x"), b.group("y"), first, lang)
 
 
+DEFINED_RUN = 3  # definitions in a row ("X — …. Y — …. А Z — …") the one "а" opens is set against
+
+
+def _defined_run(run: list[str], against: str, lang: str) -> list[Axis]:
+    """"Карточки — это чтение про тренировки. Грамматика — техника. А говорение — нагрузка.": the thing the
+    "а" sentence defines is set against each thing defined in the unbroken run of definitions right before it,
+    nearest first."""
+    out = []
+    for first in reversed(run):
+        if not _DEFINED.match(first):
+            break
+        out.extend(a for a in [_defined(first, against, lang)] if a)
+    return out
+
+
 def _defined_names(x: str, y: str, sent: str, lang: str) -> Axis | None:
     names = []
     for part in (x, y):
         name, noun = _name(part, lang, near_end=True)
         if not noun:
             return None
+        whole = _trim(part)  # "приложения с карточками — …": the thing defined is the whole phrase, not its head
+        if any(_preposition(w.group()) for w in _words(whole)[1:-1]):
+            name = whole
         names.append(name)
     if names[0].casefold() == names[1].casefold():
         return None
@@ -414,7 +432,8 @@ def axes(text: str, lang: str = "ru") -> list[Axis]:
     for i, sent in enumerate(sents):
         out.extend(_sentence_axes(sent, lang))
         if i + 1 < len(sents):
-            out.extend(a for a in [_voices(sent, sents[i + 1], lang), _defined(sent, sents[i + 1], lang)] if a)
+            out.extend(a for a in [_voices(sent, sents[i + 1], lang)] if a)
+            out.extend(_defined_run(sents[max(0, i + 1 - DEFINED_RUN) : i + 1], sents[i + 1], lang))
         two = f"{sent} {sents[i + 1]}" if i + 1 < len(sents) else sent
         for rx, cue in ((_HANDS, "hands"), (_OPTIONS, "options")):
             m = rx.search(two)
