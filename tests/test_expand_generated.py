@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from test_expand import DIALOG, chatgpt, put, rich_ru, simple_en
+from test_expand import DIALOG, chatgpt, put, rich_ru, simple_en, store  # noqa: F401  (store: the fixture)
 
 from twinforge.backends.base import BackendError
 from twinforge.backends.config import BackendConfig
@@ -33,27 +33,11 @@ from twinforge.expand.generated import (
 from twinforge.expand.run import expand
 from twinforge.expand.source import Turn
 from twinforge.expand.stage import run_stage
-from twinforge.ingest.run import ingest_paths
-from twinforge.store import Store
 from twinforge.store.example_rejects import backend_pass_rates, rejects, view_pass_rates
 
 DATA = Path(__file__).parent / "data" / "expand_gate"
 MODULES = yaml.safe_load((DATA / "modules.yaml").read_text(encoding="utf-8"))
 CASES = yaml.safe_load((DATA / "cases.yaml").read_text(encoding="utf-8"))
-
-
-@pytest.fixture
-def store(tmp_path):
-    """test_expand's store: a Russian dialog and an English one, ingested for real."""
-    export = tmp_path / "export.json"
-    export.write_text(json.dumps([chatgpt("c-ru", "Фрактальные модули", DIALOG),
-                                  chatgpt("c-en", "Adapters", ["Why one adapter per scene?",
-                                                               "So that each can be removed alone."])],
-                                 ensure_ascii=False), encoding="utf-8")
-    s = Store(tmp_path / "ws")
-    ingest_paths(s, [export])
-    yield s
-    s.close()
 
 
 def module(key: str) -> tuple[Module, list[Turn]]:
@@ -177,7 +161,7 @@ def generated_cfg(url: str, **changes) -> ExpandConfig:
     return ExpandConfig(generated=gen | changes)
 
 
-def test_generated_views_run_end_to_end_and_keep_rejects_with_reasons(store, server):
+def test_generated_views_run_end_to_end_and_keep_rejects_with_reasons(store, server):  # noqa: F811
     url, seen = server
     put(store, rich_ru(store))
     report = expand(store, generated_cfg(url))
@@ -200,7 +184,7 @@ def test_generated_views_run_end_to_end_and_keep_rejects_with_reasons(store, ser
     assert report.volumes["views"]["paraphrase"]["examples"] == 1  # counted in the volumes like any view
 
 
-def test_a_second_run_asks_nothing_and_a_changed_module_asks_only_the_cache(store, server):
+def test_a_second_run_asks_nothing_and_a_changed_module_asks_only_the_cache(store, server):  # noqa: F811
     url, seen = server
     put(store, rich_ru(store))
     expand(store, generated_cfg(url))
@@ -213,7 +197,7 @@ def test_a_second_run_asks_nothing_and_a_changed_module_asks_only_the_cache(stor
     assert len(seen) == 4 and regated["cache_hits"] == 4 and regated["generated"] == 1
 
 
-def test_template_re_expansion_keeps_generated_examples(store, server):
+def test_template_re_expansion_keeps_generated_examples(store, server):  # noqa: F811
     url, _ = server
     put(store, rich_ru(store))
     expand(store, generated_cfg(url))
@@ -224,7 +208,7 @@ def test_template_re_expansion_keeps_generated_examples(store, server):
     assert store.db.execute("SELECT count(*) FROM examples WHERE view = 'paraphrase'").fetchone()[0] == n == 1
 
 
-def test_dropping_a_view_from_the_config_drops_its_examples_and_rejects(store, server):
+def test_dropping_a_view_from_the_config_drops_its_examples_and_rejects(store, server):  # noqa: F811
     url, _ = server
     put(store, rich_ru(store))
     expand(store, generated_cfg(url))
@@ -232,7 +216,7 @@ def test_dropping_a_view_from_the_config_drops_its_examples_and_rejects(store, s
     assert set(view_pass_rates(store)) == {"paraphrase"}
 
 
-def test_the_optional_judge_sets_aside_low_scores(store, server):
+def test_the_optional_judge_sets_aside_low_scores(store, server):  # noqa: F811
     url, seen = server
     put(store, rich_ru(store))
     expand(store, generated_cfg(url, gate={"judge": True, "judge_threshold": 3}))
@@ -243,7 +227,7 @@ def test_the_optional_judge_sets_aside_low_scores(store, server):
     assert len(seen) == 4 + 5
 
 
-def test_the_judge_can_be_another_backend(store, server, scripted):
+def test_the_judge_can_be_another_backend(store, server, scripted):  # noqa: F811
     url, seen = server
     judged = scripted(lambda body, headers: (200, {"choices": [{"message": {"role": "assistant", "content":
                                                    '{"score": 5, "why": "fine"}'}, "finish_reason": "stop"}]}, {}))
@@ -254,7 +238,7 @@ def test_the_judge_can_be_another_backend(store, server, scripted):
     assert view_pass_rates(store)["new_question"] == (1, 0)
 
 
-def test_extractive_backend_generates_nothing_and_says_so(store):
+def test_extractive_backend_generates_nothing_and_says_so(store):  # noqa: F811
     put(store, rich_ru(store), simple_en())
     cfg = ExpandConfig(generated={"views": ["paraphrase", "depth"]})
     result = run_stage(store, cfg)
@@ -263,7 +247,7 @@ def test_extractive_backend_generates_nothing_and_says_so(store):
     assert "generated" not in result.summary
 
 
-def test_stage_summary_reports_the_pass_rate_per_view(store, server):
+def test_stage_summary_reports_the_pass_rate_per_view(store, server):  # noqa: F811
     url, _ = server
     put(store, rich_ru(store))
     result = run_stage(store, generated_cfg(url))
@@ -272,7 +256,7 @@ def test_stage_summary_reports_the_pass_rate_per_view(store, server):
     assert gen["views"]["paraphrase"] == 1.0 and gen["reasons"] == {"degenerate": 1, "near-duplicate": 1}
 
 
-def test_server_down_stops_the_run_and_keeps_the_template_examples(store, tmp_path):
+def test_server_down_stops_the_run_and_keeps_the_template_examples(store, tmp_path):  # noqa: F811
     put(store, rich_ru(store))
     cfg = ExpandConfig(generated={"views": ["paraphrase"], "backend": {
         "name": "openai", "model": "x", "base_urls": ["http://127.0.0.1:9/v1"], "retries": 0, "timeout": 2}})
@@ -281,13 +265,13 @@ def test_server_down_stops_the_run_and_keeps_the_template_examples(store, tmp_pa
     assert store.db.execute("SELECT count(*) FROM examples").fetchone()[0] > 0
 
 
-def test_unknown_generated_view_is_a_config_error(store):
+def test_unknown_generated_view_is_a_config_error(store):  # noqa: F811
     put(store, rich_ru(store))
     with pytest.raises(ConfigError, match="unknown generated view"):
         expand(store, ExpandConfig(generated={"views": ["poem"]}))
 
 
-def test_cli_lists_rejected_examples_with_reasons(store, server, tf):
+def test_cli_lists_rejected_examples_with_reasons(store, server, tf):  # noqa: F811
     url, _ = server
     put(store, rich_ru(store))
     expand(store, generated_cfg(url))
