@@ -19,8 +19,6 @@ from __future__ import annotations
 import argparse
 import json
 import shutil
-import sqlite3
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -28,24 +26,16 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent
 OUT = HERE / "out"
+sys.path.insert(0, str(HERE))
+
+from sample_pairs import (
+    kept_pairs,  # bench/sample_pairs.py: the sample as user → assistant pairs
+)
 
 
 def build_workspace(batches: int, max_chars: int) -> tuple[Path, int]:
     ws = OUT / "ws-chain"
-    if not (ws / "twin.db").exists():
-        tf = [sys.executable, "-m", "twinforge", "-w", str(ws)]
-        subprocess.run([*tf, "ingest", str(REPO / "examples" / "sample-archive")], check=True, capture_output=True)
-        subprocess.run([*tf, "clean"], check=True, capture_output=True)
-    db = sqlite3.connect(ws / "twin.db")
-    rows = db.execute(
-        "SELECT m.conversation_id, m.role, c.text FROM messages m JOIN clean_messages c ON c.message_id = m.id"
-        " WHERE c.keep = 1 AND m.canonical = 1 AND m.role IN ('user', 'assistant') AND c.text != ''"
-        " ORDER BY m.conversation_id, m.position").fetchall()
-    db.close()
-    pairs = [{"messages": [{"role": "user", "content": a[2][:max_chars]},
-                           {"role": "assistant", "content": b[2][:max_chars]}],
-              "meta": {"conversation_id": a[0], "module_id": a[0]}}
-             for a, b in zip(rows, rows[1:]) if a[0] == b[0] and a[1] == "user" and b[1] == "assistant"]
+    pairs = [p | {"meta": {"conversation_id": c, "module_id": c}} for c, p in kept_pairs(ws, max_chars)]
     convs = sorted({p["meta"]["conversation_id"] for p in pairs})
     held = set(convs[-2:])
     train = [p for p in pairs if p["meta"]["conversation_id"] not in held]

@@ -26,8 +26,6 @@ from __future__ import annotations
 import argparse
 import json
 import shutil
-import sqlite3
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -38,26 +36,14 @@ OUT = HERE / "out"
 sys.path.insert(0, str(HERE))
 
 from child import run_child  # noqa: E402
+from sample_pairs import kept_pairs  # noqa: E402
 
 LORA = {"r": 8, "lora_alpha": 16, "lora_dropout": 0.05, "target_modules": ["q_proj", "k_proj", "v_proj", "o_proj"]}
 LR = 2e-4
 
 
 def build_data(n: int, max_chars: int) -> tuple[Path, Path]:
-    ws = OUT / "ws-train"
-    if not (ws / "twin.db").exists():
-        tf = [str(Path(sys.executable).with_name("twinforge")), "-w", str(ws)]
-        subprocess.run([*tf, "ingest", str(REPO / "examples" / "sample-archive")], check=True, capture_output=True)
-        subprocess.run([*tf, "clean"], check=True, capture_output=True)
-    db = sqlite3.connect(ws / "twin.db")
-    rows = db.execute(
-        "SELECT m.conversation_id, m.role, c.text FROM messages m JOIN clean_messages c ON c.message_id = m.id"
-        " WHERE c.keep = 1 AND m.canonical = 1 AND m.role IN ('user', 'assistant') AND c.text != ''"
-        " ORDER BY m.conversation_id, m.position").fetchall()
-    db.close()
-    pairs = [(a[0], {"messages": [{"role": "user", "content": a[2][:max_chars]},
-                                  {"role": "assistant", "content": b[2][:max_chars]}]})
-             for a, b in zip(rows, rows[1:]) if a[0] == b[0] and a[1] == "user" and b[1] == "assistant"]
+    pairs = kept_pairs(OUT / "ws-train", max_chars)
     convs = sorted({c for c, _ in pairs})
     held = set(convs[-4:])
     train = [p for c, p in pairs if c not in held]
