@@ -15,6 +15,7 @@ from ..distill.run import distill as run_distill
 from ..distill.run import failures as list_failures
 from ..errors import TwinforgeError
 from ..store.workspace import Workspace
+from . import durations
 from .group import Ctx, cli, progress_wanted
 from .options import config_option, dry_run_option, json_option
 
@@ -65,7 +66,8 @@ def distill(obj: Ctx, config: str, backend: str | None, model: str | None, limit
             click.echo("\n--- one rendered request ---")
             for m in r.sample:
                 click.echo(f"[{m['role']}]\n{m['content']}\n")
-        secs = "instant" if r.seconds == 0 else (f"~{_duration(r.seconds)}" if r.seconds is not None else "unknown")
+        secs = ("instant" if r.seconds == 0 else f"~{durations.rough(r.seconds)}" if r.seconds is not None
+                else "unknown")
         click.echo(f"would send {r.chunks} requests: {r.prompt_tokens:,} prompt tokens (Qwen), up to"
                    f" ~{r.output_tokens:,} answer tokens; time {secs}"
                    + (f" (at {r.speed_basis})" if r.speed_basis else ""))
@@ -91,14 +93,6 @@ def distill(obj: Ctx, config: str, backend: str | None, model: str | None, limit
                    "the file to get it regenerated)")
     click.echo(f"files: {Workspace(workspace).modules}  (next: twinforge modules"
                + (", twinforge failures" if r.failed or r.chunk_failures else "") + ")")
-
-
-def _duration(seconds: float) -> str:
-    if seconds < 90:
-        return f"{seconds:.0f} s"
-    if seconds < 5400:
-        return f"{seconds / 60:.0f} min"
-    return f"{seconds / 3600:.1f} h"
 
 
 @cli.group(invoke_without_command=True)

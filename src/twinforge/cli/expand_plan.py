@@ -14,6 +14,7 @@ from ..expand import planner
 from ..expand.config import ExpandConfig
 from ..expand.volume import volumes
 from ..store import expand_reads
+from . import durations
 
 
 def amount(_ctx, _param, value: str | None) -> float | None:
@@ -112,17 +113,9 @@ def echo_plan(p: planner.Plan, notes: list[str], as_json: bool) -> None:
         click.echo(f"  {v.view:<14}{v.per_module:>9}{v.requests_per_module:>9}{v.examples:>10,}{v.pages:>10,.0f}"
                    f"{v.unique_pages:>10,.0f}{v.requests:>10,}{v.prompt_tokens + v.output_tokens:>14,}")
     click.echo(f"  {p.requests:,} requests, {p.prompt_tokens:,} prompt + {p.output_tokens:,} answer tokens")
-    secs = "unknown" if p.seconds is None else _duration(p.seconds)
+    secs = "unknown" if p.seconds is None else f"~{durations.rough(p.seconds)}"
     click.echo(f"time: {secs} — {p.throughput_basis}")
     for a in p.assumed:
         click.echo(f"assumed, not measured: {a}")
     for note in notes:
         click.echo(f"note: {note}")
-
-
-def _duration(seconds: float) -> str:
-    if seconds < 90:
-        return f"~{seconds:.0f} s"
-    if seconds < 5400:
-        return f"~{seconds / 60:.0f} min"
-    return f"~{seconds / 3600:.1f} h"

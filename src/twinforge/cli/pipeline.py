@@ -11,6 +11,7 @@ from ..config import load_recipe
 from ..errors import ConfigError
 from ..runner import RunReport, run_recipe
 from ..stage import StageResult
+from . import durations
 from .group import Ctx, cli, progress_wanted
 from .options import config_option
 
@@ -22,7 +23,7 @@ def _started(stage: str) -> None:
 def _finished(r: StageResult, allowed: bool = False) -> None:
     summary = ", ".join(f"{k} {_value(v)}" for k, v in r.summary.items() if v not in (None, "", 0, False))
     state = "ok" if r.ok else "FAILED (allowed by the recipe)" if allowed else "FAILED"
-    took = f" ({_duration(r.seconds)}, {r.cpu_seconds:.0f} CPU-s)" if r.seconds is not None else ""
+    took = f" ({durations.measured(r.seconds)}, {r.cpu_seconds:.0f} CPU-s)" if r.seconds is not None else ""
     click.echo(f"[{r.stage}] {state}: {summary or 'nothing to do'}{took}")
     for p in r.failed:
         click.echo(f"  error: {p}", err=True)
@@ -37,10 +38,6 @@ def _value(v) -> str:
     if isinstance(v, list | tuple):
         return "/".join(_value(x) for x in v) or "-"
     return str(v).replace(", ", ",")
-
-
-def _duration(seconds: float) -> str:
-    return f"{seconds:.1f} s" if seconds < 60 else f"{int(seconds // 60)} min {int(seconds % 60):02d} s"
 
 
 def _run(store, recipe) -> RunReport:
