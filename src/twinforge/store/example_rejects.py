@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 
 from .db import Store
+from .listings import where_equal
 
 _GENERATED = "json_extract(meta, '$.prompt_version') IS NOT NULL"
 
@@ -40,12 +41,8 @@ def rejects(store: Store, view: str | None = None, module_id: str | None = None,
     """The examples the gate set aside, with why, newest module order first."""
     if not _has_rejects(store):
         return []
-    where, args = [], []
-    for col, value in (("view", view), ("module_id", module_id), ("reason", reason)):
-        if value:
-            where.append(f"{col} = ?")
-            args.append(value)
-    sql = ("SELECT * FROM example_rejects" + (f" WHERE {' AND '.join(where)}" if where else "")
+    where, args = where_equal({"view": view, "module_id": module_id, "reason": reason})
+    sql = ("SELECT * FROM example_rejects" + where
            + " ORDER BY module_id, view, position" + (" LIMIT ?" if limit else ""))
     return [dict(r) | {"messages": json.loads(r["messages"])}
             for r in store.db.execute(sql, [*args, *([limit] if limit else [])])]

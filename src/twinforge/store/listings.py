@@ -13,6 +13,12 @@ if TYPE_CHECKING:
     from .db import Store
 
 
+def where_equal(filters: dict[str, object]) -> tuple[str, list]:
+    """` WHERE col = ? AND …` for the filters that are set (none set: no clause), and its arguments."""
+    given = {col: v for col, v in filters.items() if v}
+    return (f" WHERE {' AND '.join(f'{col} = ?' for col in given)}" if given else ""), list(given.values())
+
+
 def _record(cls, row):
     """A dataclass from a sqlite3.Row holding (at least) its fields' columns."""
     return cls(**{f.name: row[f.name] for f in fields(cls)})
@@ -159,14 +165,8 @@ def module_views(store: Store, kind: str | None = None, module_id: str | None = 
     sql = ("SELECT m.id, m.json, m.kind, m.language, c.title AS conversation_title, s.score, s.flagged, s.reasons"
            " FROM modules m LEFT JOIN conversations c ON c.id = m.conversation_id"
            " LEFT JOIN module_scores s ON s.module_id = m.id")
-    where, args = [], []
-    if kind:
-        where.append("m.kind = ?")
-        args.append(kind)
-    if module_id:
-        where.append("m.id = ?")
-        args.append(module_id)
-    sql += (f" WHERE {' AND '.join(where)}" if where else "") + " ORDER BY c.created_at DESC, m.id"
+    where, args = where_equal({"m.kind": kind, "m.id": module_id})
+    sql += where + " ORDER BY c.created_at DESC, m.id"
     return [_record(ModuleView, r) for r in store.db.execute(sql, args)]
 
 
@@ -185,15 +185,8 @@ class ExampleRow:
 def examples(store: Store, *, view: str | None = None, module_id: str | None = None,
              limit: int | None = None) -> list[ExampleRow]:
     """Training examples expand made, by module, view and position."""
-    where, args = [], []
-    if view:
-        where.append("view = ?")
-        args.append(view)
-    if module_id:
-        where.append("module_id = ?")
-        args.append(module_id)
-    sql = ("SELECT id, module_id, view, language, messages, chars, tokens, meta FROM examples"
-           + (f" WHERE {' AND '.join(where)}" if where else "")
+    where, args = where_equal({"view": view, "module_id": module_id})
+    sql = ("SELECT id, module_id, view, language, messages, chars, tokens, meta FROM examples" + where
            + " ORDER BY module_id, view, position" + (" LIMIT ?" if limit else ""))
     rows = store.db.execute(sql, [*args, *([limit] if limit else [])])
     return [ExampleRow(r["id"], r["module_id"], r["view"], r["language"], json.loads(r["messages"]), r["chars"],
