@@ -13,7 +13,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from ..text.lemmas import EN_STOP, RU_STOP, WORD
+from ..text.lemmas import EN_STOP, RU_STOP, WORD, analyze
 from ..text.phrases import Phrase, _morph, noun_phrases
 
 _I = re.IGNORECASE
@@ -429,8 +429,10 @@ def axes(text: str, lang: str = "ru") -> list[Axis]:
     """Every pair of options the person weighs, in order, without repeats."""
     out: list[Axis] = []
     sents = [text[s:e] for s, e in sentence_spans(text)]
+    forked = _branch_axes(sents, lang)
     for i, sent in enumerate(sents):
         out.extend(_sentence_axes(sent, lang))
+        out.extend(forked.get(i, []))
         if i + 1 < len(sents):
             out.extend(a for a in [_voices(sent, sents[i + 1], lang)] if a)
             out.extend(_defined_run(sents[max(0, i + 1 - DEFINED_RUN) : i + 1], sents[i + 1], lang))
@@ -446,6 +448,109 @@ def axes(text: str, lang: str = "ru") -> list[Axis]:
             seen.add(key)
             uniq.append(a)
     return uniq
+
+
+# A rule with two branches weighs their two actions: "пока кусков меньше миллиона, ищу точным перебором; когда
+# перевалит за миллион — тогда HNSW", "Если их больше пятисот, … начать с реальных. Если меньше — добиваю
+# сгенерированными." Each branch is a clause that opens with a condition (or "иначе"/"otherwise"); two in a row
+# set the things their consequents act on against each other.
+_BRANCH = re.compile(r"^\W*(?:(?:а|и|но|and|but)\s+)?(?P<cond>если|когда|пока|как только|if|when|whenever|once|until|"
+                     r"while|as long as)(?![\w-])|^\W*(?:(?:а|and)\s+)?(?P<else>иначе|в остальных случаях|otherwise|"
+                     r"else)(?![\w-])\s*,?\s*", _I)
+_THEN = re.compile(r"(?<![\w-])(?:тогда|то|then)(?![\w-])\s*|\s*(?:,|\s[—–]\s)\s*", _I)
+_NEGATED = re.compile(r"(?<![\w-])(?:не|нет|not|no|never|без|without)(?![\w-])[^,;:—–]*|n[’']t\b[^,;:—–]*", _I)
+
+
+# Branches of one rule open alike ("если …. Если …"), or the second takes over where the first ends
+# ("пока … ; когда …") or is its "else". "Когда …. Если это правда, то …" are two thoughts, not two branches.
+_FOLLOWS = {("пока", "когда"), ("пока", "как только"), ("until", "once"), ("while", "when"), ("until", "when")}
+
+
+def _branch(clause: str) -> tuple[str, str] | None:
+    """(how the branch opens: its condition word or "else", its consequent)."""
+    m = _BRANCH.match(clause)
+    if not m:
+        return None
+    if m.group("else"):
+        return "else", clause[m.end():]
+    then = _THEN.search(clause, m.end() + 3)
+    return (m.group("cond").lower(), clause[then.end():]) if then else None
+
+
+def _parallel(first: str, second: str) -> bool:
+    return first == second or second == "else" or (first, second) in _FOLLOWS
+
+
+def _acted_on(consequent: str, lang: str) -> list[str]:
+    """What a branch's consequent acts on, in order: its noun phrases (longest at each start) and the adjectives
+    that stand for a noun ("начать с реальных"), outside any negated stretch ("и не трачу время на индекс" sets
+    the index aside, it is not the branch's choice)."""
+    negated = [m.span() for m in _NEGATED.finditer(consequent)]
+    inside = lambda a, b: any(x <= a and b <= y for x, y in negated)  # noqa: E731
+    found: list[tuple[int, int, str]] = []
+    for p in sorted(noun_phrases(consequent, lang), key=lambda p: (p.start, -p.end)):
+        if inside(p.start, p.end) or any(a <= p.start < b for a, b, _ in found):
+            continue
+        first = _words(consequent[p.start:p.end])[0]
+        if not _trim(consequent[: p.start]) and _acting(first.group(), lang):
+            negated.append((p.start, p.start + first.end()))  # "use retrieval": the verb is no option, its object is
+            continue
+        if any(not consequent[b : p.start].strip() for _, b in negated) and _particle(p.text, lang):
+            continue  # "go back"
+        found.append((p.start, p.end, p.text if re.search(r"[а-яё]", p.text, _I) else p.surface))
+    for m in _words(consequent):
+        if (_adjective(m.group()) and _content(m.group()) and not _determiner(m.group())
+                and not inside(*m.span()) and not any(a <= m.start() < b for a, b, _ in found)):
+            found.append((m.start(), m.end(), _nominative(m.group())))
+    return [t for _, _, t in sorted(found)]
+
+
+def _acting(word: str, lang: str) -> bool:
+    """A verb opening a consequent ("go back to random"): an action, not a thing acted on."""
+    if lang != "en" or re.search(r"[а-яё]", word.lower()):
+        return _verbal(word)
+    from ..text.phrases import en_pos
+
+    return "VERB" in en_pos(word.lower())
+
+
+def _particle(text: str, lang: str) -> bool:
+    from ..text.phrases import en_pos
+
+    return lang == "en" and " " not in text and "ADV" in en_pos(text.lower())
+
+
+def _nominative(word: str) -> str:
+    """An adjective standing for a noun, named as a pole is ("с реальных" → "реальные")."""
+    w = word.lower()
+    if not re.search(r"[а-яё]", w):
+        return w
+    p = _morph().parse(w)[0]
+    form = p.inflect({"nomn", p.tag.number} if p.tag.number else {"nomn"})
+    return form.word if form else w
+
+
+def _stems_meet(a: str, b: str, lang: str) -> bool:
+    """Whether two names share a word root ("генерация вопросов" / "сгенерированными"): then they are one thing."""
+    la = [t.lemma for t in analyze(a, lang) if t.pos != "FUNC"] or [a.lower()]
+    lb = [t.lemma for t in analyze(b, lang) if t.pos != "FUNC"] or [b.lower()]
+    return any(x == y or (len(x) >= 5 and x[:5] in y) or (len(y) >= 5 and y[:5] in x) for x in la for y in lb)
+
+
+def _branch_axes(sents: list[str], lang: str) -> dict[int, list[Axis]]:
+    """Axes of two-branch rules, by the index of the sentence the first branch is in."""
+    clauses = [(i, c.strip()) for i, s in enumerate(sents) for c in re.split(r"[;:]", s) if c.strip()]
+    out: dict[int, list[Axis]] = {}
+    for (i, first), (_, second) in zip(clauses, clauses[1:]):
+        one, two = _branch(first), _branch(second)
+        if not one or not two or not _parallel(one[0], two[0]):
+            continue
+        a, b = one[1], two[1]
+        pair = next(((x, y) for x in _acted_on(a, lang) for y in _acted_on(b, lang)
+                     if not _stems_meet(x, y, lang)), None)
+        if pair:
+            out.setdefault(i, []).append(Axis(pair[0], pair[1], "branches", f"{first} {second}"))
+    return out
 
 
 def _sentence_axes(sent: str, lang: str) -> list[Axis]:

@@ -15,7 +15,7 @@ from .offline import draft_fields
 from .render import Chunk, Dialog
 from .repair import Draft, object_of, validate_draft
 
-EXTRACTIVE_VERSION = "extractive.v5"  # v5: an "а"-definition against the run of definitions before it (issue 13)
+EXTRACTIVE_VERSION = "extractive.v6"  # v6: axes of two-branch rules; v5: an "а"-definition against the run of definitions before it (issue 13)
 MAX_RULE_ITEMS = 3
 
 _I = re.IGNORECASE
