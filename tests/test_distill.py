@@ -227,6 +227,7 @@ def test_seeds_become_russian_modules(tf, seeds, workspace):
     mods = modules(workspace)
     assert report["distilled"] == len(mods) == 5 and report["failed"] == 0
     assert {m.language for m in mods.values()} == {"ru"}
+    assert len({m.meta_move for m in mods.values()}) >= 3  # issue 13: the seeds are no one-move archive
     assert assert_quotes_verbatim(workspace, mods) >= 5
     for m in mods.values():
         assert (workspace / "modules" / f"{m.id}.md").read_text(encoding="utf-8").startswith(f"# {m.title}\n")
