@@ -186,9 +186,10 @@ def test_dry_run_renders_estimates_and_writes_nothing(cleaned, tf):
     assert "answer tokens/s" in r.output and "set distill.tokens_per_second" in r.output
     assert est["chunks"] >= est["pending"] == est["eligible"]
     system, user = est["sample"]
-    # auto gives the embedded model the decomposed mode: its first request is the narrow meta-move choice
+    # auto gives the embedded model the decomposed mode: narrow choices, several a chunk, each counted
     assert system["role"] == "system" and "one narrow choice" in system["content"]
-    assert "The person wrote" in user["content"] and "meta_move" in user["content"]
+    assert "The person wrote" in user["content"] and "meta_move" not in user["content"]
+    assert est["output_tokens"] > est["chunks"] * 96
     assert count(cleaned, "modules") == 0 and count(cleaned, "llm_calls") == 0
     assert not rows(cleaned, "SELECT 1 FROM runs WHERE stage = 'distill'")
     assert not (cleaned / "modules").exists()

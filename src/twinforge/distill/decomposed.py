@@ -1,17 +1,15 @@
 """The decomposed mode for a small model: the offline distiller proposes, the model chooses.
 
 A 0.5B model fails at filling a whole module schema in one answer; it does better at narrow choices under a
-grammar. Per chunk, four short calls, each constrained by a JSON schema with an `enum` (llama.cpp turns it into a
+grammar. Per chunk, up to three short calls, each constrained by a JSON schema with an `enum` (llama.cpp turns it into a
 grammar, so the answer is always one of the options):
 
-  1. the meta-move, among the taxonomy's names (with their definitions) — kept only where the offline classifier
-     has none (see `draft`);
-  2. five concepts, among the offline candidates (salient noun phrases of the person's words);
-  3. the axis, among the candidate contrasts the cue patterns found (or none), and each pole's name among the
+  1. five concepts, among the offline candidates (salient noun phrases of the person's words);
+  2. the axis, among the candidate contrasts the cue patterns found (or none), and each pole's name among the
      noun phrases of its side;
-  4. the hypothesis, among the person's most central sentences (or none).
+  3. the hypothesis, among the person's most central sentences (or none).
 
-Everything else (the phrase, inversions, transition rules, quotes) is the offline distiller's. Every call goes
+Everything else (the phrase, the meta-move, inversions, transition rules, quotes) is the offline distiller's. Every call goes
 through the backend and the store's call cache (`attach`), so a run resumes and a re-run asks nothing. A call
 that fails or answers outside the options leaves the offline choice in place: the module never depends on the
 model's free text.
@@ -26,7 +24,7 @@ from .render import Chunk, Dialog
 from .repair import Draft, RepairError, loads, validate_draft
 from .taxonomy import moves
 
-DECOMPOSED_VERSION = "decomposed.v3"  # v3: the offline meta-move stands; v2: the offline candidates of extractive.v4
+DECOMPOSED_VERSION = "decomposed.v4"  # v4: no meta-move call (three calls a chunk); v3: the offline meta-move stands; v2: the offline candidates of extractive.v4
 TEXT_CHARS = 1500  # of the person's text shown per call: the small model's context stays short and fast
 CONCEPT_CANDIDATES = 12
 CONCEPTS = 5
@@ -117,13 +115,47 @@ class DecomposedStrategy:
     def __init__(self) -> None:
         self.version = DECOMPOSED_VERSION
         self._ask = None
+        self._found: dict[tuple[str, str], offline.Candidates] = {}
 
     def attach(self, cached) -> None:
         """The cached backend the narrow calls after the first go through (run.py hands it over)."""
         self._ask = cached
 
+    def _candidates(self, dialog: Dialog, chunk: Chunk) -> offline.Candidates:
+        key = (chunk.user_text, chunk.assistant_text)
+        if key not in self._found:  # request() and draft() read the same chunk: find its candidates once
+            self._found = {key: offline.candidates(chunk.user_text, dialog.language, chunk.assistant_text)}
+        return self._found[key]
+
+    def _choices(self, dialog: Dialog, chunk: Chunk) -> list[tuple[str, Request, object]]:
+        """The narrow calls this chunk needs, in order: (what it chooses, the request, what it chooses among).
+        A choice with nothing to choose among is not asked."""
+        c, lang = self._candidates(dialog, chunk), dialog.language
+        out: list[tuple[str, Request, object]] = []
+        options = [x.text for x in c.concepts][:CONCEPT_CANDIDATES]
+        if len(options) > CONCEPTS:
+            out.append(("concepts", concepts_request(chunk, options), options))
+        if c.axes:
+            axes = []
+            for a in c.axes[:5]:
+                left_side, _, right_side = a.sentence.partition(a.right) if a.right in a.sentence else (a.sentence,
+                                                                                                        "", "")
+                axes.append((str(a), _pole_names(left_side, a.left, lang), _pole_names(right_side, a.right, lang)))
+            out.append(("axis", axis_request(chunk, axes), axes))
+        sentences = list(dict.fromkeys([*c.hypotheses, *(r.text for r in c.sentences)]))[:SENTENCE_CANDIDATES]
+        if sentences:
+            out.append(("hypothesis", hypothesis_request(chunk, sentences), sentences))
+        return out
+
     def request(self, dialog: Dialog, chunk: Chunk, chunks: int, max_tokens: int | None = None) -> Request:
-        return move_request(chunk)
+        """The chunk's first narrow call (run.py batches these over the chunks; the rest go through `attach`).
+        The meta-move is not asked: the offline classifier's stands (see `draft`)."""
+        choices = self._choices(dialog, chunk)
+        return choices[0][1] if choices else move_request(chunk)  # run.py needs one call; its answer is unused
+
+    def requests(self, dialog: Dialog, chunk: Chunk) -> list[Request]:
+        """Every call the chunk will make (the dry run counts them)."""
+        return [r for _, r, _ in self._choices(dialog, chunk)] or [move_request(chunk)]
 
     def _one(self, request: Request) -> str | None:
         if self._ask is None:
@@ -132,47 +164,45 @@ class DecomposedStrategy:
         return None if answer.error else answer.text
 
     def draft(self, answer: str, dialog: Dialog, chunk: Chunk) -> Draft:
-        lang = dialog.language
-        c = offline.candidates(chunk.user_text, lang, chunk.assistant_text)
-        fields = offline.draft_fields(chunk.user_text, lang, dialog.title, c)
+        c = self._candidates(dialog, chunk)
+        fields = offline.draft_fields(chunk.user_text, dialog.language, dialog.title, c)
         # The offline classifier's move stands: on held-out gold dialogs it was right 3 of 3 where the 0.5B
-        # model's choice was right 0 of 3, and in the demo the model named one move for most modules. The model's
-        # move fills in only where the offline one is not a taxonomy name.
-        move = _field(answer, "meta_move")
-        if fields.get("meta_move") not in moves() and move in moves():
-            fields["meta_move"] = move
-        options = [x.text for x in c.concepts][:CONCEPT_CANDIDATES]
-        if len(options) > CONCEPTS:
-            chosen = _field(self._one(concepts_request(chunk, options)), "concepts")
-            if isinstance(chosen, list):
-                picked = list(dict.fromkeys(x for x in chosen if x in options))
-                if picked:  # the model's choice first, then the rest of the offline ranking
-                    fields["concepts"] = picked + [o for o in options if o not in picked]
-        if c.axes:
-            axes = []
-            for a in c.axes[:5]:
-                left_side, _, right_side = a.sentence.partition(a.right) if a.right in a.sentence else (a.sentence,
-                                                                                                        "", "")
-                axes.append((str(a), _pole_names(left_side, a.left, lang), _pole_names(right_side, a.right, lang)))
-            got = self._one(axis_request(chunk, axes))
-            i = _field(got, "axis")
-            if isinstance(i, int) and 1 <= i <= len(axes):
-                _, lefts, rights = axes[i - 1]
-                left, right = _field(got, "left"), _field(got, "right")
-                left = left if left in lefts else lefts[0]
-                right = right if right in rights else rights[0]
-                if left.casefold() != right.casefold():
-                    first = f"{left} ↔ {right}"
-                    fields["axes"] = [first] + [x for x in fields["axes"] if x != str(c.axes[i - 1])]
-            elif i == 0:
-                fields["axes"] = []  # the model saw no real contrast among the candidates
-        sentences = list(dict.fromkeys([*c.hypotheses, *(r.text for r in c.sentences)]))[:SENTENCE_CANDIDATES]
-        if sentences:
-            k = _field(self._one(hypothesis_request(chunk, sentences)), "hypothesis")
-            if isinstance(k, int) and 1 <= k <= len(sentences):
-                fields["hypotheses"] = [sentences[k - 1]] + [h for h in fields["hypotheses"] if h != sentences[k - 1]]
+        # model's choice was right 0 of 3, and in the demo the model named one move for most modules.
+        for i, (kind, request, among) in enumerate(self._choices(dialog, chunk)):
+            got = answer if i == 0 else self._one(request)
+            _APPLY[kind](fields, got, among, c)
         return validate_draft(fields)
 
     def retry(self, request: Request, answer: str, error: str, dialog: Dialog) -> Request | None:
         return None
 
+
+
+def _apply_concepts(fields: dict, got: str | None, options: list[str], c: offline.Candidates) -> None:
+    chosen = _field(got, "concepts")
+    if isinstance(chosen, list):
+        picked = list(dict.fromkeys(x for x in chosen if x in options))
+        if picked:  # the model's choice first, then the rest of the offline ranking
+            fields["concepts"] = picked + [o for o in options if o not in picked]
+
+
+def _apply_axis(fields: dict, got: str | None, axes: list, c: offline.Candidates) -> None:
+    i = _field(got, "axis")
+    if isinstance(i, int) and 1 <= i <= len(axes):
+        _, lefts, rights = axes[i - 1]
+        left, right = _field(got, "left"), _field(got, "right")
+        left = left if left in lefts else lefts[0]
+        right = right if right in rights else rights[0]
+        if left.casefold() != right.casefold():
+            fields["axes"] = [f"{left} ↔ {right}"] + [x for x in fields["axes"] if x != str(c.axes[i - 1])]
+    elif i == 0:
+        fields["axes"] = []  # the model saw no real contrast among the candidates
+
+
+def _apply_hypothesis(fields: dict, got: str | None, sentences: list[str], c: offline.Candidates) -> None:
+    k = _field(got, "hypothesis")
+    if isinstance(k, int) and 1 <= k <= len(sentences):
+        fields["hypotheses"] = [sentences[k - 1]] + [h for h in fields["hypotheses"] if h != sentences[k - 1]]
+
+
+_APPLY = {"concepts": _apply_concepts, "axis": _apply_axis, "hypothesis": _apply_hypothesis}

@@ -382,18 +382,21 @@ def _save(store: Store, dialog: Dialog, jobs: list[_Job], strategy, report: Dist
 def _estimate(todo: list, cfg: DistillConfig, report: DistillReport) -> None:
     """Render every request that would be sent; count its tokens (Qwen's tokenizer); estimate the time."""
     texts: list[str] = []
-    calls = 0
+    chunks = answer_tokens = 0
     for d, strategy in ((d, s) for _, pending, s in todo for d in pending):
         for j in _jobs(d, cfg, strategy):
             if not report.sample:
                 report.sample = [dict(m) for m in j.request.messages]
-            texts.append("\n".join(m["content"] for m in j.request.messages))
-            calls += 1
-    report.chunks = calls
+            chunks += 1
+            # the decomposed mode makes several narrow calls a chunk, each with a short answer
+            for r in strategy.requests(d, j.chunk) if hasattr(strategy, "requests") else [j.request]:
+                texts.append("\n".join(m["content"] for m in r.messages))
+                answer_tokens += min(cfg.output_tokens, r.max_tokens or cfg.backend.max_tokens)
+    report.chunks = chunks
     counts = count_tokens_batch(texts) if texts else []
     report.prompt_tokens = sum(counts)
     report.longest_request = max(counts, default=0)
-    report.output_tokens = calls * min(cfg.output_tokens, cfg.backend.max_tokens)
+    report.output_tokens = answer_tokens
     tps = cfg.tokens_per_second or TOKENS_PER_SECOND.get(report.backend)
     if report.backend == "extractive" and not cfg.tokens_per_second:
         report.seconds = 0.0
