@@ -32,6 +32,7 @@ from twinforge.distill.run import strategy_for
 
 ROOT = Path(__file__).resolve().parent.parent
 OUT = ROOT / "bench" / "out"
+TOP = 5  # the concepts the decomposed mode asks the model to choose
 
 
 class Direct:
@@ -74,13 +75,18 @@ def run(dialogs, backend_name: str, mode: str) -> dict:
         module = build_module(d, merge(drafts), backend_name, strategy.version)[0] if drafts else None
         seconds = time.perf_counter() - t0
         rows.append(score(d, labels, module, seconds, errors))
-        print(json.dumps({k: v for k, v in rows[-1].items() if k != "counts"}, ensure_ascii=False), flush=True)
+        print(json.dumps({k: v for k, v in rows[-1].items() if k not in ("counts", "top_counts")},
+                         ensure_ascii=False), flush=True)
     return summarize(rows)
 
 
 def score(d: Dialog, labels: dict, module, seconds: float, errors: list[str]) -> dict:
     """One module against its labels, by the product's scorer (quality.score_gold, quality.check_module)."""
     counts = quality.score_gold(module, labels, d.language)
+    # the first TOP concepts alone: where a model's choice (decomposed mode puts it first) is better or worse
+    # than the offline ranking's
+    top = quality.score_gold(module.model_copy(update={"concepts": module.concepts[:TOP]}) if module else None,
+                             labels, d.language)
     function = invented = 0
     if module is not None:
         turns = [(t.id, t.role, t.text) for t in d.turns]
@@ -91,14 +97,16 @@ def score(d: Dialog, labels: dict, module, seconds: float, errors: list[str]) ->
             "counts": counts, **counts.figures(), "concepts": len(module.concepts) if module else 0,
             "function_words": function, "meta_move": module.meta_move if module else None,
             "gold_meta_move": labels.get("meta_move"), "invented": invented,
-            "predicted_axes": module.axes if module else [], "errors": errors}
+            "predicted_axes": module.axes if module else [], "errors": errors, "top_counts": top,
+            "predicted_concepts": module.concepts if module else []}
 
 
 def summarize(rows: list[dict]) -> dict:
-    total = quality.GoldCounts(dialogs=0)
+    total, top = quality.GoldCounts(dialogs=0), quality.GoldCounts(dialogs=0)
     for r in rows:
         total.add(r["counts"])
-    figures = total.figures()
+        top.add(r["top_counts"])
+    figures, top_figures = total.figures(), top.figures()
     concepts = sum(r["concepts"] for r in rows)
     n = len(rows)
     return {
@@ -108,6 +116,8 @@ def summarize(rows: list[dict]) -> dict:
         "invented_phrases_or_quotes": sum(r["invented"] for r in rows),
         "failed": sum(not r["module"] for r in rows),
         "seconds_per_module": round(sum(r["seconds"] for r in rows) / n, 3) if n else None,
+        f"top{TOP}_concept_recall": top_figures["concept_recall"],
+        f"top{TOP}_concept_precision": top_figures["concept_precision"],
     }
 
 
