@@ -52,9 +52,23 @@ def verdicts(case: dict) -> list[gate.Verdict]:
     ctx = GenContext(m, dialog, "", others, 300, 0.2, own_words_min_chars=200)
     asks = GENERATED[case["view"]](ctx, 1)
     assert asks, f"{case['name']}: the view asks nothing of module {case['module']}"
-    cands = candidates(asks[0], case["answer"])
+    cands = candidates(asks[0], plain(asks[0], case["answer"]))
     corpus = gate.Corpus(GateConfig().near_duplicate, case.get("corpus", []))
     return gate.check(cands, {m.id: m}, [m.id] * len(cands), corpus, GateConfig())
+
+
+def plain(ask, answer: str) -> str:
+    """A labelled answer of a JSON prompt version ({"question": …, "answer": …}) as the plain-text versions'
+    views read it (the question, an empty line, the answer): the gate judges the same texts either way."""
+    if ask.request.json_schema is not None:
+        return answer
+    try:
+        data = json.loads(answer)
+    except ValueError:
+        return answer
+    if not isinstance(data, dict) or not set(data) <= {"question", "answer"}:
+        return answer
+    return "\n\n".join(str(data[k]) for k in ("question", "answer") if k in data)
 
 
 @pytest.mark.parametrize("case", CASES, ids=[c["name"] for c in CASES])
@@ -134,10 +148,10 @@ def reply_for(body: dict) -> str:
     system = body["messages"][0]["content"]
     if "Оцени пример" in system:  # the judge: poor, except for the paraphrase
         return json.dumps({"score": 4 if "Каким образом" in body["messages"][1]["content"] else 2, "why": "."})
-    if "переформулируешь" in system:
-        return json.dumps(GOOD["paraphrase"], ensure_ascii=False)
-    if "новый вопрос" in system or "ONE new question" in system:
-        return json.dumps(GOOD["new_question"], ensure_ascii=False)
+    if "переписываешь сообщение" in system:  # the plain-text versions: the text, no JSON
+        return GOOD["paraphrase"]["question"]
+    if "пары «вопрос — ответ»" in system or "question-and-answer pairs" in system:
+        return GOOD["new_question"]["question"] + "\n\n" + GOOD["new_question"]["answer"]
     if "трёх глубинах" in system or "three depths" in system:
         data = dict(GOOD["depth"])
         data["page"] = data["paragraph"]  # the page repeats the paragraph: a near-duplicate
@@ -156,7 +170,7 @@ def server(scripted):
 
 
 def generated_cfg(url: str, **changes) -> ExpandConfig:
-    gen = {"views": ["paraphrase", "new_question", "walkthrough", "depth"], "per_view": 1,
+    gen = {"views": ["paraphrase", "new_question", "walkthrough", "depth"], "per_view": 1, "tries": 1,
            "backend": BackendConfig(name="openai", model="fake", base_urls=[url], retries=0).model_dump()}
     return ExpandConfig(generated=gen | changes)
 
@@ -173,7 +187,7 @@ def test_generated_views_run_end_to_end_and_keep_rejects_with_reasons(store, ser
     para = json.loads(rows["paraphrase"]["messages"])
     assert para[0]["content"] == GOOD["paraphrase"]["question"] and para[1]["role"] == "assistant"
     meta = json.loads(rows["paraphrase"]["meta"])
-    assert meta["prompt_version"] == "paraphrase.v1" and meta["backend"] == "openai:fake"
+    assert meta["prompt_version"] == "paraphrase.v2" and meta["backend"] == "openai:fake"
     reasons = {(r["view"], r["reason"]) for r in rejects(store)}
     assert reasons == {("walkthrough", "degenerate"), ("depth", "near-duplicate")}
     assert all(r["detail"] and r["prompt_version"] and r["backend"] == "openai:fake" for r in rejects(store))
@@ -281,3 +295,74 @@ def test_cli_lists_rejected_examples_with_reasons(store, server, tf):  # noqa: F
     assert {(x["view"], x["reason"]) for x in lines} == {("walkthrough", "degenerate"), ("depth", "near-duplicate")}
     plain = tf("examples", "--rejected", "--reason", "degenerate", ws=store.workspace)
     assert "walkthrough" in plain.output and "near-duplicate" not in plain.output
+
+
+# --- narrow few-shot asks and retries ----------------------------------------------------------------------
+
+
+def test_a_prompt_with_examples_shows_them_as_earlier_turns_and_a_retry_rotates_them():
+    m, dialog = module("ru")
+    ctx = GenContext(m, dialog, "", [], 300, 0.2, own_words_min_chars=0)
+    ask = GENERATED["new_question"](ctx, 1)[0]
+    p = load_prompt("new_question", "ru")
+    assert len(p.examples) >= 2 and ask.request.json_schema is None  # plain text: no JSON grammar
+    roles = [x["role"] for x in ask.request.messages]
+    assert roles == ["system"] + ["user", "assistant"] * len(p.examples) + ["user"]
+    assert ask.request.messages[1]["content"] == p.examples[0][0]
+    assert ask.request.messages[2]["content"] == p.examples[0][1]
+    assert ctx.focus(m.concepts, 0)[0] in ask.request.messages[-1]["content"]  # the words it must use
+    again = ask.retry(1)
+    assert again.messages[1]["content"] == p.examples[1][0] and again.messages[-1] == ask.request.messages[-1]
+    assert again.temperature > ask.request.temperature
+
+
+def test_focus_hands_each_item_as_many_concepts_as_the_gate_wants_named():
+    m, dialog = module("ru")
+    ctx = GenContext(m, dialog, "", [], 300, 0.2, min_concepts=0.34)
+    concepts = [f"понятие{i}" for i in range(10)]
+    first, second = ctx.focus(concepts, 0), ctx.focus(concepts, 1)
+    assert len(first) == len(second) == 4 and not set(first) & set(second)
+    assert ctx.focus(concepts[:2], 0) == concepts[:1] and ctx.focus([], 3) == []
+
+
+def test_a_plain_answer_is_read_as_question_and_answer():
+    m, dialog = module("ru")
+    ask = GENERATED["new_question"](GenContext(m, dialog, "", [], 300, 0.2), 1)[0]
+    (c,) = candidates(ask, "Зачем нужен вопрос?\n\nЧтобы ответить на него двумя фразами.")
+    assert [x["content"] for x in c.messages] == ["Зачем нужен вопрос?", "Чтобы ответить на него двумя фразами."]
+    (c,) = candidates(ask, "Только вопрос без ответа?")
+    assert c.error  # no answer part: unparsed, not an example with an empty turn
+
+
+COPY_FIRST = "Как сжать длинный диалог в модуль мышления?"
+
+
+@pytest.fixture
+def retrying(scripted):
+    """A fake model whose first paraphrase copies the person's question and whose retry (another order of the
+    examples) rewords it; its walkthrough always loops."""
+    def reply(body, headers):
+        system = body["messages"][0]["content"]
+        if "переписываешь сообщение" in system:
+            first_try = body["messages"][1]["content"] == load_prompt("paraphrase", "ru").examples[0][0]
+            content = body["messages"][-1]["content"] if first_try else GOOD["paraphrase"]["question"]
+        else:
+            content = reply_for(body)
+        return 200, {"choices": [{"message": {"role": "assistant", "content": content}, "finish_reason": "stop"}],
+                     "model": "fake", "usage": {"prompt_tokens": 10, "completion_tokens": 10}}, {}
+    return scripted(reply)
+
+
+def test_what_the_gate_sets_aside_is_asked_again_until_it_passes_or_the_tries_are_spent(store, retrying):  # noqa: F811
+    url, seen = retrying
+    put(store, rich_ru(store))
+    gen = expand(store, generated_cfg(url, views=["paraphrase", "walkthrough"], tries=3)).generated
+    # paraphrase: copied, then kept on the second try; walkthrough: three tries, all loops
+    assert len(seen) == 2 + 2 + 1 and gen["retries"] == 3
+    assert view_pass_rates(store) == {"paraphrase": (1, 0), "walkthrough": (0, 1)}
+    kept = json.loads(store.db.execute("SELECT messages FROM examples WHERE view = 'paraphrase'").fetchone()[0])
+    assert kept[0]["content"] == GOOD["paraphrase"]["question"]
+    (walk,) = rejects(store, view="walkthrough")
+    assert walk["reason"] == "degenerate" and "try 3 of 3" in walk["detail"]
+    again = expand(store, generated_cfg(url, views=["paraphrase", "walkthrough"], tries=3)).generated
+    assert again["calls"] == 0 and len(seen) == 5  # the retries were cached too
