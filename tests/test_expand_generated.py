@@ -58,17 +58,19 @@ def verdicts(case: dict) -> list[gate.Verdict]:
 
 
 def plain(ask, answer: str) -> str:
-    """A labelled answer of a JSON prompt version ({"question": …, "answer": …}) as the plain-text versions'
-    views read it (the question, an empty line, the answer): the gate judges the same texts either way."""
+    """A labelled answer of a JSON prompt version ({"question": …, "answer": …}, {"line": …, "paragraph": …,
+    "page": …}) as the plain-text versions' views read it (the parts, an empty line between them): the gate
+    judges the same texts either way."""
     if ask.request.json_schema is not None:
         return answer
     try:
         data = json.loads(answer)
     except ValueError:
         return answer
-    if not isinstance(data, dict) or not set(data) <= {"question", "answer"}:
-        return answer
-    return "\n\n".join(str(data[k]) for k in ("question", "answer") if k in data)
+    for keys in (("question", "answer"), ("line", "paragraph", "page")):
+        if isinstance(data, dict) and data and set(data) <= set(keys):
+            return "\n\n".join(str(data.get(k, "")) for k in keys).strip()
+    return answer
 
 
 @pytest.mark.parametrize("case", CASES, ids=[c["name"] for c in CASES])
@@ -92,7 +94,7 @@ def test_examples_per_ask_match_what_the_views_build():
         m, dialog = module(case["module"])
         others = [module(case["other"])[0]] if case.get("other") else []
         asks = GENERATED[case["view"]](GenContext(m, dialog, "", others, 300, 0.2), 1)
-        cands = candidates(asks[0], case["answer"])
+        cands = candidates(asks[0], plain(asks[0], case["answer"]))
         if any(c.error for c in cands):
             continue  # an unreadable answer is one candidate whatever the view
         assert len(cands) == EXAMPLES_PER_ASK.get(case["view"], 1), case["name"]
@@ -153,9 +155,8 @@ def reply_for(body: dict) -> str:
     if "пары «вопрос — ответ»" in system or "question-and-answer pairs" in system:
         return GOOD["new_question"]["question"] + "\n\n" + GOOD["new_question"]["answer"]
     if "трёх глубинах" in system or "three depths" in system:
-        data = dict(GOOD["depth"])
-        data["page"] = data["paragraph"]  # the page repeats the paragraph: a near-duplicate
-        return json.dumps(data, ensure_ascii=False)
+        d = GOOD["depth"]  # the page repeats the paragraph: a near-duplicate
+        return "\n\n".join([d["line"], d["paragraph"], d["paragraph"]])
     turn = {"person": "Что такое модуль?", "reply": "Модуль это фраза понятия метаход."}
     return json.dumps({"turns": [turn, turn, turn]}, ensure_ascii=False)
 

@@ -41,7 +41,7 @@ from .views import Context, _question_pairs
 PROMPTS = Path(__file__).with_name("prompts")
 FALLBACK = "en"
 VERSIONS = {"paraphrase": "paraphrase.v2", "new_question": "new_question.v2", "walkthrough": "walkthrough.v1",
-            "transfer": "transfer.v2", "depth": "depth.v1", "paper_applied": "paper_applied.v1",
+            "transfer": "transfer.v2", "depth": "depth.v2", "paper_applied": "paper_applied.v1",
             "judge": "judge.v1"}  # the gate's optional judge (gate.judge)
 _SECTION = re.compile(r"^=== (system|user|ask|example)[ \t]*$", re.MULTILINE)
 _EXAMPLE_SPLIT = re.compile(r"^---[ \t]*$", re.MULTILINE)
@@ -179,7 +179,15 @@ class GenContext:
             max_tokens: int | None = None, /, **values: str) -> Ask:
         def retry(k: int) -> Request:
             return self.request(view, schema, max_tokens, try_=k, **values)
-        return Ask(view, item, self.request(view, schema, max_tokens, **values), build, retry)
+
+        shown = [answer for _, answer in load_prompt(view, self.language).examples]
+
+        def built(data: dict) -> list[Candidate]:  # a text that copies a worked example is no example either
+            out = build(data)
+            for c in out:
+                c.sources = [*c.sources, *shown]
+            return out
+        return Ask(view, item, self.request(view, schema, max_tokens, **values), built, retry)
 
 
 def voice(card: str | None, dialog: list[Turn]) -> str:
@@ -225,6 +233,13 @@ def _question_answer(data: dict) -> tuple[str, str]:
     if not sep:
         head, _, tail = text.partition("\n")
     return head.strip(), tail.strip()
+
+
+def _depths(text: str) -> list[str]:
+    """A plain three-depth answer: the first block (up to an empty line) the line, the second the paragraph,
+    the rest the page; missing depths are "" (the gate sets an empty one aside)."""
+    blocks = [b.strip() for b in re.split(r"\n\s*\n", text.strip()) if b.strip()]
+    return (blocks[:2] + ["\n\n".join(blocks[2:])] + ["", "", ""])[:3]
 
 
 def _content_words(text: str) -> list[str]:
@@ -328,14 +343,13 @@ def depth(ctx: GenContext, n: int) -> list[Ask]:
     for i, idea in enumerate(ideas[:n]):
         def build(data: dict, i=i, idea=idea) -> list[Candidate]:
             levels = []
-            for key in ("line", "paragraph", "page"):
-                text = _text(data, key)
+            for key, text in zip(("line", "paragraph", "page"), _depths(_text(data, "text"))):
                 ask = fill(prompt.asks[key], title=m.title, idea=idea)
                 terms = _content_words(idea) if key == "line" else _terms(m)
                 levels.append(Candidate("depth", i, _chat((ask, text)), [text], terms, {"depth": key, "idea": idea},
                                         sources=[idea, *_fields(m)]))
             return levels
-        out.append(ctx.ask("depth", i, build, _object("line", "paragraph", "page"), None, idea=idea))
+        out.append(ctx.ask("depth", i, build, None, 900, idea=idea, focus=", ".join(ctx.focus(_terms(m), i))))
     return out
 
 
