@@ -67,6 +67,8 @@ def plain(ask, answer: str) -> str:
         data = json.loads(answer)
     except ValueError:
         return answer
+    if isinstance(data, dict) and isinstance(data.get("turns"), list):  # walkthrough: turn after turn
+        return "\n\n".join(str(t.get(k, "")) for t in data["turns"] if isinstance(t, dict) for k in ("person", "reply"))
     for keys in (("question", "answer"), ("line", "paragraph", "page")):
         if isinstance(data, dict) and data and set(data) <= set(keys):
             return "\n\n".join(str(data.get(k, "")) for k in keys).strip()
@@ -157,8 +159,7 @@ def reply_for(body: dict) -> str:
     if "трёх глубинах" in system or "three depths" in system:
         d = GOOD["depth"]  # the page repeats the paragraph: a near-duplicate
         return "\n\n".join([d["line"], d["paragraph"], d["paragraph"]])
-    turn = {"person": "Что такое модуль?", "reply": "Модуль это фраза понятия метаход."}
-    return json.dumps({"turns": [turn, turn, turn]}, ensure_ascii=False)
+    return "\n\n".join(["Что такое модуль?", "Модуль это фраза понятия метаход."] * 3)
 
 
 @pytest.fixture

@@ -40,13 +40,14 @@ from .views import Context, _question_pairs
 
 PROMPTS = Path(__file__).with_name("prompts")
 FALLBACK = "en"
-VERSIONS = {"paraphrase": "paraphrase.v2", "new_question": "new_question.v2", "walkthrough": "walkthrough.v1",
+VERSIONS = {"paraphrase": "paraphrase.v2", "new_question": "new_question.v2", "walkthrough": "walkthrough.v2",
             "transfer": "transfer.v2", "depth": "depth.v2", "paper_applied": "paper_applied.v1",
             "judge": "judge.v1"}  # the gate's optional judge (gate.judge)
 _SECTION = re.compile(r"^=== (system|user|ask|example)[ \t]*$", re.MULTILINE)
 _EXAMPLE_SPLIT = re.compile(r"^---[ \t]*$", re.MULTILINE)
 VOICE_CHARS = 1200  # of the persona card and the person's own messages, shown as their voice
 SAMPLE_CHARS = 300  # of each own message shown
+MIN_EXCHANGES = 2  # a walk-through of fewer exchanges is a question and an answer, not a dialog
 RETRY_WARMER = 0.2  # temperature added per retry of an ask the gate set aside
 
 
@@ -297,23 +298,21 @@ def walkthrough(ctx: GenContext, n: int) -> list[Ask]:
     m = ctx.module
     if not m.phrase.strip():
         return []
-    schema = {"type": "object", "required": ["turns"], "properties": {"turns": {
-        "type": "array", "minItems": 3, "maxItems": 5,
-        "items": {"type": "object", "properties": {"person": {"type": "string"}, "reply": {"type": "string"}},
-                  "required": ["person", "reply"]}}}}
     out = []
     for i in range(min(n, max(1, len(m.axes), len(m.inversions)))):
         def pick(items: list[str], i=i) -> str:
             return items[i % len(items)] if items else "-"
 
         def build(data: dict, i=i) -> list[Candidate]:
-            turns = [t for t in data.get("turns") or [] if isinstance(t, dict)]
-            pairs = [(_text(t, "person"), _text(t, "reply")) for t in turns]
-            pairs = [p for p in pairs if p[0] or p[1]]
+            lines = [b.strip() for b in re.split(r"\n\s*\n", _text(data, "text")) if b.strip()]
+            pairs = list(zip(lines[0::2], lines[1::2]))
             texts = [x for p in pairs for x in p]
-            return [Candidate("walkthrough", i, _chat(*pairs), texts, _terms(m), {"exchanges": len(pairs)})]
-        out.append(ctx.ask("walkthrough", i, build, schema, None, axis=pick(m.axes), inversion=pick(m.inversions),
-                           hypothesis=pick(m.hypotheses), transition=pick(m.transition_rules)))
+            c = Candidate("walkthrough", i, _chat(*pairs), texts, _terms(m), {"exchanges": len(pairs)})
+            if len(pairs) < MIN_EXCHANGES:
+                c.error = f"{len(pairs)} exchange(s), under {MIN_EXCHANGES}"
+            return [c]
+        out.append(ctx.ask("walkthrough", i, build, None, 500, axis=pick(m.axes),
+                           focus=", ".join(ctx.focus(_terms(m), i))))
     return out
 
 
