@@ -15,8 +15,10 @@ import pytest
 import yaml
 from test_expand import DIALOG, chatgpt, put, rich_ru, simple_en, store  # noqa: F401  (store: the fixture)
 
-from twinforge.backends.base import BackendError
+from twinforge.backends.base import BackendError, Request
+from twinforge.backends.cache import call_key
 from twinforge.backends.config import BackendConfig
+from twinforge.backends.llamacpp import AVOID_BIAS, avoid_bias
 from twinforge.distill.schema import Module
 from twinforge.errors import ConfigError
 from twinforge.expand import gate
@@ -368,3 +370,22 @@ def test_what_the_gate_sets_aside_is_asked_again_until_it_passes_or_the_tries_ar
     assert walk["reason"] == "degenerate" and "try 3 of 3" in walk["detail"]
     again = expand(store, generated_cfg(url, views=["paraphrase", "walkthrough"], tries=3)).generated
     assert again["calls"] == 0 and len(seen) == 5  # the retries were cached too
+
+
+def test_a_paraphrase_asks_the_model_to_avoid_the_questions_words():
+    m, dialog = module("ru")
+    ask = GENERATED["paraphrase"](GenContext(m, dialog, "", [], 300, 0.2, own_words_min_chars=0), 1)[0]
+    assert ask.request.avoid == dialog[0].text and ask.retry(1).avoid == dialog[0].text
+    assert not GENERATED["new_question"](GenContext(m, dialog, "", [], 300, 0.2), 1)[0].request.avoid
+
+
+def test_avoid_biases_word_tokens_only_and_keys_the_cache_only_when_set():
+    pieces = {1: "Как", 2: " сжать", 3: " —", 4: " a", 5: "?", 6: " диалог"}
+    tokenize = lambda data, add_bos: [1, 2, 3, 4, 6, 5]
+    detokenize = lambda tokens: "".join(pieces[t] for t in tokens).encode()
+    assert avoid_bias(tokenize, detokenize, "Как сжать — a диалог?") == {1: AVOID_BIAS, 2: AVOID_BIAS, 6: AVOID_BIAS}
+    assert AVOID_BIAS < 0
+    plain_request = Request([{"role": "user", "content": "x"}])
+    assert call_key("b", "m", "v", plain_request) == call_key("b", "m", "v", Request([{"role": "user", "content": "x"}],
+                                                                                     avoid=""))
+    assert call_key("b", "m", "v", plain_request) != call_key("b", "m", "v", Request(plain_request.messages, avoid="x"))

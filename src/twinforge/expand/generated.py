@@ -33,8 +33,8 @@ from ..backends.base import Request
 from ..distill.render import LANGUAGE_NAMES, fill
 from ..distill.repair import RepairError, loads
 from ..distill.schema import Module
-from .source import Turn
 from . import templates
+from .source import Turn
 from .templates import language_code
 from .views import Context, _question_pairs
 
@@ -163,7 +163,7 @@ class GenContext:
                 "meta_move": m.meta_move, "inversions": "; ".join(m.inversions) or "-", "voice": self.voice or "-"}
 
     def request(self, view: str, schema: dict | None, max_tokens: int | None = None, /, try_: int = 0,
-                **values: str) -> Request:
+                avoid: str = "", **values: str) -> Request:
         """The view's request; `try_` k > 0 is the k-th retry: the prompt's examples rotated by k and the
         temperature raised by RETRY_WARMER a try (capped at 1), so it is another request with another answer."""
         p = load_prompt(view, self.language)
@@ -174,12 +174,13 @@ class GenContext:
             messages += [{"role": "user", "content": ask}, {"role": "assistant", "content": answer}]
         messages.append({"role": "user", "content": fill(p.user, **v)})
         warmth = min(1.0, self.temperature + RETRY_WARMER * try_) if try_ else self.temperature
-        return Request(messages, json_schema=schema, max_tokens=max_tokens or self.max_tokens, temperature=warmth)
+        return Request(messages, json_schema=schema, max_tokens=max_tokens or self.max_tokens, temperature=warmth,
+                       avoid=avoid)
 
     def ask(self, view: str, item: int, build: Callable[[dict], list[Candidate]], schema: dict | None,
-            max_tokens: int | None = None, /, **values: str) -> Ask:
+            max_tokens: int | None = None, /, avoid: str = "", **values: str) -> Ask:
         def retry(k: int) -> Request:
-            return self.request(view, schema, max_tokens, try_=k, **values)
+            return self.request(view, schema, max_tokens, try_=k, avoid=avoid, **values)
 
         shown = [answer for _, answer in load_prompt(view, self.language).examples]
 
@@ -188,7 +189,7 @@ class GenContext:
             for c in out:
                 c.sources = [*c.sources, *shown]
             return out
-        return Ask(view, item, self.request(view, schema, max_tokens, **values), built, retry)
+        return Ask(view, item, self.request(view, schema, max_tokens, avoid=avoid, **values), built, retry)
 
 
 def voice(card: str | None, dialog: list[Turn]) -> str:
@@ -259,7 +260,8 @@ def paraphrase(ctx: GenContext, n: int) -> list[Ask]:
             return [Candidate("paraphrase", i, _chat((text, answer.text)), [text], _content_words(q.text),
                               {"question_id": q.id, "answer_id": answer.id, "answer_from": origin},
                               sources=[q.text])]
-        out.append(ctx.ask("paraphrase", i, build, None, 300, question=q.text.strip()))
+        # the model copies a question back whole: its words are made less likely (llamacpp), so it rewords
+        out.append(ctx.ask("paraphrase", i, build, None, 300, avoid=q.text, question=q.text.strip()))
     return out
 
 
