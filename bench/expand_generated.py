@@ -67,8 +67,11 @@ def main() -> None:
            "pages_in": vol.get("pages_in"), "kinds": kinds, "total": vol.get("total"),
            "notes": report.notes, "rejects": [{k: r[k] for k in ("module_id", "view", "reason", "detail", "messages")}
                                               for r in rejects(store)]}
+    first = dict(store.db.execute("SELECT view, count(*) FROM examples WHERE json_extract(meta, '$.try') = 1"
+                                  " GROUP BY view"))
     for view, b in (gen.get("views") or {}).items():
-        print(f"{view:<14} kept {b['kept']:>3}  rejected {b['rejected']:>3}  pass rate {b['pass_rate']}")
+        print(f"{view:<14} kept {b['kept']:>3}  rejected {b['rejected']:>3}  pass rate {b['pass_rate']}"
+              f"  (on the first try: {first.get(view, 0)})")
     kept = gen.get("kept") or 0
     print(f"reasons: {gen.get('reasons')}\n{wall:.0f} s wall, {cpu:.0f} CPU-s, {gen.get('calls')} calls "
           f"({gen.get('retries', 0)} retries); {cpu / kept if kept else float('nan'):.0f} CPU-s per kept example")

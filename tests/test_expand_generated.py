@@ -364,8 +364,8 @@ def test_what_the_gate_sets_aside_is_asked_again_until_it_passes_or_the_tries_ar
     # paraphrase: copied, then kept on the second try; walkthrough: three tries, all loops
     assert len(seen) == 2 + 2 + 1 and gen["retries"] == 3
     assert view_pass_rates(store) == {"paraphrase": (1, 0), "walkthrough": (0, 1)}
-    kept = json.loads(store.db.execute("SELECT messages FROM examples WHERE view = 'paraphrase'").fetchone()[0])
-    assert kept[0]["content"] == GOOD["paraphrase"]["question"]
+    row = store.db.execute("SELECT messages, meta FROM examples WHERE view = 'paraphrase'").fetchone()
+    assert json.loads(row[0])[0]["content"] == GOOD["paraphrase"]["question"] and json.loads(row[1])["try"] == 2
     (walk,) = rejects(store, view="walkthrough")
     assert walk["reason"] == "degenerate" and "try 3 of 3" in walk["detail"]
     again = expand(store, generated_cfg(url, views=["paraphrase", "walkthrough"], tries=3)).generated

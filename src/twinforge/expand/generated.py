@@ -2,20 +2,24 @@
 
 Template views only rearrange what distillation found; these add new wording, which only a model can write:
 
-- paraphrase: the person's question in other words, in their voice (the persona card and their own messages
-  show it), answered as the qa view answers it;
-- new_question: a question the module answers that the person never asked, answered with its concepts and moves;
-- walkthrough: a multi-turn dialog through the module: question, axis, inversion, testing the hypothesis, the
-  transition rule; the person's side in the person's voice;
+- paraphrase: the person's question in other words, answered as the qa view answers it (v1 showed the person's
+  voice; v2 shows worked rewrites instead and makes the question's own words less likely, `Request.avoid`);
+- new_question: a question the module answers that the person never asked, answered with its concepts;
+- walkthrough: a short dialog through the module (v2: three exchanges along one axis — the axis, the thought
+  turned over, what would refute it);
 - transfer: the module's meta-move applied to another module's topic from the same archive;
 - depth: one idea in one line, one paragraph and one page (three examples);
 - paper_applied: for paper digests, what the paper changes in the twin's data, training and architecture.
 
-Every prompt is a versioned file, `prompts/<view>.v<N>.<language>.txt` (`=== system`, `=== user`, and for views
-that ask a fixed question, `=== ask` lines `key: wording`); the version goes into the call cache key and into every
-example's meta. Answers are JSON objects (grammar-constrained where the backend can); each becomes candidates
-that the quality gate (gate.py) keeps or sets aside. A module's items are picked in a fixed order (its questions,
-concepts, ideas; other modules by a seeded shuffle), so a re-run asks the same requests and the cache answers.
+Every prompt is a versioned file, `prompts/<view>.v<N>.<language>.txt` (`=== system`, `=== user`, for views that
+ask a fixed question `=== ask` lines `key: wording`, and any number of `=== example` sections, an input and its
+answer split by a `---` line, shown as earlier turns of the chat); the version goes into the call cache key and
+into every example's meta. The v2 prompts are narrow asks for a small model (the embedded 0.5B): a few worked
+examples on unrelated topics, the few concepts the answer must use (`GenContext.focus`), a plain-text answer
+(no JSON grammar); paper_applied still asks for a JSON object. Each answer becomes candidates that the quality
+gate (gate.py) keeps or sets aside; what it sets aside is asked again (generated_run.py, `generated.tries`).
+A module's items are picked in a fixed order (its questions, concepts, ideas; other modules by a seeded
+shuffle), so a re-run asks the same requests and the cache answers.
 """
 
 from __future__ import annotations

@@ -4,8 +4,11 @@ After the template views (run.py), every module expand holds gets the configured
 batches of `generated.backend.concurrency`: their requests go out together, and each batch is committed on its
 own, so a killed run keeps what it finished; every call is cached (`llm_calls`), so a re-run asks no model for
 what it asked before. A module whose module JSON, dialog, voice, prompts, backend and config are unchanged is
-skipped outright (`generated_modules.signature`). Kept examples go into `examples` (meta: backend, prompt version),
-the rest into `example_rejects` with the gate's reason.
+skipped outright (`generated_modules.signature`). An item whose candidate the gate set aside is asked again, up
+to `generated.tries` requests (each retry is another request — the prompt's examples rotated, a little warmer —
+so it is cached like the first, and only the items still failing are asked); a kept candidate is never replaced.
+Kept examples go into `examples` (meta: backend, prompt version), the rest into `example_rejects` with the gate's
+reason of the last try. The pass rate is per item, after the retries; `retries` counts the requests they took.
 
 The extractive backend has no model: it would only echo the prompt back, so the views are skipped with a note.
 """
@@ -234,6 +237,7 @@ def _better(old: list[tuple[Candidate, gate.Verdict]], new: list[Candidate], mod
     verdicts = gate.check([new[j] for j in slots], modules, [module_id] * len(slots), corpus, g.gate, judge)
     out = list(old)
     for j, v in zip(slots, verdicts):
+        new[j].meta["try"] = tried + 1  # which request gave it: the first-try pass rate is read from the meta
         if not v.keep and tried:
             v.detail = f"{v.detail} (try {tried + 1} of {g.tries})"
         out[j] = (new[j], v)  # kept, or the latest reason it was not
