@@ -55,6 +55,7 @@ def main() -> None:
     with store.transaction() as db:
         keep = [r[0] for r in db.execute("SELECT id FROM modules ORDER BY id LIMIT ?", (args.modules,))]
         db.execute(f"DELETE FROM modules WHERE id NOT IN ({','.join('?' * len(keep))})", keep)
+        db.execute("DELETE FROM generated_modules")  # gate every module again (a rerun's answers come cached)
     cfg = ExpandConfig(generated={"views": args.views.split(","), "per_view": args.per_view, "tries": args.tries, "backend": {
         "name": args.backend, "model": args.model, "max_tokens": args.max_tokens, "temperature": 0.2}})
     wall, cpu = time.time(), cpu_seconds()
