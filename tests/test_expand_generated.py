@@ -327,6 +327,7 @@ def test_focus_hands_each_item_as_many_concepts_as_the_gate_wants_named():
     first, second = ctx.focus(concepts, 0), ctx.focus(concepts, 1)
     assert len(first) == len(second) == 4 and not set(first) & set(second)
     assert ctx.focus(concepts[:2], 0) == concepts[:1] and ctx.focus([], 3) == []
+    assert len(ctx.focus(concepts, 0, spare=1)) == 5 and len(ctx.focus(concepts[:3], 0, spare=5)) == 3
 
 
 def test_a_plain_answer_is_read_as_question_and_answer():

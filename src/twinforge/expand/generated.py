@@ -147,13 +147,14 @@ class GenContext:
     own_words_min_chars: int = 200
     min_concepts: float = 0.34  # the gate's share of concepts an answer must name: the words a narrow ask gives
 
-    def focus(self, concepts: list[str], item: int) -> list[str]:
-        """The concepts the item-th narrow ask must use: as many as the gate wants named, a different run of them
-        for each item (0.5B models use words they are handed; they do not pick them from a list of ten)."""
+    def focus(self, concepts: list[str], item: int, spare: int = 0) -> list[str]:
+        """The concepts the item-th narrow ask must use: as many as the gate wants named (and `spare` more, for
+        long answers that drop some), a different run of them for each item (0.5B models use words they are
+        handed; they do not pick them from a list of ten)."""
         cs = list(dict.fromkeys(c.strip() for c in concepts if c.strip()))
         if not cs:
             return []
-        k = min(len(cs), max(1, math.ceil(self.min_concepts * len(cs))))
+        k = min(len(cs), max(1, math.ceil(self.min_concepts * len(cs))) + spare)
         return [cs[(item * k + j) % len(cs)] for j in range(k)]
 
     @property
@@ -354,7 +355,8 @@ def depth(ctx: GenContext, n: int) -> list[Ask]:
                 levels.append(Candidate("depth", i, _chat((ask, text)), [text], terms, {"depth": key, "idea": idea},
                                         sources=[idea, *_fields(m)]))
             return levels
-        out.append(ctx.ask("depth", i, build, None, 900, idea=idea, focus=", ".join(ctx.focus(_terms(m), i))))
+        # a paragraph and a page drop a word or two of those handed: one spare concept
+        out.append(ctx.ask("depth", i, build, None, 900, idea=idea, focus=", ".join(ctx.focus(_terms(m), i, 1))))
     return out
 
 
