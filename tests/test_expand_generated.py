@@ -15,8 +15,10 @@ import pytest
 import yaml
 from test_expand import DIALOG, chatgpt, put, rich_ru, simple_en, store  # noqa: F401  (store: the fixture)
 
-from twinforge.backends.base import BackendError
+from twinforge.backends.base import BackendError, Request
+from twinforge.backends.cache import call_key
 from twinforge.backends.config import BackendConfig
+from twinforge.backends.llamacpp import AVOID_BIAS, avoid_bias
 from twinforge.distill.schema import Module
 from twinforge.errors import ConfigError
 from twinforge.expand import gate
@@ -52,9 +54,27 @@ def verdicts(case: dict) -> list[gate.Verdict]:
     ctx = GenContext(m, dialog, "", others, 300, 0.2, own_words_min_chars=200)
     asks = GENERATED[case["view"]](ctx, 1)
     assert asks, f"{case['name']}: the view asks nothing of module {case['module']}"
-    cands = candidates(asks[0], case["answer"])
+    cands = candidates(asks[0], plain(asks[0], case["answer"]))
     corpus = gate.Corpus(GateConfig().near_duplicate, case.get("corpus", []))
     return gate.check(cands, {m.id: m}, [m.id] * len(cands), corpus, GateConfig())
+
+
+def plain(ask, answer: str) -> str:
+    """A labelled answer of a JSON prompt version ({"question": …, "answer": …}, {"line": …, "paragraph": …,
+    "page": …}) as the plain-text versions' views read it (the parts, an empty line between them): the gate
+    judges the same texts either way."""
+    if ask.request.json_schema is not None:
+        return answer
+    try:
+        data = json.loads(answer)
+    except ValueError:
+        return answer
+    if isinstance(data, dict) and isinstance(data.get("turns"), list):  # walkthrough: turn after turn
+        return "\n\n".join(str(t.get(k, "")) for t in data["turns"] if isinstance(t, dict) for k in ("person", "reply"))
+    for keys in (("question", "answer"), ("line", "paragraph", "page")):
+        if isinstance(data, dict) and data and set(data) <= set(keys):
+            return "\n\n".join(str(data.get(k, "")) for k in keys).strip()
+    return answer
 
 
 @pytest.mark.parametrize("case", CASES, ids=[c["name"] for c in CASES])
@@ -78,7 +98,7 @@ def test_examples_per_ask_match_what_the_views_build():
         m, dialog = module(case["module"])
         others = [module(case["other"])[0]] if case.get("other") else []
         asks = GENERATED[case["view"]](GenContext(m, dialog, "", others, 300, 0.2), 1)
-        cands = candidates(asks[0], case["answer"])
+        cands = candidates(asks[0], plain(asks[0], case["answer"]))
         if any(c.error for c in cands):
             continue  # an unreadable answer is one candidate whatever the view
         assert len(cands) == EXAMPLES_PER_ASK.get(case["view"], 1), case["name"]
@@ -134,16 +154,14 @@ def reply_for(body: dict) -> str:
     system = body["messages"][0]["content"]
     if "Оцени пример" in system:  # the judge: poor, except for the paraphrase
         return json.dumps({"score": 4 if "Каким образом" in body["messages"][1]["content"] else 2, "why": "."})
-    if "переформулируешь" in system:
-        return json.dumps(GOOD["paraphrase"], ensure_ascii=False)
-    if "новый вопрос" in system or "ONE new question" in system:
-        return json.dumps(GOOD["new_question"], ensure_ascii=False)
+    if "переписываешь сообщение" in system:  # the plain-text versions: the text, no JSON
+        return GOOD["paraphrase"]["question"]
+    if "пары «вопрос — ответ»" in system or "question-and-answer pairs" in system:
+        return GOOD["new_question"]["question"] + "\n\n" + GOOD["new_question"]["answer"]
     if "трёх глубинах" in system or "three depths" in system:
-        data = dict(GOOD["depth"])
-        data["page"] = data["paragraph"]  # the page repeats the paragraph: a near-duplicate
-        return json.dumps(data, ensure_ascii=False)
-    turn = {"person": "Что такое модуль?", "reply": "Модуль это фраза понятия метаход."}
-    return json.dumps({"turns": [turn, turn, turn]}, ensure_ascii=False)
+        d = GOOD["depth"]  # the page repeats the paragraph: a near-duplicate
+        return "\n\n".join([d["line"], d["paragraph"], d["paragraph"]])
+    return "\n\n".join(["Что такое модуль?", "Модуль это фраза понятия метаход."] * 3)
 
 
 @pytest.fixture
@@ -156,7 +174,7 @@ def server(scripted):
 
 
 def generated_cfg(url: str, **changes) -> ExpandConfig:
-    gen = {"views": ["paraphrase", "new_question", "walkthrough", "depth"], "per_view": 1,
+    gen = {"views": ["paraphrase", "new_question", "walkthrough", "depth"], "per_view": 1, "tries": 1,
            "backend": BackendConfig(name="openai", model="fake", base_urls=[url], retries=0).model_dump()}
     return ExpandConfig(generated=gen | changes)
 
@@ -173,7 +191,7 @@ def test_generated_views_run_end_to_end_and_keep_rejects_with_reasons(store, ser
     para = json.loads(rows["paraphrase"]["messages"])
     assert para[0]["content"] == GOOD["paraphrase"]["question"] and para[1]["role"] == "assistant"
     meta = json.loads(rows["paraphrase"]["meta"])
-    assert meta["prompt_version"] == "paraphrase.v1" and meta["backend"] == "openai:fake"
+    assert meta["prompt_version"] == "paraphrase.v2" and meta["backend"] == "openai:fake"
     reasons = {(r["view"], r["reason"]) for r in rejects(store)}
     assert reasons == {("walkthrough", "degenerate"), ("depth", "near-duplicate")}
     assert all(r["detail"] and r["prompt_version"] and r["backend"] == "openai:fake" for r in rejects(store))
@@ -281,3 +299,94 @@ def test_cli_lists_rejected_examples_with_reasons(store, server, tf):  # noqa: F
     assert {(x["view"], x["reason"]) for x in lines} == {("walkthrough", "degenerate"), ("depth", "near-duplicate")}
     plain = tf("examples", "--rejected", "--reason", "degenerate", ws=store.workspace)
     assert "walkthrough" in plain.output and "near-duplicate" not in plain.output
+
+
+# --- narrow few-shot asks and retries ----------------------------------------------------------------------
+
+
+def test_a_prompt_with_examples_shows_them_as_earlier_turns_and_a_retry_rotates_them():
+    m, dialog = module("ru")
+    ctx = GenContext(m, dialog, "", [], 300, 0.2, own_words_min_chars=0)
+    ask = GENERATED["new_question"](ctx, 1)[0]
+    p = load_prompt("new_question", "ru")
+    assert len(p.examples) >= 2 and ask.request.json_schema is None  # plain text: no JSON grammar
+    roles = [x["role"] for x in ask.request.messages]
+    assert roles == ["system"] + ["user", "assistant"] * len(p.examples) + ["user"]
+    assert ask.request.messages[1]["content"] == p.examples[0][0]
+    assert ask.request.messages[2]["content"] == p.examples[0][1]
+    assert ctx.focus(m.concepts, 0)[0] in ask.request.messages[-1]["content"]  # the words it must use
+    again = ask.retry(1)
+    assert again.messages[1]["content"] == p.examples[1][0] and again.messages[-1] == ask.request.messages[-1]
+    assert again.temperature > ask.request.temperature
+
+
+def test_focus_hands_each_item_as_many_concepts_as_the_gate_wants_named():
+    m, dialog = module("ru")
+    ctx = GenContext(m, dialog, "", [], 300, 0.2, min_concepts=0.34)
+    concepts = [f"понятие{i}" for i in range(10)]
+    first, second = ctx.focus(concepts, 0), ctx.focus(concepts, 1)
+    assert len(first) == len(second) == 4 and not set(first) & set(second)
+    assert ctx.focus(concepts[:2], 0) == concepts[:1] and ctx.focus([], 3) == []
+    assert len(ctx.focus(concepts, 0, spare=1)) == 5 and len(ctx.focus(concepts[:3], 0, spare=5)) == 3
+
+
+def test_a_plain_answer_is_read_as_question_and_answer():
+    m, dialog = module("ru")
+    ask = GENERATED["new_question"](GenContext(m, dialog, "", [], 300, 0.2), 1)[0]
+    (c,) = candidates(ask, "Зачем нужен вопрос?\n\nЧтобы ответить на него двумя фразами.")
+    assert [x["content"] for x in c.messages] == ["Зачем нужен вопрос?", "Чтобы ответить на него двумя фразами."]
+    (c,) = candidates(ask, "Только вопрос без ответа?")
+    assert c.error  # no answer part: unparsed, not an example with an empty turn
+
+
+COPY_FIRST = "Как сжать длинный диалог в модуль мышления?"
+
+
+@pytest.fixture
+def retrying(scripted):
+    """A fake model whose first paraphrase copies the person's question and whose retry (another order of the
+    examples) rewords it; its walkthrough always loops."""
+    def reply(body, headers):
+        system = body["messages"][0]["content"]
+        if "переписываешь сообщение" in system:
+            first_try = body["messages"][1]["content"] == load_prompt("paraphrase", "ru").examples[0][0]
+            content = body["messages"][-1]["content"] if first_try else GOOD["paraphrase"]["question"]
+        else:
+            content = reply_for(body)
+        return 200, {"choices": [{"message": {"role": "assistant", "content": content}, "finish_reason": "stop"}],
+                     "model": "fake", "usage": {"prompt_tokens": 10, "completion_tokens": 10}}, {}
+    return scripted(reply)
+
+
+def test_what_the_gate_sets_aside_is_asked_again_until_it_passes_or_the_tries_are_spent(store, retrying):  # noqa: F811
+    url, seen = retrying
+    put(store, rich_ru(store))
+    gen = expand(store, generated_cfg(url, views=["paraphrase", "walkthrough"], tries=3)).generated
+    # paraphrase: copied, then kept on the second try; walkthrough: three tries, all loops
+    assert len(seen) == 2 + 2 + 1 and gen["retries"] == 3
+    assert view_pass_rates(store) == {"paraphrase": (1, 0), "walkthrough": (0, 1)}
+    row = store.db.execute("SELECT messages, meta FROM examples WHERE view = 'paraphrase'").fetchone()
+    assert json.loads(row[0])[0]["content"] == GOOD["paraphrase"]["question"] and json.loads(row[1])["try"] == 2
+    (walk,) = rejects(store, view="walkthrough")
+    assert walk["reason"] == "degenerate" and "try 3 of 3" in walk["detail"]
+    again = expand(store, generated_cfg(url, views=["paraphrase", "walkthrough"], tries=3)).generated
+    assert again["calls"] == 0 and len(seen) == 5  # the retries were cached too
+
+
+def test_a_paraphrase_asks_the_model_to_avoid_the_questions_words():
+    m, dialog = module("ru")
+    ask = GENERATED["paraphrase"](GenContext(m, dialog, "", [], 300, 0.2, own_words_min_chars=0), 1)[0]
+    assert ask.request.avoid == dialog[0].text and ask.retry(1).avoid == dialog[0].text
+    assert not GENERATED["new_question"](GenContext(m, dialog, "", [], 300, 0.2), 1)[0].request.avoid
+
+
+def test_avoid_biases_word_tokens_only_and_keys_the_cache_only_when_set():
+    pieces = {1: "Как", 2: " сжать", 3: " —", 4: " a", 5: "?", 6: " диалог"}
+    tokenize = lambda data, add_bos: [1, 2, 3, 4, 6, 5]
+    detokenize = lambda tokens: "".join(pieces[t] for t in tokens).encode()
+    assert avoid_bias(tokenize, detokenize, "Как сжать — a диалог?") == {1: AVOID_BIAS, 2: AVOID_BIAS, 6: AVOID_BIAS}
+    assert AVOID_BIAS < 0
+    plain_request = Request([{"role": "user", "content": "x"}])
+    assert call_key("b", "m", "v", plain_request) == call_key("b", "m", "v", Request([{"role": "user", "content": "x"}],
+                                                                                     avoid=""))
+    assert call_key("b", "m", "v", plain_request) != call_key("b", "m", "v", Request(plain_request.messages, avoid="x"))

@@ -39,6 +39,9 @@ class Request:
     json_schema: dict | None = None  # constrain the output to this JSON schema where the backend can
     max_tokens: int | None = None  # None: the config's
     temperature: float | None = None  # None: the config's
+    # a text the answer should not copy (a paraphrase's source): llamacpp makes its words' tokens less likely;
+    # backends that cannot map words to the model's tokens ignore it
+    avoid: str = ""
 
 
 class Backend(Protocol):

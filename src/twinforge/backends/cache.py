@@ -19,6 +19,8 @@ def call_key(backend: str, model: str, prompt_version: str, request: Request) ->
     payload = {"backend": backend, "model": model, "prompt_version": prompt_version, "messages": request.messages,
                "json_schema": request.json_schema, "max_tokens": request.max_tokens,
                "temperature": request.temperature}
+    if request.avoid:  # only when set: the keys of every request without it stay what they were
+        payload["avoid"] = request.avoid
     return hashlib.sha256(json.dumps(payload, ensure_ascii=False, sort_keys=True).encode()).hexdigest()
 
 

@@ -22,6 +22,20 @@ from .base import BackendError, Completion, Request, complete_in_order
 from .config import BackendConfig
 
 INSTALL_HINT = "pip install llama-cpp-python (it compiles llama.cpp: a few minutes)"
+# logit bias on the word tokens of Request.avoid: measured on the demo's Russian questions with the embedded
+# 0.5B model, 2 still copies them whole, 3 leaves 43-62% of their word 3-grams, 4 loses the meaning
+AVOID_BIAS = -3.0
+
+
+def avoid_bias(tokenize, detokenize, text: str) -> dict[int, float]:
+    """A negative bias for each token of `text` that carries a word (3+ characters with a letter): the model
+    must find other words, while punctuation and short pieces stay free."""
+    out = {}
+    for token in tokenize(text.encode("utf-8"), add_bos=False):
+        piece = detokenize([token]).decode("utf-8", "ignore").strip()
+        if len(piece) >= 3 and any(ch.isalpha() for ch in piece):
+            out[token] = AVOID_BIAS
+    return out
 
 
 @lru_cache(maxsize=2)
@@ -72,6 +86,8 @@ class LlamaCppBackend:
         }
         if request.json_schema is not None:
             kwargs["response_format"] = {"type": "json_object", "schema": request.json_schema}
+        if request.avoid:
+            kwargs["logit_bias"] = avoid_bias(llm.tokenize, llm.detokenize, request.avoid)
         try:
             with lock:
                 out = llm.create_chat_completion(**kwargs)

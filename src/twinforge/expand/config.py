@@ -40,6 +40,9 @@ class GenerateConfig(Strict):
     per_view: int = Field(2, ge=0, description="at most this many requests (items) per view per module")
     counts: dict[str, int] = Field(default_factory=dict, description="per-view overrides of per_view, "
                                    "e.g. {paraphrase: 3, depth: 1}")
+    tries: int = Field(3, ge=1, le=8, description="requests at most per item: what the gate set aside is asked "
+                       "again (the prompt's examples in another order, a little warmer) until it passes or the "
+                       "tries are spent")
     backend: BackendConfig = Field(default_factory=BackendConfig, description="who writes them (default: "
                                    "extractive, which writes nothing: set a model backend)")
     gate: GateConfig = Field(default_factory=GateConfig)

@@ -56,6 +56,8 @@ _RUN = re.compile(r"(\S)\1{9,}")
 _WORD = re.compile(r"[^\W_]+")
 _SENTENCE = re.compile(r"(?<=[.!?…])\s+|\n+")
 _NEGATION = frozenset(["не", "нет", "ни", "никогда", "нельзя", "not", "no", "never", "cannot", "none", "nothing"])
+# a negation does not reach past these: in "не так, а классы" the "не" negates "так", not "классы"
+_CONTRAST = frozenset(["а", "но", "однако", "зато", "but", "however", "whereas", "instead"])
 _SUPPOSE = re.compile(r"\bwhat if\b|\bsuppose\b|\binvers|\binvert|\bturn(?:ed)? (?:it )?(?:over|around)|\bif\b|"
                       r"\bесли\b|\bнаоборот\b|\bинверс|\bпереверн|\bпредполож|\bа что\b|\bиначе\b", re.IGNORECASE)
 MIN_LANGUAGE_LETTERS = 20  # shorter texts are not told apart by language
@@ -183,7 +185,7 @@ def _covers(have: set[str], lemmas: list[str]) -> bool:
 
 def _negated(text: str, lang: str | None) -> tuple[set[str], set[str]]:
     """(content lemmas of the text, those a negation governs: the first content word within three words after
-    "не", "not", "never", "doesn't" …)."""
+    "не", "not", "never", "doesn't" …, before a contrast such as "а", "but")."""
     tokens = analyze(text, lang)
     words, negated = set(), set()
     for i, t in enumerate(tokens):
@@ -191,10 +193,12 @@ def _negated(text: str, lang: str | None) -> tuple[set[str], set[str]]:
         if t.pos != "FUNC":
             words.add(t.lemma)
         if low in _NEGATION or low.endswith(("n't", "n’t")):
-            nxt = next((u for u in tokens[i + 1:i + 4] if u.pos != "FUNC" and u.surface.casefold() not in _NEGATION),
-                       None)
-            if nxt is not None:
-                negated.add(nxt.lemma)
+            for u in tokens[i + 1:i + 4]:
+                if u.surface.casefold() in _CONTRAST:
+                    break
+                if u.pos != "FUNC" and u.surface.casefold() not in _NEGATION:
+                    negated.add(u.lemma)
+                    break
     return words, negated
 
 

@@ -2,25 +2,30 @@
 
 Template views only rearrange what distillation found; these add new wording, which only a model can write:
 
-- paraphrase: the person's question in other words, in their voice (the persona card and their own messages
-  show it), answered as the qa view answers it;
-- new_question: a question the module answers that the person never asked, answered with its concepts and moves;
-- walkthrough: a multi-turn dialog through the module: question, axis, inversion, testing the hypothesis, the
-  transition rule; the person's side in the person's voice;
+- paraphrase: the person's question in other words, answered as the qa view answers it (v1 showed the person's
+  voice; v2 shows worked rewrites instead and makes the question's own words less likely, `Request.avoid`);
+- new_question: a question the module answers that the person never asked, answered with its concepts;
+- walkthrough: a short dialog through the module (v2: three exchanges along one axis — the axis, the thought
+  turned over, what would refute it);
 - transfer: the module's meta-move applied to another module's topic from the same archive;
 - depth: one idea in one line, one paragraph and one page (three examples);
 - paper_applied: for paper digests, what the paper changes in the twin's data, training and architecture.
 
-Every prompt is a versioned file, `prompts/<view>.v<N>.<language>.txt` (`=== system`, `=== user`, and for views
-that ask a fixed question, `=== ask` lines `key: wording`); the version goes into the call cache key and into every
-example's meta. Answers are JSON objects (grammar-constrained where the backend can); each becomes candidates
-that the quality gate (gate.py) keeps or sets aside. A module's items are picked in a fixed order (its questions,
-concepts, ideas; other modules by a seeded shuffle), so a re-run asks the same requests and the cache answers.
+Every prompt is a versioned file, `prompts/<view>.v<N>.<language>.txt` (`=== system`, `=== user`, for views that
+ask a fixed question `=== ask` lines `key: wording`, and any number of `=== example` sections, an input and its
+answer split by a `---` line, shown as earlier turns of the chat); the version goes into the call cache key and
+into every example's meta. The v2 prompts are narrow asks for a small model (the embedded 0.5B): a few worked
+examples on unrelated topics, the few concepts the answer must use (`GenContext.focus`), a plain-text answer
+(no JSON grammar); paper_applied still asks for a JSON object. Each answer becomes candidates that the quality
+gate (gate.py) keeps or sets aside; what it sets aside is asked again (generated_run.py, `generated.tries`).
+A module's items are picked in a fixed order (its questions, concepts, ideas; other modules by a seeded
+shuffle), so a re-run asks the same requests and the cache answers.
 """
 
 from __future__ import annotations
 
 import hashlib
+import math
 import random
 import re
 from collections.abc import Callable
@@ -32,18 +37,22 @@ from ..backends.base import Request
 from ..distill.render import LANGUAGE_NAMES, fill
 from ..distill.repair import RepairError, loads
 from ..distill.schema import Module
+from . import templates
 from .source import Turn
 from .templates import language_code
 from .views import Context, _question_pairs
 
 PROMPTS = Path(__file__).with_name("prompts")
 FALLBACK = "en"
-VERSIONS = {"paraphrase": "paraphrase.v1", "new_question": "new_question.v1", "walkthrough": "walkthrough.v1",
-            "transfer": "transfer.v1", "depth": "depth.v1", "paper_applied": "paper_applied.v1",
+VERSIONS = {"paraphrase": "paraphrase.v2", "new_question": "new_question.v2", "walkthrough": "walkthrough.v2",
+            "transfer": "transfer.v2", "depth": "depth.v2", "paper_applied": "paper_applied.v1",
             "judge": "judge.v1"}  # the gate's optional judge (gate.judge)
-_SECTION = re.compile(r"^=== (system|user|ask)[ \t]*$", re.MULTILINE)
+_SECTION = re.compile(r"^=== (system|user|ask|example)[ \t]*$", re.MULTILINE)
+_EXAMPLE_SPLIT = re.compile(r"^---[ \t]*$", re.MULTILINE)
 VOICE_CHARS = 1200  # of the persona card and the person's own messages, shown as their voice
 SAMPLE_CHARS = 300  # of each own message shown
+MIN_EXCHANGES = 2  # a walk-through of fewer exchanges is a question and an answer, not a dialog
+RETRY_WARMER = 0.2  # temperature added per retry of an ask the gate set aside
 
 
 @dataclass(frozen=True)
@@ -54,6 +63,9 @@ class Prompt:
     user: str
     asks: dict[str, str]  # fixed questions of the views that ask one (depth, paper_applied)
     digest: str
+    # worked examples (input, answer), shown as earlier turns of the chat: a small model copies a shown answer's
+    # shape and length far more reliably than it follows a described one
+    examples: tuple[tuple[str, str], ...] = ()
 
 
 @cache
@@ -66,10 +78,17 @@ def load_prompt(view: str, language: str) -> Prompt:
         code, path = FALLBACK, PROMPTS / f"{version}.{FALLBACK}.txt"
     raw = path.read_text(encoding="utf-8")
     parts = _SECTION.split(raw)
-    sections = {parts[i]: parts[i + 1].strip("\n") for i in range(1, len(parts) - 1, 2)}
+    named = [(parts[i], parts[i + 1].strip("\n")) for i in range(1, len(parts) - 1, 2)]
+    sections = {k: v for k, v in named if k != "example"}
     asks = dict(line.split(": ", 1) for line in sections.get("ask", "").splitlines() if ": " in line)
+    examples = []
+    for _, text in (x for x in named if x[0] == "example"):
+        pair = _EXAMPLE_SPLIT.split(text)
+        if len(pair) != 2:
+            raise ValueError(f"{path}: an example section needs one '---' line between its input and its answer")
+        examples.append((pair[0].strip("\n"), pair[1].strip("\n")))
     return Prompt(version, code, sections["system"], sections["user"], asks,
-                  hashlib.sha1(raw.encode()).hexdigest()[:12])
+                  hashlib.sha1(raw.encode()).hexdigest()[:12], tuple(examples))
 
 
 _LABEL = re.compile(r"^([^\W\d][^:{}\n]{2,40}?)(?: \(\{\w+\}\))?: \{\w+\}", re.MULTILINE)
@@ -80,7 +99,12 @@ def prompt_labels(language: str) -> tuple[str, ...]:
     """The longer field labels of the prompts' user sections in `language` ("How it was made there", "Как он
     сделан там"): a text that repeats one, followed by ":" or "(", echoes the prompt instead of answering it.
     Labels of one or two words ("Inversion", "Правило перехода") are left out: a walk-through may say them."""
-    found = {m.group(1).strip() for v in VERSIONS for m in _LABEL.finditer(load_prompt(v, language).user)}
+    # every version's labels: an answer cached under an earlier version may still echo one of them
+    code = language_code(language)
+    files = sorted(PROMPTS.glob(f"*.{code}.txt")) or sorted(PROMPTS.glob(f"*.{FALLBACK}.txt"))
+    users = [_SECTION.split(f.read_text(encoding="utf-8")) for f in files]
+    found = {m.group(1).strip() for parts in users for i in range(1, len(parts) - 1, 2) if parts[i] == "user"
+             for m in _LABEL.finditer(parts[i + 1])}
     found = {x for x in found if len(x.split()) >= 3 and "(" not in x}
     return tuple(sorted(found, key=len, reverse=True))
 
@@ -101,12 +125,15 @@ class Candidate:
 
 @dataclass
 class Ask:
-    """One request of one item, and how its answer becomes candidates."""
+    """One item's request, and how its answer becomes candidates. `retry(k)` is the k-th other try at the same
+    item (k >= 1; the examples shown in another order, a little warmer), asked only for candidates the gate set
+    aside: a small model fails an ask often, and a second wording is cheaper than a lost example."""
 
     view: str
     item: int
     request: Request
     build: Callable[[dict], list[Candidate]]
+    retry: Callable[[int], Request] | None = None
 
 
 @dataclass
@@ -118,6 +145,17 @@ class GenContext:
     max_tokens: int
     temperature: float
     own_words_min_chars: int = 200
+    min_concepts: float = 0.34  # the gate's share of concepts an answer must name: the words a narrow ask gives
+
+    def focus(self, concepts: list[str], item: int, spare: int = 0) -> list[str]:
+        """The concepts the item-th narrow ask must use: as many as the gate wants named (and `spare` more, for
+        long answers that drop some), a different run of them for each item (0.5B models use words they are
+        handed; they do not pick them from a list of ten)."""
+        cs = list(dict.fromkeys(c.strip() for c in concepts if c.strip()))
+        if not cs:
+            return []
+        k = min(len(cs), max(1, math.ceil(self.min_concepts * len(cs))) + spare)
+        return [cs[(item * k + j) % len(cs)] for j in range(k)]
 
     @property
     def language(self) -> str:
@@ -129,12 +167,34 @@ class GenContext:
                 "phrase": m.phrase, "concepts": ", ".join(m.concepts) or "-", "axes": "; ".join(m.axes) or "-",
                 "meta_move": m.meta_move, "inversions": "; ".join(m.inversions) or "-", "voice": self.voice or "-"}
 
-    def request(self, view: str, schema: dict, max_tokens: int | None = None, /, **values: str) -> Request:
+    def request(self, view: str, schema: dict | None, max_tokens: int | None = None, /, try_: int = 0,
+                avoid: str = "", **values: str) -> Request:
+        """The view's request; `try_` k > 0 is the k-th retry: the prompt's examples rotated by k and the
+        temperature raised by RETRY_WARMER a try (capped at 1), so it is another request with another answer."""
         p = load_prompt(view, self.language)
         v = self.values() | values
-        return Request([{"role": "system", "content": fill(p.system, **v)},
-                        {"role": "user", "content": fill(p.user, **v)}],
-                       json_schema=schema, max_tokens=max_tokens or self.max_tokens, temperature=self.temperature)
+        messages = [{"role": "system", "content": fill(p.system, **v)}]
+        shown = p.examples[try_ % len(p.examples):] + p.examples[:try_ % len(p.examples)] if p.examples else ()
+        for ask, answer in shown:
+            messages += [{"role": "user", "content": ask}, {"role": "assistant", "content": answer}]
+        messages.append({"role": "user", "content": fill(p.user, **v)})
+        warmth = min(1.0, self.temperature + RETRY_WARMER * try_) if try_ else self.temperature
+        return Request(messages, json_schema=schema, max_tokens=max_tokens or self.max_tokens, temperature=warmth,
+                       avoid=avoid)
+
+    def ask(self, view: str, item: int, build: Callable[[dict], list[Candidate]], schema: dict | None,
+            max_tokens: int | None = None, /, avoid: str = "", **values: str) -> Ask:
+        def retry(k: int) -> Request:
+            return self.request(view, schema, max_tokens, try_=k, avoid=avoid, **values)
+
+        shown = [answer for _, answer in load_prompt(view, self.language).examples]
+
+        def built(data: dict) -> list[Candidate]:  # a text that copies a worked example is no example either
+            out = build(data)
+            for c in out:
+                c.sources = [*c.sources, *shown]
+            return out
+        return Ask(view, item, self.request(view, schema, max_tokens, avoid=avoid, **values), built, retry)
 
 
 def voice(card: str | None, dialog: list[Turn]) -> str:
@@ -168,6 +228,27 @@ def _text(data: dict, key: str) -> str:
     return value.strip() if isinstance(value, str) else ""
 
 
+def _plain(data: dict) -> str:
+    """A plain-text answer (no JSON schema asked): the text, without the quotes a model likes to wrap it in."""
+    return _text(data, "text").strip("\"«»“” \n")
+
+
+def _question_answer(data: dict) -> tuple[str, str]:
+    """A plain "question line, empty line, answer" answer split in two ("", "") where it has no two parts."""
+    text = _text(data, "text")
+    head, sep, tail = text.partition("\n\n")
+    if not sep:
+        head, _, tail = text.partition("\n")
+    return head.strip(), tail.strip()
+
+
+def _depths(text: str) -> list[str]:
+    """A plain three-depth answer: the first block (up to an empty line) the line, the second the paragraph,
+    the rest the page; missing depths are "" (the gate sets an empty one aside)."""
+    blocks = [b.strip() for b in re.split(r"\n\s*\n", text.strip()) if b.strip()]
+    return (blocks[:2] + ["\n\n".join(blocks[2:])] + ["", "", ""])[:3]
+
+
 def _content_words(text: str) -> list[str]:
     """A question's words worth finding again in its paraphrase (longer than 3 letters; lemmas are the gate's)."""
     return list(dict.fromkeys(w for w in re.findall(r"[^\W\d_]{4,}", text.casefold())))
@@ -180,12 +261,12 @@ def paraphrase(ctx: GenContext, n: int) -> list[Ask]:
     out = []
     for i, (q, answer, origin) in enumerate(_question_pairs_of(ctx)[:n]):
         def build(data: dict, q=q, answer=answer, origin=origin, i=i) -> list[Candidate]:
-            text = _text(data, "question")
+            text = _plain(data)
             return [Candidate("paraphrase", i, _chat((text, answer.text)), [text], _content_words(q.text),
                               {"question_id": q.id, "answer_id": answer.id, "answer_from": origin},
                               sources=[q.text])]
-        out.append(Ask("paraphrase", i, ctx.request("paraphrase", _object("question"), 300, question=q.text),
-                       build))
+        # the model copies a question back whole: its words are made less likely (llamacpp), so it rewords
+        out.append(ctx.ask("paraphrase", i, build, None, 300, avoid=q.text, question=q.text.strip()))
     return out
 
 
@@ -198,15 +279,16 @@ def new_question(ctx: GenContext, n: int) -> list[Ask]:
     m = ctx.module
     if not m.phrase.strip():
         return []
-    focuses = [c for c in m.concepts if c.strip()] or [m.phrase]
+    terms = _terms(m)
     out = []
-    for i, focus in enumerate(focuses[:n]):
+    for i in range(min(n, len(terms))):
+        focus = ", ".join(ctx.focus(terms, i))
+
         def build(data: dict, i=i, focus=focus) -> list[Candidate]:
-            q, a = _text(data, "question"), _text(data, "answer")
-            return [Candidate("new_question", i, _chat((q, a)), [q, a], _terms(m), {"focus": focus},
+            q, a = _question_answer(data)
+            return [Candidate("new_question", i, _chat((q, a)), [q, a], terms, {"focus": focus},
                               sources=_fields(m))]
-        out.append(Ask("new_question", i, ctx.request("new_question", _object("question", "answer"), focus=focus),
-                       build))
+        out.append(ctx.ask("new_question", i, build, None, 300, focus=focus))
     return out
 
 
@@ -223,24 +305,21 @@ def walkthrough(ctx: GenContext, n: int) -> list[Ask]:
     m = ctx.module
     if not m.phrase.strip():
         return []
-    schema = {"type": "object", "required": ["turns"], "properties": {"turns": {
-        "type": "array", "minItems": 3, "maxItems": 5,
-        "items": {"type": "object", "properties": {"person": {"type": "string"}, "reply": {"type": "string"}},
-                  "required": ["person", "reply"]}}}}
     out = []
     for i in range(min(n, max(1, len(m.axes), len(m.inversions)))):
         def pick(items: list[str], i=i) -> str:
             return items[i % len(items)] if items else "-"
 
         def build(data: dict, i=i) -> list[Candidate]:
-            turns = [t for t in data.get("turns") or [] if isinstance(t, dict)]
-            pairs = [(_text(t, "person"), _text(t, "reply")) for t in turns]
-            pairs = [p for p in pairs if p[0] or p[1]]
+            lines = [b.strip() for b in re.split(r"\n\s*\n", _text(data, "text")) if b.strip()]
+            pairs = list(zip(lines[0::2], lines[1::2]))
             texts = [x for p in pairs for x in p]
-            return [Candidate("walkthrough", i, _chat(*pairs), texts, _terms(m), {"exchanges": len(pairs)})]
-        req = ctx.request("walkthrough", schema, axis=pick(m.axes), inversion=pick(m.inversions),
-                          hypothesis=pick(m.hypotheses), transition=pick(m.transition_rules))
-        out.append(Ask("walkthrough", i, req, build))
+            c = Candidate("walkthrough", i, _chat(*pairs), texts, _terms(m), {"exchanges": len(pairs)})
+            if len(pairs) < MIN_EXCHANGES:
+                c.error = f"{len(pairs)} exchange(s), under {MIN_EXCHANGES}"
+            return [c]
+        out.append(ctx.ask("walkthrough", i, build, None, 500, axis=pick(m.axes),
+                           focus=", ".join(ctx.focus(_terms(m), i))))
     return out
 
 
@@ -254,12 +333,11 @@ def transfer(ctx: GenContext, n: int) -> list[Ask]:
             break
 
         def build(data: dict, i=i, other=other) -> list[Candidate]:
-            q, a = _text(data, "question"), _text(data, "answer")
+            q, a = _question_answer(data)
             return [Candidate("transfer", i, _chat((q, a)), [q, a], _terms(other),
                               {"target_module": other.id, "meta_move": m.meta_move}, sources=[m.phrase, other.phrase])]
-        req = ctx.request("transfer", _object("question", "answer"), other_title=other.title,
-                          other_phrase=other.phrase, other_concepts=", ".join(other.concepts) or "-")
-        out.append(Ask("transfer", i, req, build))
+        out.append(ctx.ask("transfer", i, build, None, 300, move=templates.load(ctx.language).move(m.meta_move),
+                           other_title=other.title, focus=", ".join(ctx.focus(_terms(other), 0))))
     return out
 
 
@@ -271,14 +349,14 @@ def depth(ctx: GenContext, n: int) -> list[Ask]:
     for i, idea in enumerate(ideas[:n]):
         def build(data: dict, i=i, idea=idea) -> list[Candidate]:
             levels = []
-            for key in ("line", "paragraph", "page"):
-                text = _text(data, key)
+            for key, text in zip(("line", "paragraph", "page"), _depths(_text(data, "text"))):
                 ask = fill(prompt.asks[key], title=m.title, idea=idea)
                 terms = _content_words(idea) if key == "line" else _terms(m)
                 levels.append(Candidate("depth", i, _chat((ask, text)), [text], terms, {"depth": key, "idea": idea},
                                         sources=[idea, *_fields(m)]))
             return levels
-        out.append(Ask("depth", i, ctx.request("depth", _object("line", "paragraph", "page"), idea=idea), build))
+        # a paragraph and a page drop a word or two of those handed: one spare concept
+        out.append(ctx.ask("depth", i, build, None, 900, idea=idea, focus=", ".join(ctx.focus(_terms(m), i, 1))))
     return out
 
 
@@ -296,10 +374,9 @@ def paper_applied(ctx: GenContext, n: int) -> list[Ask]:
             aspects.append(Candidate("paper_applied", 0, _chat((ask, text)), [text],
                                      _terms(m) + _content_words(m.title), {"aspect": key}))
         return aspects
-    req = ctx.request("paper_applied", _object("data", "training", "architecture"), problem=p.problem,
-                      method=p.method, results="; ".join(p.results) or "-",
-                      limitations="; ".join(p.limitations) or "-")
-    return [Ask("paper_applied", 0, req, build)]
+    return [ctx.ask("paper_applied", 0, build, _object("data", "training", "architecture"), None,
+                    problem=p.problem, method=p.method, results="; ".join(p.results) or "-",
+                    limitations="; ".join(p.limitations) or "-")]
 
 
 GENERATED: dict[str, Callable[[GenContext, int], list[Ask]]] = {
@@ -319,12 +396,15 @@ MAX_ASKS = {"paper_applied": 1}
 
 def candidates(ask: Ask, answer: str) -> list[Candidate]:
     """What one answer gives: its candidates, or one unreadable candidate holding the raw answer."""
-    try:
-        data = loads(answer)
-    except RepairError as e:
-        data, error = None, str(e)
+    if ask.request.json_schema is None:  # a plain-text ask: its build reads "text"
+        data, error = {"text": answer}, ""
     else:
-        error = "" if isinstance(data, dict) else f"expected a JSON object, found {type(data).__name__}"
+        try:
+            data = loads(answer)
+        except RepairError as e:
+            data, error = None, str(e)
+        else:
+            error = "" if isinstance(data, dict) else f"expected a JSON object, found {type(data).__name__}"
     if error:
         return [Candidate(ask.view, ask.item, [{"role": "assistant", "content": answer}], [], [], error=error)]
     out = ask.build(data)

@@ -4,8 +4,11 @@ After the template views (run.py), every module expand holds gets the configured
 batches of `generated.backend.concurrency`: their requests go out together, and each batch is committed on its
 own, so a killed run keeps what it finished; every call is cached (`llm_calls`), so a re-run asks no model for
 what it asked before. A module whose module JSON, dialog, voice, prompts, backend and config are unchanged is
-skipped outright (`generated_modules.signature`). Kept examples go into `examples` (meta: backend, prompt version),
-the rest into `example_rejects` with the gate's reason.
+skipped outright (`generated_modules.signature`). An item whose candidate the gate set aside is asked again, up
+to `generated.tries` requests (each retry is another request — the prompt's examples rotated, a little warmer —
+so it is cached like the first, and only the items still failing are asked); a kept candidate is never replaced.
+Kept examples go into `examples` (meta: backend, prompt version), the rest into `example_rejects` with the gate's
+reason of the last try. The pass rate is per item, after the retries; `retries` counts the requests they took.
 
 The extractive backend has no model: it would only echo the prompt back, so the views are skipped with a note.
 """
@@ -15,7 +18,7 @@ from __future__ import annotations
 import hashlib
 import sqlite3
 from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import orjson
 from pydantic import ValidationError
@@ -45,7 +48,7 @@ from .generated import (
 from .generated import candidates as read_answer
 from .views import example_id
 
-GEN_VERSION = 1  # bump when the code changes what a view asks or keeps: every module is generated again
+GEN_VERSION = 2  # bump when the code changes what a view asks or keeps: every module is generated again
 CARD_CHARS = 1400  # of the persona card read for the person's voice (its intro line is dropped)
 NO_MODEL = ("generated views ({views}) skipped: the extractive backend has no model to write them; set "
             "expand.generated.backend.name to llamacpp, openai or transformers")
@@ -62,6 +65,7 @@ class GeneratedReport:
     calls: int = 0
     cache_hits: int = 0
     failed_calls: int = 0  # the backend gave no answer: the module is tried again next run
+    retries: int = 0  # items asked again because the gate set a candidate of theirs aside
     kept: Counter = field(default_factory=Counter)  # by view, this run
     rejected: Counter = field(default_factory=Counter)
     reasons: Counter = field(default_factory=Counter)
@@ -72,7 +76,8 @@ class GeneratedReport:
         kept, rejected = sum(self.kept.values()), sum(self.rejected.values())
         return {"backend": self.backend, "skipped": self.skipped, "modules": self.modules,
                 "generated": self.generated, "unchanged": self.unchanged, "calls": self.calls,
-                "cache_hits": self.cache_hits, "failed_calls": self.failed_calls, "views": views,
+                "cache_hits": self.cache_hits, "failed_calls": self.failed_calls, "retries": self.retries,
+                "views": views,
                 "kept": kept, "rejected": rejected, "pass_rate": _rate(kept, rejected),
                 "reasons": dict(self.reasons.most_common())}
 
@@ -159,7 +164,7 @@ def _pending(store: Store, cfg: ExpandConfig, backend: Backend, report: Generate
     for module, raw in modules:
         turns = source.dialog(store.db, module.conversation_id)
         ctx = GenContext(module, turns, voice(card, turns), ordered_others(all_modules, cfg.seed, module),
-                         g.backend.max_tokens, g.backend.temperature, cfg.own_words_min_chars)
+                         g.backend.max_tokens, g.backend.temperature, cfg.own_words_min_chars, g.gate.min_concepts)
         sig = _signature(raw, ctx, g, backend, report.views)
         if known.get(module.id) == sig:
             report.unchanged += 1
@@ -191,19 +196,52 @@ def _corpus(db: sqlite3.Connection, redo: set[str], cfg: gate.GateConfig) -> gat
 
 def _batch(store: Store, part: list[tuple[GenContext, str]], g: GenerateConfig, report: GeneratedReport,
            caches: dict[str, CachedBackend], corpus: gate.Corpus, judge, run_id: int | None) -> None:
-    """One batch of modules: asked, read, gated and written, one transaction per module."""
+    """One batch of modules: asked, read, gated (asked again where the gate set a candidate aside, up to
+    g.tries requests an item) and written, one transaction per module."""
     asks = [(ctx, ask) for ctx, _ in part for v in report.views
             for ask in GENERATED[v](ctx, g.counts.get(v, g.per_view))]
-    answers = _ask(asks, caches)
     modules = {ctx.module.id: ctx.module for ctx, _ in part}
+    results: list[list[tuple[Candidate, gate.Verdict]]] = [[] for _ in asks]
+    failed: Counter = Counter()  # calls without an answer, by module id
+    todo = list(range(len(asks)))
+    for k in range(g.tries):
+        batch = [(asks[i][0], replace(asks[i][1], request=asks[i][1].retry(k)) if k else asks[i][1]) for i in todo]
+        for i, (ctx, ask), answer in zip(todo, batch, _ask(batch, caches)):
+            if answer.error:
+                failed[ctx.module.id] += 1
+                continue
+            results[i] = _better(results[i], read_answer(ask, answer.text or ""), modules, ctx.module.id, corpus,
+                                 g, judge, k)
+        todo = [i for i in todo if asks[i][1].retry and (not results[i] or not all(v.keep for _, v in results[i]))]
+        report.retries += len(todo) if k + 1 < g.tries else 0
     for ctx, sig in part:
-        mine = [(ask, a) for (c, ask), a in zip(asks, answers) if c is ctx]
-        failed = [a for _, a in mine if a.error]
-        report.failed_calls += len(failed)
-        cands = [c for ask, a in mine if not a.error for c in read_answer(ask, a.text or "")]
-        verdicts = gate.check(cands, modules, [ctx.module.id] * len(cands), corpus, g.gate, judge)
-        _write(store, ctx.module, cands, verdicts, report, "" if failed else sig, run_id)
+        mine = [pair for (c, _), res in zip(asks, results) if c is ctx for pair in res]
+        report.failed_calls += failed[ctx.module.id]
+        _write(store, ctx.module, [c for c, _ in mine], [v for _, v in mine], report,
+               "" if failed[ctx.module.id] else sig, run_id)
         report.generated += 1
+
+
+def _better(old: list[tuple[Candidate, gate.Verdict]], new: list[Candidate], modules: dict[str, Module],
+            module_id: str, corpus: gate.Corpus, g: GenerateConfig, judge, tried: int
+            ) -> list[tuple[Candidate, gate.Verdict]]:
+    """An item's candidates after one more try: a slot (depth's line, paragraph, page …) the gate set aside
+    takes the new try's candidate when that one passes; only those are gated, so a kept text is never lost."""
+    if old and len(old) != len(new):  # one of the two tries could not be read into the view's candidates
+        if any(v.keep for _, v in old):
+            return old
+        old = []
+    if not old:
+        old = [(c, gate.Verdict(False, "unparsed")) for c in new]
+    slots = [j for j, (_, v) in enumerate(old) if not v.keep]
+    verdicts = gate.check([new[j] for j in slots], modules, [module_id] * len(slots), corpus, g.gate, judge)
+    out = list(old)
+    for j, v in zip(slots, verdicts):
+        new[j].meta["try"] = tried + 1  # which request gave it: the first-try pass rate is read from the meta
+        if not v.keep and tried:
+            v.detail = f"{v.detail} (try {tried + 1} of {g.tries})"
+        out[j] = (new[j], v)  # kept, or the latest reason it was not
+    return out
 
 
 def _ask(asks: list[tuple[GenContext, Ask]], caches: dict[str, CachedBackend]) -> list[Answer]:
