@@ -31,6 +31,7 @@ from twinforge.expand.generated import (
     GenContext,
     candidates,
     load_prompt,
+    voice,
 )
 from twinforge.expand.run import expand
 from twinforge.expand.source import Turn
@@ -191,7 +192,7 @@ def test_generated_views_run_end_to_end_and_keep_rejects_with_reasons(store, ser
     para = json.loads(rows["paraphrase"]["messages"])
     assert para[0]["content"] == GOOD["paraphrase"]["question"] and para[1]["role"] == "assistant"
     meta = json.loads(rows["paraphrase"]["meta"])
-    assert meta["prompt_version"] == "paraphrase.v2" and meta["backend"] == "openai:fake"
+    assert meta["prompt_version"] == "paraphrase.v3" and meta["backend"] == "openai:fake"
     reasons = {(r["view"], r["reason"]) for r in rejects(store)}
     assert reasons == {("walkthrough", "degenerate"), ("depth", "near-duplicate")}
     assert all(r["detail"] and r["prompt_version"] and r["backend"] == "openai:fake" for r in rejects(store))
@@ -378,6 +379,18 @@ def test_a_paraphrase_asks_the_model_to_avoid_the_questions_words():
     ask = GENERATED["paraphrase"](GenContext(m, dialog, "", [], 300, 0.2, own_words_min_chars=0), 1)[0]
     assert ask.request.avoid == dialog[0].text and ask.retry(1).avoid == dialog[0].text
     assert not GENERATED["new_question"](GenContext(m, dialog, "", [], 300, 0.2), 1)[0].request.avoid
+
+
+@pytest.mark.parametrize("lang", ["ru", "en"])
+def test_a_paraphrase_is_asked_in_the_persons_voice(lang):
+    """Issue 14: paraphrases keep the person's register and vocabulary, from the persona card when there is one
+    and their own messages."""
+    m, dialog = module(lang)
+    card = "Пишет коротко, без вежливостей; любит слово «связка»." if lang == "ru" else "Writes tersely; says 'glue'."
+    ask = GENERATED["paraphrase"](GenContext(m, dialog, voice(card, dialog), [], 300, 0.2, own_words_min_chars=0),
+                                  1)[0]
+    system = ask.request.messages[0]["content"]
+    assert card in system and dialog[0].text[:40] in system
 
 
 def test_avoid_biases_word_tokens_only_and_keys_the_cache_only_when_set():

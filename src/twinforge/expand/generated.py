@@ -2,8 +2,8 @@
 
 Template views only rearrange what distillation found; these add new wording, which only a model can write:
 
-- paraphrase: the person's question in other words, answered as the qa view answers it (v1 showed the person's
-  voice; v2 shows worked rewrites instead and makes the question's own words less likely, `Request.avoid`);
+- paraphrase: the person's question in other words, answered as the qa view answers it (v3: worked rewrites, the
+  person's voice — persona card and own messages — and the question's own words made less likely, `Request.avoid`);
 - new_question: a question the module answers that the person never asked, answered with its concepts;
 - walkthrough: a short dialog through the module (v2: three exchanges along one axis — the axis, the thought
   turned over, what would refute it);
@@ -44,7 +44,7 @@ from .views import Context, _question_pairs
 
 PROMPTS = Path(__file__).with_name("prompts")
 FALLBACK = "en"
-VERSIONS = {"paraphrase": "paraphrase.v2", "new_question": "new_question.v2", "walkthrough": "walkthrough.v2",
+VERSIONS = {"paraphrase": "paraphrase.v3", "new_question": "new_question.v2", "walkthrough": "walkthrough.v2",
             "transfer": "transfer.v2", "depth": "depth.v2", "paper_applied": "paper_applied.v1",
             "judge": "judge.v1"}  # the gate's optional judge (gate.judge)
 _SECTION = re.compile(r"^=== (system|user|ask|example)[ \t]*$", re.MULTILINE)
