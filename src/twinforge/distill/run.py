@@ -80,10 +80,11 @@ class DistillReport:
         return {k: v for k, v in self.__dict__.items() if k != "modules"} | {"modules": len(self.modules)}
 
 
-# What `distill.mode: auto` gives the embedded llamacpp model (bench/distill_paths.py --backend llamacpp, held-out
-# part, on the shared 2-core machine): on the dialog both finished, one-shot named 3 concepts, none of the 6 gold
-# ones, the prompt example's meta-move, and a phrase or quote not the person's, in an hour; decomposed 5 of 6 gold
-# concepts, nothing invented, in 8 minutes (over its first 3 dialogs: concept recall 0.79, meta-move 0 of 3).
+# What `distill.mode: auto` gives the embedded llamacpp model (bench/distill_paths.py --backend llamacpp, all 21
+# held-out dialogs, shared 2-core machine; README "Thinking modules"): decomposed keeps the offline figures
+# (concept recall 0.75, meta-move 0.62, axes 0.45, nothing invented) where one-shot loses most of them and invents
+# phrases or quotes. Decomposed adds no measured gain over extractive itself (its five concepts are slightly worse
+# than the offline ranking's first five on the tuning part) but it is the better of the two model paths.
 EMBEDDED_AUTO_MODE = "decomposed"
 
 
