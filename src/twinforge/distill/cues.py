@@ -12,9 +12,10 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from itertools import pairwise
 
 from ..text.lemmas import EN_STOP, RU_STOP, WORD, analyze
-from ..text.phrases import Phrase, _morph, noun_phrases
+from ..text.phrases import Phrase, _morph, en_pos, noun_phrases
 
 _I = re.IGNORECASE
 MAX_POLE_WORDS = 4
@@ -271,8 +272,6 @@ def _adjective(word: str) -> bool:
     w = word.lower()
     if re.search(r"[а-яё]", w):
         return _morph().parse(w)[0].tag.POS in ("ADJF", "PRTF")
-    from ..text.phrases import en_pos
-
     return "ADJ" in en_pos(w) and "VERB" not in en_pos(w)
 
 
@@ -297,8 +296,6 @@ def _noun(word: str) -> bool:
     w = word.lower()
     if re.search(r"[а-яё]", w):
         return _morph().parse(w)[0].tag.POS == "NOUN"
-    from ..text.phrases import en_pos
-
     return "NOUN" in en_pos(w)
 
 
@@ -486,7 +483,10 @@ def _acted_on(consequent: str, lang: str) -> list[str]:
     that stand for a noun ("начать с реальных"), outside any negated stretch ("и не трачу время на индекс" sets
     the index aside, it is not the branch's choice)."""
     negated = [m.span() for m in _NEGATED.finditer(consequent)]
-    inside = lambda a, b: any(x <= a and b <= y for x, y in negated)  # noqa: E731
+
+    def inside(a: int, b: int) -> bool:
+        return any(x <= a and b <= y for x, y in negated)
+
     found: list[tuple[int, int, str]] = []
     for p in sorted(noun_phrases(consequent, lang), key=lambda p: (p.start, -p.end)):
         if inside(p.start, p.end) or any(a <= p.start < b for a, b, _ in found):
@@ -509,14 +509,10 @@ def _acting(word: str, lang: str) -> bool:
     """A verb opening a consequent ("go back to random"): an action, not a thing acted on."""
     if lang != "en" or re.search(r"[а-яё]", word.lower()):
         return _verbal(word)
-    from ..text.phrases import en_pos
-
     return "VERB" in en_pos(word.lower())
 
 
 def _particle(text: str, lang: str) -> bool:
-    from ..text.phrases import en_pos
-
     return lang == "en" and " " not in text and "ADV" in en_pos(text.lower())
 
 
@@ -541,13 +537,12 @@ def _branch_axes(sents: list[str], lang: str) -> dict[int, list[Axis]]:
     """Axes of two-branch rules, by the index of the sentence the first branch is in."""
     clauses = [(i, c.strip()) for i, s in enumerate(sents) for c in re.split(r"[;:]", s) if c.strip()]
     out: dict[int, list[Axis]] = {}
-    for (i, first), (_, second) in zip(clauses, clauses[1:]):
+    for (i, first), (_, second) in pairwise(clauses):
         one, two = _branch(first), _branch(second)
         if not one or not two or not _parallel(one[0], two[0]):
             continue
-        a, b = one[1], two[1]
-        pair = next(((x, y) for x in _acted_on(a, lang) for y in _acted_on(b, lang)
-                     if not _stems_meet(x, y, lang)), None)
+        ys = _acted_on(two[1], lang)
+        pair = next(((x, y) for x in _acted_on(one[1], lang) for y in ys if not _stems_meet(x, y, lang)), None)
         if pair:
             out.setdefault(i, []).append(Axis(pair[0], pair[1], "branches", f"{first} {second}"))
     return out

@@ -17,6 +17,8 @@ model's free text.
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 from ..backends.base import Request
 from ..text.phrases import noun_phrases
 from . import offline
@@ -107,6 +109,13 @@ def _pole_names(side: str, given: str, lang: str) -> list[str]:
     return list(dict.fromkeys(n for n in names if n))[:6]
 
 
+@lru_cache(maxsize=256)
+def _candidates(user_text: str, lang: str, assistant_text: str) -> offline.Candidates:
+    """The chunk's offline candidates, found once: run.py asks every chunk of a batch for its first request before
+    it drafts any of them, and both read the candidates (a batch is a few dialogs' chunks, well under the bound)."""
+    return offline.candidates(user_text, lang, assistant_text)
+
+
 class DecomposedStrategy:
     """Offline candidates, the model's narrow choices; see the module's docstring."""
 
@@ -115,22 +124,15 @@ class DecomposedStrategy:
     def __init__(self) -> None:
         self.version = DECOMPOSED_VERSION
         self._ask = None
-        self._found: dict[tuple[str, str], offline.Candidates] = {}
 
     def attach(self, cached) -> None:
         """The cached backend the narrow calls after the first go through (run.py hands it over)."""
         self._ask = cached
 
-    def _candidates(self, dialog: Dialog, chunk: Chunk) -> offline.Candidates:
-        key = (chunk.user_text, chunk.assistant_text)
-        if key not in self._found:  # request() and draft() read the same chunk: find its candidates once
-            self._found = {key: offline.candidates(chunk.user_text, dialog.language, chunk.assistant_text)}
-        return self._found[key]
-
     def _choices(self, dialog: Dialog, chunk: Chunk) -> list[tuple[str, Request, object]]:
         """The narrow calls this chunk needs, in order: (what it chooses, the request, what it chooses among).
         A choice with nothing to choose among is not asked."""
-        c, lang = self._candidates(dialog, chunk), dialog.language
+        c, lang = _candidates(chunk.user_text, dialog.language, chunk.assistant_text), dialog.language
         out: list[tuple[str, Request, object]] = []
         options = [x.text for x in c.concepts][:CONCEPT_CANDIDATES]
         if len(options) > CONCEPTS:
@@ -150,11 +152,11 @@ class DecomposedStrategy:
     def request(self, dialog: Dialog, chunk: Chunk, chunks: int, max_tokens: int | None = None) -> Request:
         """The chunk's first narrow call (run.py batches these over the chunks; the rest go through `attach`).
         The meta-move is not asked: the offline classifier's stands (see `draft`)."""
-        choices = self._choices(dialog, chunk)
-        return choices[0][1] if choices else move_request(chunk)  # run.py needs one call; its answer is unused
+        return self.requests(dialog, chunk)[0]
 
     def requests(self, dialog: Dialog, chunk: Chunk) -> list[Request]:
-        """Every call the chunk will make (the dry run counts them)."""
+        """Every call the chunk will make (the dry run counts them). run.py needs one call even where there is
+        nothing to choose: then the meta-move is asked, and its answer is unused."""
         return [r for _, r, _ in self._choices(dialog, chunk)] or [move_request(chunk)]
 
     def _one(self, request: Request) -> str | None:
@@ -164,7 +166,7 @@ class DecomposedStrategy:
         return None if answer.error else answer.text
 
     def draft(self, answer: str, dialog: Dialog, chunk: Chunk) -> Draft:
-        c = self._candidates(dialog, chunk)
+        c = _candidates(chunk.user_text, dialog.language, chunk.assistant_text)
         fields = offline.draft_fields(chunk.user_text, dialog.language, dialog.title, c)
         # The offline classifier's move stands: on held-out gold dialogs it was right 3 of 3 where the 0.5B
         # model's choice was right 0 of 3, and in the demo the model named one move for most modules.
