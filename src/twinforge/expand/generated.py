@@ -77,8 +77,7 @@ def load_prompt(view: str, language: str) -> Prompt:
     if not path.exists():
         code, path = FALLBACK, PROMPTS / f"{version}.{FALLBACK}.txt"
     raw = path.read_text(encoding="utf-8")
-    parts = _SECTION.split(raw)
-    named = [(parts[i], parts[i + 1].strip("\n")) for i in range(1, len(parts) - 1, 2)]
+    named = _named_sections(raw)
     sections = {k: v for k, v in named if k != "example"}
     asks = dict(line.split(": ", 1) for line in sections.get("ask", "").splitlines() if ": " in line)
     examples = []
@@ -89,6 +88,12 @@ def load_prompt(view: str, language: str) -> Prompt:
         examples.append((pair[0].strip("\n"), pair[1].strip("\n")))
     return Prompt(version, code, sections["system"], sections["user"], asks,
                   hashlib.sha1(raw.encode()).hexdigest()[:12], tuple(examples))
+
+
+def _named_sections(raw: str) -> list[tuple[str, str]]:
+    """A prompt file's sections in order: (system | user | ask | example, its text)."""
+    parts = _SECTION.split(raw)
+    return [(parts[i], parts[i + 1].strip("\n")) for i in range(1, len(parts) - 1, 2)]
 
 
 _LABEL = re.compile(r"^([^\W\d][^:{}\n]{2,40}?)(?: \(\{\w+\}\))?: \{\w+\}", re.MULTILINE)
@@ -102,9 +107,8 @@ def prompt_labels(language: str) -> tuple[str, ...]:
     # every version's labels: an answer cached under an earlier version may still echo one of them
     code = language_code(language)
     files = sorted(PROMPTS.glob(f"*.{code}.txt")) or sorted(PROMPTS.glob(f"*.{FALLBACK}.txt"))
-    users = [_SECTION.split(f.read_text(encoding="utf-8")) for f in files]
-    found = {m.group(1).strip() for parts in users for i in range(1, len(parts) - 1, 2) if parts[i] == "user"
-             for m in _LABEL.finditer(parts[i + 1])}
+    users = [text for f in files for name, text in _named_sections(f.read_text(encoding="utf-8")) if name == "user"]
+    found = {m.group(1).strip() for text in users for m in _LABEL.finditer(text)}
     found = {x for x in found if len(x.split()) >= 3 and "(" not in x}
     return tuple(sorted(found, key=len, reverse=True))
 
@@ -242,10 +246,15 @@ def _question_answer(data: dict) -> tuple[str, str]:
     return head.strip(), tail.strip()
 
 
+def _blocks(text: str) -> list[str]:
+    """A plain answer's blocks, the pieces between empty lines."""
+    return [b.strip() for b in re.split(r"\n\s*\n", text.strip()) if b.strip()]
+
+
 def _depths(text: str) -> list[str]:
     """A plain three-depth answer: the first block (up to an empty line) the line, the second the paragraph,
     the rest the page; missing depths are "" (the gate sets an empty one aside)."""
-    blocks = [b.strip() for b in re.split(r"\n\s*\n", text.strip()) if b.strip()]
+    blocks = _blocks(text)
     return (blocks[:2] + ["\n\n".join(blocks[2:])] + ["", "", ""])[:3]
 
 
@@ -311,7 +320,7 @@ def walkthrough(ctx: GenContext, n: int) -> list[Ask]:
             return items[i % len(items)] if items else "-"
 
         def build(data: dict, i=i) -> list[Candidate]:
-            lines = [b.strip() for b in re.split(r"\n\s*\n", _text(data, "text")) if b.strip()]
+            lines = _blocks(_text(data, "text"))
             pairs = list(zip(lines[0::2], lines[1::2]))
             texts = [x for p in pairs for x in p]
             c = Candidate("walkthrough", i, _chat(*pairs), texts, _terms(m), {"exchanges": len(pairs)})
